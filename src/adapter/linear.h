@@ -1,0 +1,68 @@
+/* linear.h — THE choke point for every projection of the model.
+ *
+ * The model calls linear_forward/linear_backward on a bone_linear and never knows which
+ * adapter (if any) is behind it. A linear without an adapter is frozen (or, for full
+ * fine-tuning, has gradient buffers dw/dbias). An adapter plugs in by setting `ops` and
+ * `adapter`; its forward/backward then replace the plain product. Adapter gradients
+ * accumulate (+=) into the trainable-parameter gradient buffer; dx accumulates too, so
+ * several projections that read one input (q, k, v) can share one dx. */
+#ifndef BONE_ADAPTER_LINEAR_H
+#define BONE_ADAPTER_LINEAR_H
+#include <stdint.h>
+#include "ops/gemm.h"
+
+/* Scratch shared by all linears of a model: sized for the largest layer, reused layer
+ * after layer, so its size never grows with depth. */
+typedef struct bone_lin_ctx {
+    float *wbuf;      /* (O·I) max: fp32 copy of a bf16 weight, or Bone's W' */
+    int64_t wbuf_cap;
+    float *tile;      /* adapter-defined scratch (e.g. a tile of G = dYᵀX) */
+    int64_t tile_cap;
+    float *tmp;       /* adapter-defined small scratch (e.g. (N, r) for LoRA) */
+    int64_t tmp_cap;
+    int training;     /* 1 during training steps (enables dropout etc.) */
+    uint64_t seed;    /* for adapter dropout: mixed with the step counter */
+    uint64_t step;
+} bone_lin_ctx;
+
+/* Grows a scratch buffer to at least n floats (contents not kept). */
+float *bone_lin_scratch(float **buf, int64_t *cap, int64_t n);
+void bone_lin_ctx_free(bone_lin_ctx *c);
+
+struct bone_linear;
+
+typedef struct bone_adapter_ops {
+    const char *name; /* "bone-col", "lora", ... */
+    /* y (N,O) = x (N,I) · W'ᵀ + bias */
+    void (*forward)(bone_lin_ctx *c, const struct bone_linear *L, const float *x, float *y, int64_t N);
+    /* dx (N,I) += dy·W' (dx may be NULL); adapter grads += ... */
+    void (*backward)(bone_lin_ctx *c, struct bone_linear *L, const float *x, const float *dy, float *dx,
+                     int64_t N);
+    void (*destroy)(struct bone_linear *L); /* frees L->adapter */
+} bone_adapter_ops;
+
+typedef struct bone_linear {
+    char *name;             /* module path, e.g. "model.layers.0.self_attn.q_proj" */
+    int64_t O, I;           /* out_features, in_features */
+    bone_wref w;            /* (O, I) base weight as stored (for PiSSA/OLoRA: the residual) */
+    float *w_owned;         /* non-NULL if this linear owns a replacement base (residual) */
+    const float *bias;      /* (O) fp32, or NULL */
+    float *dw;              /* (O, I) gradient when the weight itself trains (full), else NULL */
+    float *dbias;           /* (O) gradient when the bias trains, else NULL */
+    const bone_adapter_ops *ops; /* NULL: plain (frozen or full) linear */
+    void *adapter;          /* owned by ops */
+} bone_linear;
+
+/* y (N,O) = x (N,I)·W'ᵀ + bias */
+void linear_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, float *y, int64_t N);
+/* dx (N,I) += dy (N,O)·W'; parameter gradients += ... */
+void linear_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const float *dy, float *dx, int64_t N);
+/* The plain product used by "none"/"full", exposed for adapters that add a side path. */
+void linear_base_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, float *y, int64_t N);
+/* dx += dy·W (base weight only) */
+void linear_base_backward_dx(bone_lin_ctx *c, const bone_linear *L, const float *dy, float *dx, int64_t N);
+/* fp32 view of the base weight (converted into c->wbuf if needed) */
+const float *linear_base_f32(bone_lin_ctx *c, const bone_linear *L);
+void linear_destroy(bone_linear *L);
+
+#endif

@@ -1,0 +1,37 @@
+/* merge.c — merge / unmerge as whole-directory operations (used by `bone merge` and
+ * `bone unmerge`): load the base (or merged) model, read the adapter directory, fold it in
+ * (or take it out), and write a complete HF model directory in the base's dtype with the
+ * tokenizer and generation files copied alongside. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "adapter/adapter_internal.h"
+#include "core/fs.h"
+
+static const char *const copied_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                           "tokenizer.model", "generation_config.json"};
+
+int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
+                           int64_t *n_linears, bone_err *e) {
+    bone_model m;
+    bone_params P;
+    bone_params_init(&P);
+    if (bone_model_load(model_dir, &m, e)) return bone_wrap(e, "loading %s", model_dir);
+    /* the dtype the model is stored in (before anything is folded into fp32 copies) */
+    const bone_dtype dt = m.layers[0].proj[0].w.dtype;
+    int rc = bone_adapter_load(&m, adapter_dir, &P, e);
+    int64_t n = 0;
+    for (int64_t i = 0; rc == 0 && i < bone_model_nlinears(&m); i++) n += bone_adapter_of(bone_model_linear(&m, i)) != NULL;
+    if (rc == 0) rc = unmerge ? bone_adapter_unmerge(&m, e) : bone_adapter_merge(&m, e);
+    if (rc == 0) rc = bone_model_save(&m, out_dir, dt, e);
+    for (size_t k = 0; rc == 0 && k < sizeof copied_files / sizeof copied_files[0]; k++) {
+        char *src = bone_path_join(model_dir, copied_files[k]), *dst = bone_path_join(out_dir, copied_files[k]);
+        if (bone_file_exists(src)) rc = bone_copy_file(src, dst, e);
+        free(src);
+        free(dst);
+    }
+    if (n_linears) *n_linears = n;
+    bone_model_free(&m);
+    bone_params_free(&P);
+    return rc;
+}

@@ -1,0 +1,91 @@
+/* args.c — long-option parsing for the CLI (see args.h). */
+#include "cli/args.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int bone_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bone %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n  try: bone %s --help\n", cmd);
+    return BONE_EXIT_USAGE;
+}
+
+void bone_args_help(const char *cmd, const char *usage, const bone_opt *opts) {
+    printf("usage: bone %s %s\n", cmd, usage ? usage : "");
+    if (opts && opts[0].name) printf("\noptions:\n");
+    for (const bone_opt *o = opts; o && o->name; o++) {
+        const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_INT ? " N" : o->type == OPT_DOUBLE ? " X" : " S";
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", o->name, arg);
+        printf("  %-24s %s\n", left, o->help ? o->help : "");
+    }
+}
+
+static int set_value(const char *cmd, bone_opt *o, const char *val) {
+    char *end;
+    switch (o->type) {
+    case OPT_FLAG: *(int *)o->target = 1; break;
+    case OPT_INT: {
+        errno = 0;
+        long long v = strtoll(val, &end, 10);
+        if (errno || end == val || *end) return bone_usage_error(cmd, "--%s expects an integer, got \"%s\"", o->name, val);
+        *(int64_t *)o->target = v;
+        break;
+    }
+    case OPT_DOUBLE: {
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || end == val || *end) return bone_usage_error(cmd, "--%s expects a number, got \"%s\"", o->name, val);
+        *(double *)o->target = v;
+        break;
+    }
+    case OPT_STR: *(const char **)o->target = val; break;
+    }
+    o->seen = 1;
+    return 0;
+}
+
+int bone_args_parse(const char *cmd, const char *usage, bone_opt *opts, int argc, char **argv,
+                    const char **pos, int maxpos, int *npos) {
+    *npos = 0;
+    int only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && !strcmp(a, "--")) { only_pos = 1; continue; }
+        if (!only_pos && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+            bone_args_help(cmd, usage, opts);
+            return -1;
+        }
+        if (!only_pos && a[0] == '-' && a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            bone_opt *o = NULL;
+            for (bone_opt *p = opts; p && p->name; p++)
+                if (strlen(p->name) == len && !strncmp(p->name, name, len)) { o = p; break; }
+            if (!o) return bone_usage_error(cmd, "unknown option --%.*s", (int)len, name);
+            if (o->type == OPT_FLAG) {
+                if (eq) return bone_usage_error(cmd, "--%s takes no value", o->name);
+                if (set_value(cmd, o, NULL)) return BONE_EXIT_USAGE;
+                continue;
+            }
+            const char *val = eq ? eq + 1 : NULL;
+            if (!val) {
+                if (i + 1 >= argc) return bone_usage_error(cmd, "--%s needs a value", o->name);
+                val = argv[++i];
+            }
+            if (set_value(cmd, o, val)) return BONE_EXIT_USAGE;
+            continue;
+        }
+        if (a[0] == '-' && a[1] && !only_pos) return bone_usage_error(cmd, "unknown option %s", a);
+        if (*npos >= maxpos) return bone_usage_error(cmd, "unexpected argument \"%s\"", a);
+        pos[(*npos)++] = a;
+    }
+    return 0;
+}

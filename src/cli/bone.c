@@ -1,0 +1,55 @@
+/* bone.c — the `bone` command: dispatches to one cmd_*.c per subcommand. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/args.h"
+#include "cli/cmds.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"init", cmd_init, "create a randomly initialised model (HF layout)"},
+    {"train", cmd_train, "fine-tune a model (full, Bone variants, LoRA, PiSSA, OLoRA)"},
+    {"score", cmd_score, "mean loss of a model (+ adapter) on a data set"},
+    /* commands registered by other parts go here, one line each */
+    {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: bone COMMAND [options]   (bone help COMMAND for details)\n\ncommands:\n");
+    for (const command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return BONE_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "help")) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        for (const command *c = commands; c->name; c++)
+            if (!strcmp(c->name, argv[2])) {
+                char *av[] = {argv[2], "--help", NULL};
+                return c->fn(2, av);
+            }
+        fprintf(stderr, "bone help: unknown command \"%s\"\n", argv[2]);
+        return BONE_EXIT_USAGE;
+    }
+    for (const command *c = commands; c->name; c++)
+        if (!strcmp(c->name, name)) return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "bone: unknown command \"%s\"\n", name);
+    usage(stderr);
+    return BONE_EXIT_USAGE;
+}

@@ -1,0 +1,86 @@
+/* cmd_train.c — `bone train`: flags → bone_train_opts → the trainer. */
+#include <stdio.h>
+#include <string.h>
+#include "adapter/adapter.h"
+#include "cli/args.h"
+#include "cli/cmds.h"
+#include "train/trainer.h"
+
+static const char *USAGE =
+    "--model DIR --data FILE --method M --out DIR [options]\n\n"
+    "Methods: full, bone-col, bone-row, bone-grid, bone-hadamard, bone-free, lora, pissa, olora.\n"
+    "Writes OUT/metrics.jsonl (one line per optimizer step), OUT/run.json, and OUT/adapter\n"
+    "(PEFT layout) or, for full, OUT/model (an HF model directory).\n\n"
+    "example:\n  bone train --model models/tiny --data train.jsonl --method bone-col --block 16 \\\n"
+    "             --out runs/bone --steps 100 --lr 1e-4 --batch 4 --schedule cosine --warmup 10";
+
+int cmd_train(int argc, char **argv) {
+    bone_train_opts o;
+    bone_train_opts_default(&o);
+    int64_t seed = 42;
+    int no_shuffle = 0;
+    const char *grid = NULL, *policy = "truncate";
+    bone_opt opts[] = {
+        {"model", OPT_STR, &o.model_dir, "base model directory (required)", 0},
+        {"data", OPT_STR, &o.data_path, "training data: JSONL (required)", 0},
+        {"method", OPT_STR, &o.adapter.method, "full | bone-col | bone-row | bone-grid | bone-hadamard | bone-free | lora | pissa | olora", 0},
+        {"out", OPT_STR, &o.out_dir, "run directory (required)", 0},
+        {"steps", OPT_INT, &o.steps, "optimizer steps (default: from --epochs)", 0},
+        {"epochs", OPT_DOUBLE, &o.epochs, "epochs when --steps is not given (default 1)", 0},
+        {"lr", OPT_DOUBLE, &o.lr, "peak learning rate (default 1e-4)", 0},
+        {"batch", OPT_INT, &o.batch, "examples per micro-batch (default 1)", 0},
+        {"accum", OPT_INT, &o.accum, "micro-batches per optimizer step (default 1)", 0},
+        {"schedule", OPT_STR, &o.schedule, "constant | linear | cosine (default constant)", 0},
+        {"warmup", OPT_INT, &o.warmup, "linear warmup steps (default 0)", 0},
+        {"max-grad-norm", OPT_DOUBLE, &o.max_grad_norm, "clip the global gradient norm (default 1.0, 0 = off)", 0},
+        {"weight-decay", OPT_DOUBLE, &o.weight_decay, "AdamW decoupled weight decay (default 0)", 0},
+        {"beta1", OPT_DOUBLE, &o.beta1, "AdamW beta1 (default 0.9)", 0},
+        {"beta2", OPT_DOUBLE, &o.beta2, "AdamW beta2 (default 0.999)", 0},
+        {"adam-eps", OPT_DOUBLE, &o.eps, "AdamW epsilon (default 1e-8)", 0},
+        {"seed", OPT_INT, &seed, "seed for data order and adapter init (default 42)", 0},
+        {"no-shuffle", OPT_FLAG, &no_shuffle, "consume examples in file order", 0},
+        {"block", OPT_INT, &o.adapter.block, "Bone block size b (default 64)", 0},
+        {"grid", OPT_STR, &grid, "bone-grid group shape GRxGC in blocks", 0},
+        {"rank", OPT_INT, &o.adapter.rank, "LoRA/PiSSA/OLoRA rank (default 8)", 0},
+        {"alpha", OPT_DOUBLE, &o.adapter.alpha, "LoRA alpha (default = rank)", 0},
+        {"dropout", OPT_DOUBLE, &o.adapter.dropout, "LoRA dropout on the adapter path (default 0)", 0},
+        {"svd-niter", OPT_INT, &o.adapter.svd_niter, "PiSSA: randomized SVD with K power iterations (0 = exact)", 0},
+        {"targets", OPT_STR, &o.adapter.targets, "projections to adapt (default: all seven; or all-linear)", 0},
+        {"layers", OPT_STR, &o.adapter.layers, "layers to adapt, e.g. 0,2-5 (default all)", 0},
+        {"init-adapter", OPT_STR, &o.init_adapter, "start from this adapter directory", 0},
+        {"eval-data", OPT_STR, &o.eval_data, "held-out data for eval_loss", 0},
+        {"eval-every", OPT_INT, &o.eval_every, "evaluate every N steps (default: at the end)", 0},
+        {"format", OPT_STR, &o.data.format, "data format: auto | tokens | gsm8k | metamath | alpaca | chat", 0},
+        {"template", OPT_STR, &o.data.template_, "alpaca | chatml | llama3 | llama2 | raw | FILE", 0},
+        {"max-len", OPT_INT, &o.data.max_len, "maximum tokens per example", 0},
+        {"max-len-policy", OPT_STR, &policy, "truncate | drop | error (default truncate)", 0},
+        {"keep-calc", OPT_FLAG, &o.data.keep_calc, "keep GSM8K <<...>> calculator annotations", 0},
+        {"quiet", OPT_FLAG, &o.quiet, "no progress output", 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    const char *pos[1];
+    int npos;
+    int r = bone_args_parse("train", USAGE, opts, argc, argv, pos, 0, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (!o.model_dir || !o.data_path || !o.out_dir)
+        return bone_usage_error("train", "--model, --data and --out are required");
+    o.seed = (uint64_t)seed;
+    o.adapter.seed = (uint64_t)seed;
+    o.shuffle = !no_shuffle;
+    if (!strcmp(policy, "truncate")) o.data.policy = BONE_MAXLEN_TRUNCATE;
+    else if (!strcmp(policy, "drop")) o.data.policy = BONE_MAXLEN_DROP;
+    else if (!strcmp(policy, "error")) o.data.policy = BONE_MAXLEN_ERROR;
+    else return bone_usage_error("train", "--max-len-policy must be truncate, drop or error");
+    bone_err e;
+    bone_method m;
+    if (bone_method_parse(o.adapter.method, &m, &e)) return bone_usage_error("train", "%s", e.msg);
+    if (grid && bone_parse_grid(grid, &o.adapter.grid_r, &o.adapter.grid_c, &e))
+        return bone_usage_error("train", "%s", e.msg);
+    if (o.steps < 0 || o.batch <= 0 || o.accum <= 0 || o.lr < 0)
+        return bone_usage_error("train", "--steps must be >= 0, --batch and --accum positive, --lr >= 0");
+    if (bone_train_run(&o, &e)) {
+        fprintf(stderr, "bone train: %s\n", e.msg);
+        return BONE_EXIT_RUNTIME;
+    }
+    return 0;
+}

@@ -1,0 +1,12 @@
+/* cmds.h — every `bone` subcommand's entry point: int cmd_X(int argc, char **argv),
+ * argv[0] being the command name. Returns the process exit status (0, 1 runtime, 2 usage). */
+#ifndef BONE_CLI_CMDS_H
+#define BONE_CLI_CMDS_H
+int cmd_init(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_count(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_unmerge(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+#endif

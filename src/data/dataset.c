@@ -1,0 +1,189 @@
+/* dataset.c — the in-memory example list and the pre-tokenized JSONL loader. */
+#include "data/dataset.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/fs.h"
+#include "io/json.h"
+
+void bone_dataset_init(bone_dataset *d) { memset(d, 0, sizeof *d); }
+
+void bone_dataset_free(bone_dataset *d) {
+    for (int64_t i = 0; i < d->n; i++) {
+        free(d->ex[i].ids);
+        free(d->ex[i].labels);
+    }
+    free(d->ex);
+    memset(d, 0, sizeof *d);
+}
+
+void bone_dataset_push(bone_dataset *d, const int32_t *ids, const int32_t *labels, int64_t n) {
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 256;
+        d->ex = xrealloc(d->ex, (size_t)d->cap * sizeof *d->ex);
+    }
+    bone_example *x = &d->ex[d->n++];
+    x->n = n;
+    x->ids = xmalloc((size_t)(n + 1) * sizeof(int32_t));
+    x->labels = xmalloc((size_t)(n + 1) * sizeof(int32_t));
+    memcpy(x->ids, ids, (size_t)n * sizeof(int32_t));
+    memcpy(x->labels, labels ? labels : ids, (size_t)n * sizeof(int32_t));
+}
+
+int64_t bone_example_label_count(const bone_example *x) {
+    int64_t c = 0;
+    for (int64_t t = 1; t < x->n; t++) c += x->labels[t] != BONE_IGNORE;
+    return c;
+}
+
+static int read_ids(const cJSON *arr, const char *field, const char *where, int allow_ignore, int64_t vocab,
+                    int32_t **out, int64_t *n, bone_err *e) {
+    if (!cJSON_IsArray(arr)) return bone_fail(e, "%s: field \"%s\" must be an array of integers", where, field);
+    int64_t cnt = cJSON_GetArraySize(arr), i = 0;
+    int32_t *v = xmalloc((size_t)(cnt + 1) * sizeof(int32_t));
+    for (const cJSON *it = arr->child; it; it = it->next, i++) {
+        int64_t x;
+        if (!bone_json_is_int(it, &x)) {
+            free(v);
+            return bone_fail(e, "%s: %s[%lld] is not an integer", where, field, (long long)i);
+        }
+        int ok = (x >= 0 && (vocab <= 0 || x < vocab) && x <= INT32_MAX) || (allow_ignore && x == BONE_IGNORE);
+        if (!ok) {
+            free(v);
+            if (vocab > 0)
+                return bone_fail(e, "%s: %s[%lld] = %lld is outside the vocabulary [0, %lld)%s", where, field,
+                                 (long long)i, (long long)x, (long long)vocab, allow_ignore ? " and is not -100" : "");
+            return bone_fail(e, "%s: %s[%lld] = %lld is negative%s", where, field, (long long)i, (long long)x,
+                             allow_ignore ? " and is not -100" : "");
+        }
+        v[i] = (int32_t)x;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+static void list_fields(const cJSON *o, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (const cJSON *it = o->child; it; it = it->next) {
+        size_t k = strlen(buf);
+        snprintf(buf + k, cap - k, "%s\"%s\"", k ? ", " : "", it->string);
+    }
+    if (!buf[0]) snprintf(buf, cap, "none");
+}
+
+int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
+    char *text;
+    size_t n;
+    if (bone_read_file(opts->path, &text, &n, e)) return -1;
+    bone_dataset_init(out);
+    int64_t line = 0, dropped = 0, truncated = 0;
+    size_t pos = 0;
+    int rc = -1;
+    char where[1200];
+    while (pos < n) {
+        size_t end = pos;
+        while (end < n && text[end] != '\n') end++;
+        line++;
+        size_t a = pos, b = end;
+        pos = end + 1;
+        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
+        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
+        if (a == b) continue; /* blank line */
+        snprintf(where, sizeof where, "%s:%lld", opts->path, (long long)line);
+        cJSON *o = bone_json_parse(text + a, b - a, where, e);
+        if (!o) goto out;
+        if (!cJSON_IsObject(o)) {
+            cJSON_Delete(o);
+            bone_fail(e, "%s: expected a JSON object {\"input_ids\": [...], \"labels\": [...]}", where);
+            goto out;
+        }
+        const cJSON *ids_j = cJSON_GetObjectItemCaseSensitive(o, "input_ids");
+        if (!ids_j) {
+            char f[512];
+            list_fields(o, f, sizeof f);
+            cJSON_Delete(o);
+            bone_fail(e, "%s: missing field \"input_ids\" (fields present: %s)", where, f);
+            goto out;
+        }
+        int32_t *ids = NULL, *labels = NULL;
+        int64_t ni = 0, nl = 0;
+        if (read_ids(ids_j, "input_ids", where, 0, opts->vocab_size, &ids, &ni, e)) {
+            cJSON_Delete(o);
+            goto out;
+        }
+        const cJSON *lab_j = cJSON_GetObjectItemCaseSensitive(o, "labels");
+        if (lab_j && !cJSON_IsNull(lab_j)) {
+            if (read_ids(lab_j, "labels", where, 1, opts->vocab_size, &labels, &nl, e)) {
+                free(ids);
+                cJSON_Delete(o);
+                goto out;
+            }
+            if (nl != ni) {
+                free(ids);
+                free(labels);
+                cJSON_Delete(o);
+                bone_fail(e, "%s: \"labels\" has %lld entries but \"input_ids\" has %lld; they must align", where,
+                          (long long)nl, (long long)ni);
+                goto out;
+            }
+        }
+        cJSON_Delete(o);
+        if (ni == 0) {
+            free(ids);
+            free(labels);
+            bone_fail(e, "%s: \"input_ids\" is empty", where);
+            goto out;
+        }
+        int64_t keep = ni;
+        if (opts->max_len > 0 && ni > opts->max_len) {
+            if (opts->policy == BONE_MAXLEN_ERROR) {
+                free(ids);
+                free(labels);
+                bone_fail(e, "%s: %lld tokens exceed --max-len %lld (policy: error)", where, (long long)ni,
+                          (long long)opts->max_len);
+                goto out;
+            }
+            if (opts->policy == BONE_MAXLEN_DROP) {
+                dropped++;
+                free(ids);
+                free(labels);
+                continue;
+            }
+            truncated++;
+            keep = opts->max_len;
+        }
+        bone_dataset_push(out, ids, labels, keep);
+        free(ids);
+        free(labels);
+    }
+    if (truncated || dropped)
+        fprintf(stderr, "bone: %s: %lld example(s) longer than --max-len %lld were %s\n", opts->path,
+                (long long)(truncated + dropped), (long long)opts->max_len, truncated ? "truncated" : "dropped");
+    if (out->n == 0) {
+        bone_fail(e, "%s: no examples%s", opts->path, dropped ? " (every example was dropped by --max-len)" : "");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(text);
+    if (rc) bone_dataset_free(out);
+    return rc;
+}
+
+/* Format detection: peek at the first non-blank line's fields. */
+int bone_dataset_load(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
+    const char *f = opts->format;
+    if (f && strcmp(f, "auto") && strcmp(f, "tokens")) return bone_dataset_load_text(opts, out, e);
+    if (f && !strcmp(f, "tokens")) return bone_dataset_load_tokens(opts, out, e);
+    FILE *fp = fopen(opts->path, "rb");
+    if (!fp) return bone_fail(e, "%s: cannot open data file", opts->path);
+    char buf[4096];
+    size_t got = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[got] = 0;
+    size_t i = 0;
+    while (i < got && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
+    if (i < got && buf[i] == '{' && strstr(buf + i, "\"input_ids\"")) return bone_dataset_load_tokens(opts, out, e);
+    return bone_dataset_load_text(opts, out, e);
+}

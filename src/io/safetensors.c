@@ -1,0 +1,418 @@
+/* safetensors.c — strict reader (mmap + FORMATS.md §1.4 validation, sharded index) and
+ * reference-layout writer (§1.5). See safetensors.h. */
+#include "io/safetensors.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/fs.h"
+#include "io/json.h"
+
+#define ST_MAX_HEADER 100000000ull
+
+/* All dtype names with their size in bits (for validation of files we do not compute on). */
+static const struct { const char *name; int bits; } st_dtypes[] = {
+    {"BOOL", 8},     {"U8", 8},       {"I8", 8},          {"F8_E5M2", 8},     {"F8_E4M3", 8},
+    {"F8_E8M0", 8},  {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},
+    {"F16", 16},     {"BF16", 16},    {"I32", 32},        {"U32", 32},        {"F32", 32},
+    {"F64", 64},     {"I64", 64},     {"U64", 64},        {"C64", 64},        {"F4", 4},
+    {"F6_E2M3", 6},  {"F6_E3M2", 6},
+};
+
+void bone_st_init(bone_st_set *s) { memset(s, 0, sizeof *s); }
+
+const bone_st_tensor *bone_st_find(const bone_st_set *s, const char *name) {
+    for (int64_t i = 0; i < s->n; i++)
+        if (!strcmp(s->t[i].name, name)) return &s->t[i];
+    return NULL;
+}
+
+typedef struct { uint64_t begin, end; int64_t idx; } span;
+
+static int span_cmp(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+static int get_u64(const cJSON *v, uint64_t *out) {
+    int64_t i;
+    if (!bone_json_is_int(v, &i) || i < 0) return -1;
+    *out = (uint64_t)i;
+    return 0;
+}
+
+int bone_st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, bone_err *e) {
+    if (size < 8) return bone_fail(e, "%s: not a safetensors file: %zu bytes, need at least 8", what, size);
+    uint64_t N = 0;
+    for (int i = 7; i >= 0; i--) N = (N << 8) | buf[i];
+    if (N > ST_MAX_HEADER)
+        return bone_fail(e, "%s: header length %llu exceeds the 100,000,000-byte limit", what, (unsigned long long)N);
+    uint64_t data_start;
+    if (bone_add_u64(8, N, &data_start) || data_start > size)
+        return bone_fail(e, "%s: header length %llu runs past the end of the file (%zu bytes)", what,
+                         (unsigned long long)N, size);
+    const char *htext = (const char *)buf + 8;
+    size_t hlen = (size_t)N;
+    while (hlen > 0 && htext[hlen - 1] == ' ') hlen--; /* trailing padding */
+    if (hlen == 0 || htext[0] != '{') return bone_fail(e, "%s: header is not a JSON object", what);
+    bone_err je;
+    cJSON *root = bone_json_parse(htext, hlen, what, &je);
+    if (!root) return bone_fail(e, "%s: bad header: %s", what, je.msg);
+    int rc = -1;
+    span *spans = NULL;
+    int64_t first = s->n;
+    if (!cJSON_IsObject(root)) { bone_fail(e, "%s: header is not a JSON object", what); goto out; }
+    if (bone_json_check_dups(root, what, e)) goto out;
+    uint64_t data_size = size - data_start;
+    int64_t count = 0;
+    for (cJSON *it = root->child; it; it = it->next) count++;
+    spans = xcalloc((size_t)count + 1, sizeof *spans);
+    int64_t ns = 0;
+    for (cJSON *it = root->child; it; it = it->next) {
+        const char *name = it->string;
+        if (!strcmp(name, "__metadata__")) {
+            if (!cJSON_IsObject(it)) { bone_fail(e, "%s: __metadata__ must be an object", what); goto out; }
+            for (cJSON *m = it->child; m; m = m->next)
+                if (!cJSON_IsString(m)) {
+                    bone_fail(e, "%s: __metadata__ value \"%s\" must be a string", what, m->string);
+                    goto out;
+                }
+            continue;
+        }
+        if (!cJSON_IsObject(it)) { bone_fail(e, "%s: tensor \"%s\": entry must be an object", what, name); goto out; }
+        for (cJSON *k = it->child; k; k = k->next)
+            if (strcmp(k->string, "dtype") && strcmp(k->string, "shape") && strcmp(k->string, "data_offsets")) {
+                bone_fail(e, "%s: tensor \"%s\": unknown field \"%s\"", what, name, k->string);
+                goto out;
+            }
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
+        const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+        if (!cJSON_IsString(dt)) { bone_fail(e, "%s: tensor \"%s\": missing or non-string \"dtype\"", what, name); goto out; }
+        int bits = 0;
+        for (size_t d = 0; d < sizeof st_dtypes / sizeof st_dtypes[0]; d++)
+            if (!strcmp(st_dtypes[d].name, dt->valuestring)) bits = st_dtypes[d].bits;
+        if (!bits) { bone_fail(e, "%s: tensor \"%s\": unknown dtype \"%s\"", what, name, dt->valuestring); goto out; }
+        if (!cJSON_IsArray(sh)) { bone_fail(e, "%s: tensor \"%s\": \"shape\" must be an array", what, name); goto out; }
+        int nd = cJSON_GetArraySize(sh);
+        if (nd > BONE_ST_MAX_DIMS) {
+            bone_fail(e, "%s: tensor \"%s\": %d dimensions, at most %d supported", what, name, nd, BONE_ST_MAX_DIMS);
+            goto out;
+        }
+        bone_st_tensor t;
+        memset(&t, 0, sizeof t);
+        t.ndim = nd;
+        uint64_t numel = 1;
+        int d = 0;
+        for (cJSON *x = sh->child; x; x = x->next, d++) {
+            uint64_t v;
+            if (get_u64(x, &v)) {
+                bone_fail(e, "%s: tensor \"%s\": shape entries must be integers >= 0", what, name);
+                goto out;
+            }
+            if (bone_mul_u64(numel, v, &numel) || numel > (uint64_t)INT64_MAX / 8) {
+                bone_fail(e, "%s: tensor \"%s\": shape product overflows", what, name);
+                goto out;
+            }
+            t.shape[d] = (int64_t)v;
+        }
+        if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2) {
+            bone_fail(e, "%s: tensor \"%s\": \"data_offsets\" must be [begin, end]", what, name);
+            goto out;
+        }
+        uint64_t b0, b1;
+        if (get_u64(of->child, &b0) || get_u64(of->child->next, &b1)) {
+            bone_fail(e, "%s: tensor \"%s\": data_offsets must be integers >= 0", what, name);
+            goto out;
+        }
+        if (b0 > b1) { bone_fail(e, "%s: tensor \"%s\": data_offsets begin %llu > end %llu", what, name,
+                                 (unsigned long long)b0, (unsigned long long)b1); goto out; }
+        uint64_t nbits;
+        if (bone_mul_u64(numel, (uint64_t)bits, &nbits) || nbits % 8) {
+            bone_fail(e, "%s: tensor \"%s\": %llu elements of %s is not a whole number of bytes", what, name,
+                      (unsigned long long)numel, dt->valuestring);
+            goto out;
+        }
+        if (b1 - b0 != nbits / 8) {
+            bone_fail(e, "%s: tensor \"%s\": dtype %s × shape needs %llu bytes but data_offsets span %llu", what,
+                      name, dt->valuestring, (unsigned long long)(nbits / 8), (unsigned long long)(b1 - b0));
+            goto out;
+        }
+        if (b1 > data_size) {
+            bone_fail(e, "%s: tensor \"%s\": data_offsets end %llu is past the data area (%llu bytes)", what, name,
+                      (unsigned long long)b1, (unsigned long long)data_size);
+            goto out;
+        }
+        if (bone_st_find(s, name)) {
+            bone_fail(e, "%s: tensor \"%s\" appears twice", what, name);
+            goto out;
+        }
+        t.name = xstrdup(name);
+        snprintf(t.dtype_name, sizeof t.dtype_name, "%s", dt->valuestring);
+        t.supported = bone_dtype_parse(dt->valuestring, &t.dtype) == 0;
+        t.numel = (int64_t)numel;
+        t.data = buf + data_start + b0;
+        t.nbytes = b1 - b0;
+        t.file = file;
+        if (s->n == s->cap) {
+            s->cap = s->cap ? 2 * s->cap : 64;
+            s->t = xrealloc(s->t, (size_t)s->cap * sizeof *s->t);
+        }
+        s->t[s->n] = t;
+        spans[ns].begin = b0;
+        spans[ns].end = b1;
+        spans[ns].idx = s->n;
+        ns++;
+        s->n++;
+    }
+    /* the offsets must tile the data area exactly: no gaps, no overlaps, no trailing bytes */
+    qsort(spans, (size_t)ns, sizeof *spans, span_cmp);
+    uint64_t pos = 0;
+    for (int64_t i = 0; i < ns; i++) {
+        if (spans[i].begin != pos) {
+            bone_fail(e, "%s: tensor \"%s\" starts at data offset %llu but the previous tensor ends at %llu (%s)",
+                      what, s->t[spans[i].idx].name, (unsigned long long)spans[i].begin, (unsigned long long)pos,
+                      spans[i].begin > pos ? "a gap" : "overlapping tensors");
+            goto out;
+        }
+        pos = spans[i].end;
+    }
+    if (pos != data_size) {
+        bone_fail(e, "%s: tensors cover %llu bytes of a %llu-byte data area (trailing bytes)", what,
+                  (unsigned long long)pos, (unsigned long long)data_size);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc) { /* drop what this file added */
+        for (int64_t i = first; i < s->n; i++) free(s->t[i].name);
+        s->n = first;
+    }
+    free(spans);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return bone_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return bone_fail(e, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    void *map = NULL;
+    if (size > 0) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            int err = errno;
+            close(fd);
+            return bone_fail(e, "%s: mmap failed: %s", path, strerror(err));
+        }
+    }
+    close(fd);
+    int idx = s->nfiles;
+    if (bone_st_parse(s, path, map ? map : (const uint8_t *)"", size, idx, e)) {
+        if (map) munmap(map, size);
+        return -1;
+    }
+    s->files = xrealloc(s->files, (size_t)(s->nfiles + 1) * sizeof *s->files);
+    s->files[idx].path = xstrdup(path);
+    s->files[idx].map = map;
+    s->files[idx].size = size;
+    s->nfiles++;
+    return 0;
+}
+
+int bone_st_open_dir(bone_st_set *s, const char *dir, bone_err *e) {
+    char *single = bone_path_join(dir, "model.safetensors");
+    char *index = bone_path_join(dir, "model.safetensors.index.json");
+    int rc = -1;
+    cJSON *root = NULL;
+    if (bone_file_exists(single)) {
+        rc = bone_st_open_file(s, single, e);
+        goto out;
+    }
+    if (!bone_file_exists(index)) {
+        bone_fail(e, "%s: no model.safetensors or model.safetensors.index.json in this directory", dir);
+        goto out;
+    }
+    root = bone_json_load_object(index, e);
+    if (!root) goto out;
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(wm)) { bone_fail(e, "%s: missing object \"weight_map\"", index); goto out; }
+    /* open each distinct shard once, in order of first appearance */
+    for (const cJSON *it = wm->child; it; it = it->next) {
+        if (!cJSON_IsString(it)) { bone_fail(e, "%s: weight_map[\"%s\"] must be a file name", index, it->string); goto out; }
+        const char *f = it->valuestring;
+        if (strchr(f, '/') || !strcmp(f, "..") || !*f) {
+            bone_fail(e, "%s: weight_map[\"%s\"] = \"%s\" is not a plain file name", index, it->string, f);
+            goto out;
+        }
+        char *p = bone_path_join(dir, f);
+        int seen = 0;
+        for (int i = 0; i < s->nfiles; i++) if (!strcmp(s->files[i].path, p)) seen = 1;
+        int bad = !seen && bone_st_open_file(s, p, e);
+        free(p);
+        if (bad) goto out;
+    }
+    for (const cJSON *it = wm->child; it; it = it->next) {
+        const bone_st_tensor *t = bone_st_find(s, it->string);
+        if (!t) { bone_fail(e, "%s: tensor \"%s\" is listed in weight_map but not in %s", index, it->string, it->valuestring); goto out; }
+        const char *fp = s->files[t->file].path;
+        const char *base = strrchr(fp, '/');
+        base = base ? base + 1 : fp;
+        if (strcmp(base, it->valuestring)) {
+            bone_fail(e, "%s: tensor \"%s\" is in %s, not in %s as weight_map says", index, it->string, base, it->valuestring);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    free(single);
+    free(index);
+    return rc;
+}
+
+const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int ndim, const int64_t *shape,
+                                  bone_err *e) {
+    const bone_st_tensor *t = bone_st_find(s, name);
+    const char *fp = s->nfiles ? s->files[0].path : "safetensors";
+    if (!t) { bone_fail(e, "%s: missing tensor \"%s\"", fp, name); return NULL; }
+    fp = s->files[t->file].path;
+    if (!t->supported) {
+        bone_fail(e, "%s: tensor \"%s\" has dtype %s; supported: F32, BF16, F16", fp, name, t->dtype_name);
+        return NULL;
+    }
+    int ok = t->ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++) ok = t->shape[d] == shape[d];
+    if (!ok) {
+        char want[128] = "", got[128] = "";
+        for (int d = 0; d < ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? ", " : "", (long long)shape[d]);
+        for (int d = 0; d < t->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        bone_fail(e, "%s: tensor \"%s\" has shape [%s], expected [%s] from config.json", fp, name, got, want);
+        return NULL;
+    }
+    return t;
+}
+
+void bone_st_close(bone_st_set *s) {
+    for (int64_t i = 0; i < s->n; i++) free(s->t[i].name);
+    free(s->t);
+    for (int i = 0; i < s->nfiles; i++) {
+        if (s->files[i].map) munmap(s->files[i].map, s->files[i].size);
+        free(s->files[i].path);
+    }
+    free(s->files);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- writer ---- */
+
+static int dtype_rank(bone_dtype t) { /* position in the reference descending order */
+    return t == BONE_F32 ? 0 : t == BONE_BF16 ? 1 : 2;
+}
+
+typedef struct { const bone_st_wtensor *t; uint64_t nbytes; } wrow;
+
+static int wrow_cmp(const void *a, const void *b) {
+    const wrow *x = a, *y = b;
+    int rx = dtype_rank(x->t->dtype), ry = dtype_rank(y->t->dtype);
+    if (rx != ry) return rx - ry;
+    return strcmp(x->t->name, y->t->name);
+}
+
+static void json_escape(char **buf, size_t *len, size_t *cap, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char tmp[8];
+        const char *add = tmp;
+        if (c == '"') add = "\\\"";
+        else if (c == '\\') add = "\\\\";
+        else if (c < 0x20) snprintf(tmp, sizeof tmp, "\\u%04x", c);
+        else { tmp[0] = (char)c; tmp[1] = 0; }
+        size_t n = strlen(add);
+        while (*len + n + 1 > *cap) { *cap *= 2; *buf = xrealloc(*buf, *cap); }
+        memcpy(*buf + *len, add, n);
+        *len += n;
+        (*buf)[*len] = 0;
+    }
+}
+
+static void appendf(char **buf, size_t *len, size_t *cap, const char *s) {
+    size_t n = strlen(s);
+    while (*len + n + 1 > *cap) { *cap *= 2; *buf = xrealloc(*buf, *cap); }
+    memcpy(*buf + *len, s, n + 1);
+    *len += n;
+}
+
+int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_err *e) {
+    wrow *rows = xcalloc((size_t)n + 1, sizeof *rows);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (uint64_t)t[i].shape[d];
+        rows[i].t = &t[i];
+        rows[i].nbytes = numel * bone_dtype_size(t[i].dtype);
+    }
+    qsort(rows, (size_t)n, sizeof *rows, wrow_cmp);
+    size_t cap = 1024, len = 0;
+    char *h = xmalloc(cap);
+    h[0] = 0;
+    appendf(&h, &len, &cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (int64_t i = 0; i < n; i++) {
+        char tmp[256];
+        appendf(&h, &len, &cap, ",\"");
+        json_escape(&h, &len, &cap, rows[i].t->name);
+        snprintf(tmp, sizeof tmp, "\":{\"dtype\":\"%s\",\"shape\":[", bone_dtype_name(rows[i].t->dtype));
+        appendf(&h, &len, &cap, tmp);
+        for (int d = 0; d < rows[i].t->ndim; d++) {
+            snprintf(tmp, sizeof tmp, "%s%lld", d ? "," : "", (long long)rows[i].t->shape[d]);
+            appendf(&h, &len, &cap, tmp);
+        }
+        snprintf(tmp, sizeof tmp, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                 (unsigned long long)(off + rows[i].nbytes));
+        appendf(&h, &len, &cap, tmp);
+        off += rows[i].nbytes;
+    }
+    appendf(&h, &len, &cap, "}");
+    while (len % 8) appendf(&h, &len, &cap, " ");
+    uint8_t hdr[8];
+    for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)((uint64_t)len >> (8 * i));
+    bone_afile a;
+    int rc = -1;
+    if (bone_afile_open(&a, path, e)) goto out;
+    if (bone_afile_write(&a, hdr, 8, e) || bone_afile_write(&a, h, len, e)) goto fail;
+    for (int64_t i = 0; i < n; i++) {
+        const bone_st_wtensor *w = rows[i].t;
+        if (!w->src_f32 || w->dtype == BONE_F32) {
+            const void *src = w->src_f32 ? (const void *)w->src_f32 : w->data;
+            if (bone_afile_write(&a, src, rows[i].nbytes, e)) goto fail;
+            continue;
+        }
+        /* convert in chunks so a large tensor needs no second full-size buffer */
+        uint64_t numel = rows[i].nbytes / 2;
+        uint16_t chunk[8192];
+        for (uint64_t k = 0; k < numel; k += 8192) {
+            uint64_t m = numel - k < 8192 ? numel - k : 8192;
+            bone_from_f32(chunk, w->src_f32 + k, w->dtype, m);
+            if (bone_afile_write(&a, chunk, m * 2, e)) goto fail;
+        }
+    }
+    rc = bone_afile_commit(&a, e);
+    goto out;
+fail:
+    bone_afile_abort(&a);
+out:
+    free(h);
+    free(rows);
+    return rc;
+}

@@ -1,0 +1,67 @@
+/* safetensors.h — strict safetensors reader (mmap, FORMATS.md §1.4 validation, sharded
+ * checkpoints via model.safetensors.index.json) and a writer that transformers loads. */
+#ifndef BONE_IO_SAFETENSORS_H
+#define BONE_IO_SAFETENSORS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "core/dtype.h"
+#include "core/err.h"
+
+#define BONE_ST_MAX_DIMS 8
+
+typedef struct bone_st_tensor {
+    char *name;
+    char dtype_name[16];   /* as in the header, e.g. "BF16", "I64" */
+    int supported;         /* 1 if dtype is F32/BF16/F16 (then `dtype` is valid) */
+    bone_dtype dtype;
+    int ndim;
+    int64_t shape[BONE_ST_MAX_DIMS];
+    int64_t numel;
+    const void *data;      /* into the mapping */
+    uint64_t nbytes;
+    int file;              /* index into files */
+} bone_st_tensor;
+
+typedef struct bone_st_file {
+    char *path;
+    void *map;
+    size_t size;
+} bone_st_file;
+
+typedef struct bone_st_set {
+    bone_st_file *files;
+    int nfiles;
+    bone_st_tensor *t;
+    int64_t n, cap;
+} bone_st_set;
+
+void bone_st_init(bone_st_set *s);
+/* Opens one file and adds its tensors (duplicate names across files are an error). */
+int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e);
+/* Opens a model directory: model.safetensors, or the shards named by
+ * model.safetensors.index.json (each tensor must live in the shard the index names). */
+int bone_st_open_dir(bone_st_set *s, const char *dir, bone_err *e);
+const bone_st_tensor *bone_st_find(const bone_st_set *s, const char *name);
+/* Finds a tensor and checks its dtype is supported and its shape equals the given one. */
+const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int ndim, const int64_t *shape,
+                                  bone_err *e);
+void bone_st_close(bone_st_set *s);
+
+/* Validates a complete file image held in memory (used by the reader and the fuzzer). On
+ * success fills the tensors (data pointers into buf) for file index `file`. */
+int bone_st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, bone_err *e);
+
+typedef struct bone_st_wtensor {
+    const char *name;
+    bone_dtype dtype;      /* dtype to store */
+    int ndim;
+    int64_t shape[BONE_ST_MAX_DIMS];
+    const void *data;      /* already in `dtype` unless src_f32 is set */
+    const float *src_f32;  /* if non-NULL: fp32 source converted to `dtype` on write */
+} bone_st_wtensor;
+
+/* Writes a safetensors file atomically in the reference layout (sorted by dtype then name,
+ * __metadata__ {"format":"pt"}, header padded to a multiple of 8). */
+int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_err *e);
+
+#endif

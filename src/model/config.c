@@ -1,0 +1,262 @@
+/* config.c — config.json parsing/validation and writing (see config.h, FORMATS.md §2.1). */
+#include "model/config.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/fs.h"
+#include "io/json.h"
+
+const char *bone_arch_name(bone_arch a) {
+    return a == BONE_ARCH_QWEN2 ? "qwen2" : a == BONE_ARCH_MISTRAL ? "mistral" : "llama";
+}
+
+static const char *arch_class(bone_arch a) {
+    return a == BONE_ARCH_QWEN2 ? "Qwen2ForCausalLM" : a == BONE_ARCH_MISTRAL ? "MistralForCausalLM" : "LlamaForCausalLM";
+}
+
+static int positive(const cJSON *o, const char *key, const char *path, int64_t *out, bone_err *e) {
+    if (bone_json_int(o, key, path, out, e)) return -1;
+    if (*out <= 0) return bone_fail(e, "%s: field \"%s\" must be a positive integer, got %lld", path, key, (long long)*out);
+    return 0;
+}
+
+static int read_token_id(const cJSON *o, const char *key, const char *path, int64_t *out, bone_err *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = -1;
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (cJSON_IsArray(v)) v = v->child; /* eos may be a list: the first is the primary */
+    if (!v) return 0;
+    if (!bone_json_is_int(v, out)) return bone_fail(e, "%s: field \"%s\" must be an integer or a list of integers", path, key);
+    return 0;
+}
+
+/* rope: rope_parameters (v5) is authoritative; else rope_theta + rope_scaling. */
+static int parse_rope(const cJSON *o, const char *path, bone_config *c, bone_err *e) {
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(o, "rope_parameters");
+    const cJSON *sc = NULL;
+    c->rope_theta = 10000.0;
+    if (rp && !cJSON_IsNull(rp)) {
+        if (!cJSON_IsObject(rp)) return bone_fail(e, "%s: field \"rope_parameters\" must be an object", path);
+        const cJSON *fa = cJSON_GetObjectItemCaseSensitive(rp, "full_attention");
+        if (cJSON_IsObject(fa)) rp = fa;
+        if (bone_json_num_opt(rp, "rope_theta", path, 10000.0, &c->rope_theta, e)) return -1;
+        sc = rp;
+    } else {
+        if (bone_json_num_opt(o, "rope_theta", path, 10000.0, &c->rope_theta, e)) return -1;
+        sc = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
+        if (sc && cJSON_IsNull(sc)) sc = NULL;
+        if (sc && !cJSON_IsObject(sc)) return bone_fail(e, "%s: field \"rope_scaling\" must be null or an object", path);
+    }
+    if (!(c->rope_theta > 0)) return bone_fail(e, "%s: rope_theta must be positive", path);
+    c->rope_type = BONE_ROPE_DEFAULT;
+    if (!sc) return 0;
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(sc, "rope_type");
+    if (!ty) ty = cJSON_GetObjectItemCaseSensitive(sc, "type");
+    if (!ty || cJSON_IsNull(ty)) return 0;
+    if (!cJSON_IsString(ty)) return bone_fail(e, "%s: rope_scaling.rope_type must be a string", path);
+    const char *t = ty->valuestring;
+    if (!strcmp(t, "default")) return 0;
+    if (!strcmp(t, "linear")) {
+        c->rope_type = BONE_ROPE_LINEAR;
+        if (bone_json_num(sc, "factor", path, &c->rope_factor, e)) return -1;
+        if (!(c->rope_factor > 0)) return bone_fail(e, "%s: rope_scaling.factor must be positive", path);
+        return 0;
+    }
+    if (!strcmp(t, "llama3")) {
+        c->rope_type = BONE_ROPE_LLAMA3;
+        if (bone_json_num(sc, "factor", path, &c->rope_factor, e) ||
+            bone_json_num(sc, "low_freq_factor", path, &c->rope_low, e) ||
+            bone_json_num(sc, "high_freq_factor", path, &c->rope_high, e) ||
+            bone_json_int(sc, "original_max_position_embeddings", path, &c->rope_orig_max, e))
+            return bone_wrap(e, "rope_scaling (llama3)");
+        if (!(c->rope_factor > 0) || !(c->rope_low > 0) || !(c->rope_high > c->rope_low) || c->rope_orig_max <= 0)
+            return bone_fail(e, "%s: rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor, "
+                                "original_max_position_embeddings > 0", path);
+        return 0;
+    }
+    return bone_fail(e, "%s: rope_scaling type \"%s\" is not supported (supported: default, linear, llama3)", path, t);
+}
+
+int bone_config_parse(const char *text, size_t n, const char *path, bone_config *c, bone_err *e) {
+    memset(c, 0, sizeof *c);
+    cJSON *o = bone_json_parse(text, n, path, e);
+    if (!o) return -1;
+    int rc = -1;
+    if (!cJSON_IsObject(o)) { bone_fail(e, "%s: expected a JSON object", path); goto out; }
+    if (bone_json_check_dups(o, path, e)) goto out;
+    const char *mt = bone_json_str(o, "model_type", path, e);
+    if (!mt) goto out;
+    if (!strcmp(mt, "llama")) c->arch = BONE_ARCH_LLAMA;
+    else if (!strcmp(mt, "mistral")) c->arch = BONE_ARCH_MISTRAL;
+    else if (!strcmp(mt, "qwen2")) c->arch = BONE_ARCH_QWEN2;
+    else {
+        bone_fail(e, "%s: model_type \"%s\" is not supported (supported: llama, mistral, qwen2)", path, mt);
+        goto out;
+    }
+    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(o, "architectures");
+    if (ar && cJSON_IsArray(ar)) {
+        for (const cJSON *a = ar->child; a; a = a->next)
+            if (!cJSON_IsString(a) || strcmp(a->valuestring, arch_class(c->arch))) {
+                bone_fail(e, "%s: architectures lists \"%s\"; only %s is supported for model_type %s", path,
+                          cJSON_IsString(a) ? a->valuestring : "?", arch_class(c->arch), mt);
+                goto out;
+            }
+    }
+    if (positive(o, "vocab_size", path, &c->vocab, e) || positive(o, "hidden_size", path, &c->hidden, e) ||
+        positive(o, "intermediate_size", path, &c->inter, e) ||
+        positive(o, "num_hidden_layers", path, &c->n_layers, e) ||
+        positive(o, "num_attention_heads", path, &c->n_heads, e))
+        goto out;
+    if (bone_json_int_opt(o, "num_key_value_heads", path, c->n_heads, &c->n_kv, e)) goto out;
+    if (c->n_kv <= 0 || c->n_heads % c->n_kv) {
+        bone_fail(e, "%s: num_key_value_heads (%lld) must be positive and divide num_attention_heads (%lld)", path,
+                  (long long)c->n_kv, (long long)c->n_heads);
+        goto out;
+    }
+    if (bone_json_int_opt(o, "head_dim", path, 0, &c->head_dim, e)) goto out;
+    if (c->head_dim == 0) {
+        if (c->hidden % c->n_heads) {
+            bone_fail(e, "%s: hidden_size (%lld) is not divisible by num_attention_heads (%lld) and no head_dim is given",
+                      path, (long long)c->hidden, (long long)c->n_heads);
+            goto out;
+        }
+        c->head_dim = c->hidden / c->n_heads;
+    }
+    if (c->head_dim <= 0 || c->head_dim % 2) { bone_fail(e, "%s: head_dim must be a positive even number", path); goto out; }
+    const char *act = "silu";
+    const cJSON *ha = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
+    if (ha && !cJSON_IsString(ha)) { bone_fail(e, "%s: field \"hidden_act\" must be a string", path); goto out; }
+    if (ha) act = ha->valuestring;
+    if (strcmp(act, "silu")) { bone_fail(e, "%s: hidden_act \"%s\" is not supported (only silu)", path, act); goto out; }
+    if (bone_json_int_opt(o, "max_position_embeddings", path, 2048, &c->max_pos, e)) goto out;
+    if (bone_json_num_opt(o, "rms_norm_eps", path, 1e-6, &c->eps, e)) goto out;
+    if (!(c->eps > 0)) { bone_fail(e, "%s: rms_norm_eps must be positive", path); goto out; }
+    if (bone_json_num_opt(o, "initializer_range", path, 0.02, &c->init_range, e)) goto out;
+    if (parse_rope(o, path, c, e)) goto out;
+    int attn_bias = 0;
+    if (bone_json_bool_opt(o, "attention_bias", path, 0, &attn_bias, e)) goto out;
+    if (bone_json_bool_opt(o, "mlp_bias", path, 0, &c->mlp_bias, e)) goto out;
+    if (c->arch == BONE_ARCH_QWEN2) {
+        c->qkv_bias = 1;
+        c->o_bias = 0;
+        c->mlp_bias = 0;
+    } else if (c->arch == BONE_ARCH_LLAMA) {
+        c->qkv_bias = c->o_bias = attn_bias;
+    } else {
+        c->qkv_bias = c->o_bias = 0;
+        c->mlp_bias = 0;
+    }
+    if (bone_json_bool_opt(o, "tie_word_embeddings", path, 0, &c->tied, e)) goto out;
+    /* sliding window: refuse when it would actually apply */
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(o, "sliding_window");
+    int64_t window = 0;
+    if (sw && !cJSON_IsNull(sw) && !bone_json_is_int(sw, &window)) {
+        bone_fail(e, "%s: field \"sliding_window\" must be null or an integer", path);
+        goto out;
+    }
+    if (window > 0) {
+        int use = 1;
+        if (c->arch == BONE_ARCH_QWEN2 && bone_json_bool_opt(o, "use_sliding_window", path, 0, &use, e)) goto out;
+        if (c->arch == BONE_ARCH_LLAMA) use = 0; /* llama ignores the key */
+        if (use && window < c->max_pos) {
+            bone_fail(e, "%s: sliding_window = %lld is in use, and sliding-window attention is not supported; "
+                         "set \"sliding_window\": null for full attention", path, (long long)window);
+            goto out;
+        }
+    }
+    if (read_token_id(o, "bos_token_id", path, &c->bos, e) || read_token_id(o, "eos_token_id", path, &c->eos, e) ||
+        read_token_id(o, "pad_token_id", path, &c->pad, e))
+        goto out;
+    c->dtype = BONE_F32;
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "torch_dtype");
+    if (!dt) dt = cJSON_GetObjectItemCaseSensitive(o, "dtype");
+    if (cJSON_IsString(dt)) {
+        if (!strcmp(dt->valuestring, "bfloat16")) c->dtype = BONE_BF16;
+        else if (!strcmp(dt->valuestring, "float16")) c->dtype = BONE_F16;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+int bone_config_load(const char *path, bone_config *c, bone_err *e) {
+    char *text;
+    size_t n;
+    if (bone_read_file(path, &text, &n, e)) return -1;
+    int rc = bone_config_parse(text, n, path, c, e);
+    free(text);
+    return rc;
+}
+
+/* JSON floats must stay floats (transformers v5 validates types): always print a '.' or 'e'. */
+static void add_float(cJSON *o, const char *key, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    /* shortest round-trip representation */
+    for (int p = 1; p <= 17; p++) {
+        char t[64];
+        snprintf(t, sizeof t, "%.*g", p, v);
+        if (strtod(t, NULL) == v) { memcpy(buf, t, sizeof t); break; }
+    }
+    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
+    cJSON_AddItemToObject(o, key, cJSON_CreateRaw(buf));
+}
+
+int bone_config_save(const bone_config *c, const char *path, bone_err *e) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ar = cJSON_AddArrayToObject(o, "architectures");
+    cJSON_AddItemToArray(ar, cJSON_CreateString(arch_class(c->arch)));
+    cJSON_AddStringToObject(o, "model_type", bone_arch_name(c->arch));
+    cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab);
+    cJSON_AddNumberToObject(o, "hidden_size", (double)c->hidden);
+    cJSON_AddNumberToObject(o, "intermediate_size", (double)c->inter);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", (double)c->n_layers);
+    cJSON_AddNumberToObject(o, "num_attention_heads", (double)c->n_heads);
+    cJSON_AddNumberToObject(o, "num_key_value_heads", (double)c->n_kv);
+    cJSON_AddNumberToObject(o, "head_dim", (double)c->head_dim);
+    cJSON_AddStringToObject(o, "hidden_act", "silu");
+    cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_pos);
+    add_float(o, "rms_norm_eps", c->eps);
+    add_float(o, "rope_theta", c->rope_theta);
+    if (c->rope_type == BONE_ROPE_DEFAULT) {
+        cJSON_AddNullToObject(o, "rope_scaling");
+    } else {
+        cJSON *sc = cJSON_AddObjectToObject(o, "rope_scaling");
+        cJSON_AddStringToObject(sc, "rope_type", c->rope_type == BONE_ROPE_LINEAR ? "linear" : "llama3");
+        add_float(sc, "factor", c->rope_factor);
+        if (c->rope_type == BONE_ROPE_LLAMA3) {
+            add_float(sc, "low_freq_factor", c->rope_low);
+            add_float(sc, "high_freq_factor", c->rope_high);
+            cJSON_AddNumberToObject(sc, "original_max_position_embeddings", (double)c->rope_orig_max);
+        }
+    }
+    if (c->arch == BONE_ARCH_LLAMA) {
+        cJSON_AddBoolToObject(o, "attention_bias", c->qkv_bias);
+        cJSON_AddBoolToObject(o, "mlp_bias", c->mlp_bias);
+    }
+    if (c->arch == BONE_ARCH_MISTRAL) cJSON_AddNullToObject(o, "sliding_window");
+    if (c->arch == BONE_ARCH_QWEN2) {
+        cJSON_AddBoolToObject(o, "use_sliding_window", 0);
+        cJSON_AddNullToObject(o, "sliding_window");
+    }
+    cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied);
+    if (c->bos >= 0) cJSON_AddNumberToObject(o, "bos_token_id", (double)c->bos);
+    else cJSON_AddNullToObject(o, "bos_token_id");
+    if (c->eos >= 0) cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos);
+    else cJSON_AddNullToObject(o, "eos_token_id");
+    if (c->pad >= 0) cJSON_AddNumberToObject(o, "pad_token_id", (double)c->pad);
+    add_float(o, "initializer_range", c->init_range);
+    cJSON_AddStringToObject(o, "torch_dtype",
+                            c->dtype == BONE_BF16 ? "bfloat16" : c->dtype == BONE_F16 ? "float16" : "float32");
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    size_t n = strlen(txt);
+    txt = xrealloc(txt, n + 2);
+    txt[n] = '\n';
+    txt[n + 1] = 0;
+    int rc = bone_write_file_atomic(path, txt, n + 1, e);
+    free(txt);
+    return rc;
+}

@@ -1,0 +1,336 @@
+/* model.c — Llama/Mistral/Qwen2 causal LM: loading from an HF directory, full-FT
+ * parameters, saving, and one fused forward(+backward) step over a padded batch.
+ * The layer math lives in ops/; every projection goes through adapter/linear.h. */
+#include "model/model.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/fs.h"
+#include "ops/ops.h"
+
+const char *const bone_proj_names[BONE_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                 "gate_proj", "up_proj", "down_proj"};
+
+static const char *proj_parent(int p) { return p <= BONE_O ? "self_attn" : "mlp"; }
+
+/* (O, I) of projection p */
+static void proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I) {
+    int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim, F = c->inter;
+    switch (p) {
+    case BONE_Q: *O = qd; *I = H; break;
+    case BONE_K: case BONE_V: *O = kd; *I = H; break;
+    case BONE_O: *O = H; *I = qd; break;
+    case BONE_GATE: case BONE_UP: *O = F; *I = H; break;
+    default: *O = H; *I = F; break;
+    }
+}
+
+static int proj_has_bias(const bone_config *c, int p) {
+    if (p <= BONE_V) return c->qkv_bias;
+    if (p == BONE_O) return c->o_bias;
+    return c->mlp_bias;
+}
+
+bone_linear *bone_model_linear(bone_model *m, int64_t idx) {
+    return &m->layers[idx / BONE_NPROJ].proj[idx % BONE_NPROJ];
+}
+
+int64_t bone_model_nlinears(const bone_model *m) { return m->cfg.n_layers * BONE_NPROJ; }
+
+static int known_tensor(const bone_config *c, const char *name) {
+    char buf[256];
+    if (!strcmp(name, "model.embed_tokens.weight") || !strcmp(name, "model.norm.weight") ||
+        !strcmp(name, "lm_head.weight"))
+        return 1;
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        snprintf(buf, sizeof buf, "model.layers.%lld.", (long long)l);
+        size_t k = strlen(buf);
+        if (strncmp(name, buf, k)) continue;
+        const char *rest = name + k;
+        if (!strcmp(rest, "input_layernorm.weight") || !strcmp(rest, "post_attention_layernorm.weight") ||
+            !strcmp(rest, "self_attn.rotary_emb.inv_freq"))
+            return 1;
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            snprintf(buf, sizeof buf, "%s.%s.weight", proj_parent(p), bone_proj_names[p]);
+            if (!strcmp(rest, buf)) return 1;
+            snprintf(buf, sizeof buf, "%s.%s.bias", proj_parent(p), bone_proj_names[p]);
+            if (!strcmp(rest, buf) && proj_has_bias(c, p)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* copies a small tensor (norm or bias) into fp32 storage at dst */
+static int load_vec(bone_model *m, const char *name, int64_t n, float *dst, bone_err *e) {
+    const bone_st_tensor *t = bone_st_get(&m->st, name, 1, &n, e);
+    if (!t) return -1;
+    bone_to_f32(dst, t->data, t->dtype, (size_t)n);
+    return 0;
+}
+
+int bone_model_load(const char *dir, bone_model *m, bone_err *e) {
+    memset(m, 0, sizeof *m);
+    bone_st_init(&m->st);
+    char *cfgp = bone_path_join(dir, "config.json");
+    int rc = bone_config_load(cfgp, &m->cfg, e);
+    free(cfgp);
+    if (rc) return -1;
+    bone_config *c = &m->cfg;
+    if (bone_st_open_dir(&m->st, dir, e)) return -1;
+    for (int64_t i = 0; i < m->st.n; i++)
+        if (!known_tensor(c, m->st.t[i].name)) {
+            bone_fail(e, "%s: unexpected tensor \"%s\" for a %s model with %lld layers (wrong architecture or config?)",
+                      m->st.files[m->st.t[i].file].path, m->st.t[i].name, bone_arch_name(c->arch),
+                      (long long)c->n_layers);
+            goto fail;
+        }
+    int64_t H = c->hidden, V = c->vocab, L = c->n_layers;
+    /* fp32 copies of norms and biases: (2L + 1)·H + biases */
+    int64_t nvec = (2 * L + 1) * H;
+    for (int p = 0; p < BONE_NPROJ; p++)
+        if (proj_has_bias(c, p)) {
+            int64_t O, I;
+            proj_shape(c, p, &O, &I);
+            nvec += L * O;
+        }
+    m->owned = xmalloc((size_t)nvec * sizeof(float));
+    float *cur = m->owned;
+    int64_t shp[2] = {V, H};
+    const bone_st_tensor *t = bone_st_get(&m->st, "model.embed_tokens.weight", 2, shp, e);
+    if (!t) goto fail;
+    m->embed = (bone_wref){t->dtype, t->data};
+    if (c->tied) {
+        m->lm_head = m->embed;
+    } else {
+        if (!bone_st_find(&m->st, "lm_head.weight")) {
+            bone_fail(e, "%s: lm_head.weight is missing and config.json says tie_word_embeddings is false", dir);
+            goto fail;
+        }
+        t = bone_st_get(&m->st, "lm_head.weight", 2, shp, e);
+        if (!t) goto fail;
+        m->lm_head = (bone_wref){t->dtype, t->data};
+    }
+    m->norm = cur;
+    cur += H;
+    if (load_vec(m, "model.norm.weight", H, m->norm, e)) goto fail;
+    m->layers = xcalloc((size_t)L, sizeof *m->layers);
+    char name[256];
+    for (int64_t l = 0; l < L; l++) {
+        bone_layer *ly = &m->layers[l];
+        ly->ln1 = cur;
+        cur += H;
+        ly->ln2 = cur;
+        cur += H;
+        snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
+        if (load_vec(m, name, H, ly->ln1, e)) goto fail;
+        snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
+        if (load_vec(m, name, H, ly->ln2, e)) goto fail;
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear *lin = &ly->proj[p];
+            int64_t O, I;
+            proj_shape(c, p, &O, &I);
+            snprintf(name, sizeof name, "model.layers.%lld.%s.%s", (long long)l, proj_parent(p), bone_proj_names[p]);
+            lin->name = xstrdup(name);
+            lin->O = O;
+            lin->I = I;
+            snprintf(name, sizeof name, "%s.weight", lin->name);
+            int64_t ws[2] = {O, I};
+            t = bone_st_get(&m->st, name, 2, ws, e);
+            if (!t) goto fail;
+            lin->w = (bone_wref){t->dtype, t->data};
+            if (proj_has_bias(c, p)) {
+                float *b = cur;
+                cur += O;
+                snprintf(name, sizeof name, "%s.bias", lin->name);
+                if (load_vec(m, name, O, b, e)) goto fail;
+                lin->bias = b;
+            }
+        }
+    }
+    return 0;
+fail:
+    bone_model_free(m);
+    return -1;
+}
+
+void bone_model_free(bone_model *m) {
+    if (m->layers)
+        for (int64_t l = 0; l < m->cfg.n_layers; l++)
+            for (int p = 0; p < BONE_NPROJ; p++) linear_destroy(&m->layers[l].proj[p]);
+    free(m->layers);
+    free(m->owned);
+    bone_lin_ctx_free(&m->lin);
+    bone_st_close(&m->st);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- full fine-tuning ---- */
+
+typedef struct { const char *name; int64_t idx; } planned;
+
+void bone_model_make_trainable(bone_model *m, bone_params *P) {
+    bone_config *c = &m->cfg;
+    int64_t H = c->hidden, V = c->vocab, L = c->n_layers;
+    char name[256];
+    int64_t s2[2] = {V, H}, s1[1] = {H};
+    int64_t i_embed = bone_params_add(P, "model.embed_tokens.weight", 2, s2);
+    int64_t i_head = c->tied ? -1 : bone_params_add(P, "lm_head.weight", 2, s2);
+    int64_t i_norm = bone_params_add(P, "model.norm.weight", 1, s1);
+    int64_t *idx = xmalloc((size_t)L * (2 + 2 * BONE_NPROJ) * sizeof(int64_t));
+    for (int64_t l = 0; l < L; l++) {
+        int64_t *li = idx + l * (2 + 2 * BONE_NPROJ);
+        snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
+        li[0] = bone_params_add(P, name, 1, s1);
+        snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
+        li[1] = bone_params_add(P, name, 1, s1);
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear *lin = &m->layers[l].proj[p];
+            int64_t ws[2] = {lin->O, lin->I}, bs[1] = {lin->O};
+            snprintf(name, sizeof name, "%s.weight", lin->name);
+            li[2 + 2 * p] = bone_params_add(P, name, 2, ws);
+            li[3 + 2 * p] = -1;
+            if (lin->bias) {
+                snprintf(name, sizeof name, "%s.bias", lin->name);
+                li[3 + 2 * p] = bone_params_add(P, name, 1, bs);
+            }
+        }
+    }
+    bone_params_alloc(P);
+    float *ev = bone_params_value(P, i_embed);
+    bone_to_f32(ev, m->embed.data, m->embed.dtype, (size_t)(V * H));
+    m->embed = (bone_wref){BONE_F32, ev};
+    m->d_embed = bone_params_grad(P, i_embed);
+    if (c->tied) {
+        m->lm_head = m->embed;
+        m->d_lm_head = m->d_embed;
+    } else {
+        float *hv = bone_params_value(P, i_head);
+        bone_to_f32(hv, m->lm_head.data, m->lm_head.dtype, (size_t)(V * H));
+        m->lm_head = (bone_wref){BONE_F32, hv};
+        m->d_lm_head = bone_params_grad(P, i_head);
+    }
+    float *nv = bone_params_value(P, i_norm);
+    memcpy(nv, m->norm, (size_t)H * sizeof(float));
+    m->norm = nv;
+    m->dnorm = bone_params_grad(P, i_norm);
+    for (int64_t l = 0; l < L; l++) {
+        int64_t *li = idx + l * (2 + 2 * BONE_NPROJ);
+        bone_layer *ly = &m->layers[l];
+        float *a = bone_params_value(P, li[0]);
+        memcpy(a, ly->ln1, (size_t)H * sizeof(float));
+        ly->ln1 = a;
+        ly->dln1 = bone_params_grad(P, li[0]);
+        a = bone_params_value(P, li[1]);
+        memcpy(a, ly->ln2, (size_t)H * sizeof(float));
+        ly->ln2 = a;
+        ly->dln2 = bone_params_grad(P, li[1]);
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear *lin = &ly->proj[p];
+            float *w = bone_params_value(P, li[2 + 2 * p]);
+            bone_to_f32(w, lin->w.data, lin->w.dtype, (size_t)(lin->O * lin->I));
+            lin->w = (bone_wref){BONE_F32, w};
+            lin->dw = bone_params_grad(P, li[2 + 2 * p]);
+            if (li[3 + 2 * p] >= 0) {
+                float *b = bone_params_value(P, li[3 + 2 * p]);
+                memcpy(b, lin->bias, (size_t)lin->O * sizeof(float));
+                lin->bias = b;
+                lin->dbias = bone_params_grad(P, li[3 + 2 * p]);
+            }
+        }
+    }
+    free(idx);
+}
+
+/* ---- saving ---- */
+
+static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                              "tokenizer.model", "generation_config.json", "vocab.json",
+                                              "merges.txt", NULL};
+
+int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err *e) {
+    for (int i = 0; tokenizer_files[i]; i++) {
+        char *s = bone_path_join(src_dir, tokenizer_files[i]);
+        char *d = bone_path_join(dst_dir, tokenizer_files[i]);
+        int rc = bone_file_exists(s) ? bone_copy_file(s, d, e) : 0;
+        free(s);
+        free(d);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+
+
+int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e) {
+    bone_config *c = &m->cfg;
+    if (bone_mkdirs(dir, e)) return -1;
+    int64_t L = c->n_layers, H = c->hidden, V = c->vocab;
+    int64_t cap = 3 + L * (2 + 2 * BONE_NPROJ);
+    bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
+    char **names = xcalloc((size_t)cap, sizeof *names);
+    float **tmp = xcalloc((size_t)cap, sizeof *tmp); /* fp32 copies of non-fp32 weights */
+    int64_t n = 0;
+#define ADD_W(nm, ref, d0, d1)                                                                  \
+    do {                                                                                        \
+        names[n] = xstrdup(nm);                                                                 \
+        w[n].name = names[n];                                                                   \
+        w[n].dtype = out_dtype;                                                                 \
+        w[n].ndim = (d1) ? 2 : 1;                                                               \
+        w[n].shape[0] = (d0);                                                                   \
+        w[n].shape[1] = (d1);                                                                   \
+        int64_t cnt_ = (d0) * ((d1) ? (d1) : 1);                                                \
+        if ((ref).dtype == out_dtype) {                                                         \
+            w[n].data = (ref).data;                                                             \
+        } else {                                                                                \
+            tmp[n] = xmalloc((size_t)cnt_ * sizeof(float));                                     \
+            bone_to_f32(tmp[n], (ref).data, (ref).dtype, (size_t)cnt_);                         \
+            w[n].src_f32 = tmp[n];                                                              \
+        }                                                                                       \
+        n++;                                                                                    \
+    } while (0)
+    char name[256];
+    ADD_W("model.embed_tokens.weight", m->embed, V, H);
+    if (!c->tied) ADD_W("lm_head.weight", m->lm_head, V, H);
+    bone_wref r = {BONE_F32, m->norm};
+    ADD_W("model.norm.weight", r, H, 0);
+    for (int64_t l = 0; l < L; l++) {
+        bone_layer *ly = &m->layers[l];
+        snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
+        r = (bone_wref){BONE_F32, ly->ln1};
+        ADD_W(name, r, H, 0);
+        snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
+        r = (bone_wref){BONE_F32, ly->ln2};
+        ADD_W(name, r, H, 0);
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear *lin = &ly->proj[p];
+            BONE_ASSERT(lin->ops == NULL, "merge adapters before saving a model");
+            snprintf(name, sizeof name, "%s.weight", lin->name);
+            ADD_W(name, lin->w, lin->O, lin->I);
+            if (lin->bias) {
+                snprintf(name, sizeof name, "%s.bias", lin->name);
+                r = (bone_wref){BONE_F32, lin->bias};
+                ADD_W(name, r, lin->O, 0);
+            }
+        }
+    }
+#undef ADD_W
+    bone_config cc = *c;
+    cc.dtype = out_dtype;
+    char *p = bone_path_join(dir, "model.safetensors");
+    int rc = bone_st_write(p, w, n, e);
+    free(p);
+    if (!rc) {
+        p = bone_path_join(dir, "config.json");
+        rc = bone_config_save(&cc, p, e);
+        free(p);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        free(names[i]);
+        free(tmp[i]);
+    }
+    free(names);
+    free(tmp);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* model.h — a Llama-family causal LM (Llama, Mistral, Qwen2) on CPU: weights, the
+ * list of adapted-linear slots, and the forward/backward of a batch.
+ *
+ * Frozen weights stay in their stored dtype (mmapped safetensors); small vectors
+ * (norms, biases) are fp32 copies. For full fine-tuning bone_model_make_trainable()
+ * moves every tensor into the contiguous parameter buffer. */
+#ifndef BONE_MODEL_MODEL_H
+#define BONE_MODEL_MODEL_H
+#include <stdint.h>
+#include "adapter/linear.h"
+#include "core/params.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+
+enum { BONE_Q, BONE_K, BONE_V, BONE_O, BONE_GATE, BONE_UP, BONE_DOWN, BONE_NPROJ };
+extern const char *const bone_proj_names[BONE_NPROJ];  /* "q_proj", ... "down_proj" */
+
+typedef struct bone_layer {
+    float *ln1, *ln2;    /* (H) input_layernorm, post_attention_layernorm */
+    float *dln1, *dln2;  /* (H) gradients or NULL */
+    bone_linear proj[BONE_NPROJ];
+} bone_layer;
+
+typedef struct bone_model {
+    bone_config cfg;
+    bone_st_set st;       /* the opened safetensors files (mmapped) */
+    bone_wref embed;      /* (V, H) */
+    float *d_embed;       /* (V, H) or NULL */
+    bone_wref lm_head;    /* (V, H); aliases embed when tied */
+    float *d_lm_head;     /* (V, H) or NULL; == d_embed when tied */
+    float *norm;          /* (H) final norm */
+    float *dnorm;
+    bone_layer *layers;   /* (L) */
+    float *owned;         /* fp32 copies of norms and biases */
+    bone_lin_ctx lin;     /* scratch shared by all linears */
+} bone_model;
+
+int bone_model_load(const char *dir, bone_model *m, bone_err *e);
+void bone_model_free(bone_model *m);
+/* Linear by index 0..7L-1 (layer-major, bone_proj order). */
+bone_linear *bone_model_linear(bone_model *m, int64_t idx);
+int64_t bone_model_nlinears(const bone_model *m);
+/* Full fine-tuning: every tensor becomes an fp32 trainable parameter named as in HF. */
+void bone_model_make_trainable(bone_model *m, bone_params *P);
+/* Writes config.json + model.safetensors (dtype: the stored dtype of the base, or out_dtype). */
+int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
+
+/* A random model in HF layout (bone init): config.json + model.safetensors in dtype. */
+int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e);
+/* Copies tokenizer.json, tokenizer_config.json, special_tokens_map.json, tokenizer.model,
+ * generation_config.json (those present) from one model directory to another. */
+int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err *e);
+
+/* A batch: B sequences right-padded to T. Position of token (b,t) is t. */
+typedef struct bone_batch {
+    int64_t B, T;
+    int32_t *ids;     /* (B, T) */
+    int32_t *targets; /* (B, T): target for logits at (b,t), i.e. labels[b][t+1]; -100 = none */
+    int64_t *len;     /* (B) real lengths */
+} bone_batch;
+
+/* Activations saved for backward; reused across steps (grows as needed). */
+typedef struct bone_acts bone_acts;
+bone_acts *bone_acts_new(void);
+void bone_acts_free(bone_acts *a);
+
+/* Forward over the batch. Returns the SUM of token losses over targets != -100 in *loss_sum
+ * and their count in *count. If logits is non-NULL, also writes (B, T, V) logits. With
+ * train=1, keeps what backward needs and runs backward at once with dloss = grad_scale
+ * (typically 1/total label count of the optimizer step), accumulating into the gradient
+ * buffers. */
+int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, float grad_scale,
+                    double *loss_sum, int64_t *count, float *logits, bone_err *e);
+
+#endif

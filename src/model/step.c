@@ -1,0 +1,205 @@
+/* step.c — one forward (and, when training, backward) pass of the model over a batch.
+ *
+ * Data flow per layer l (N = B·T tokens, H hidden, F ffn, qd = nh·d, kd = nkv·d):
+ *   xn1 = rmsnorm(x_l)                         q,k,v = linear(xn1); rope(q,k)
+ *   att = attention(q,k,v)                     xm = x_l + linear_o(att)
+ *   xn2 = rmsnorm(xm)                          g,u = linear(xn2); hm = silu(g)·u
+ *   x_{l+1} = xm + linear_down(hm)
+ * then logits = lm_head(rmsnorm(x_L)) and cross-entropy, fused and chunked. Training keeps
+ * every layer's activations; evaluation reuses one layer's buffers for all layers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model/model.h"
+#include "ops/ops.h"
+
+typedef struct layer_acts {
+    float *x;        // (N, H) layer input (residual stream)
+    float *xn1;      // (N, H)
+    float *rstd1;    // (N)
+    float *q, *k, *v;// (N, qd), (N, kd), (N, kd) after RoPE
+    float *att;      // (N, qd)
+    float *lse;      // (B, nh, T)
+    float *xm;       // (N, H)
+    float *xn2;      // (N, H)
+    float *rstd2;    // (N)
+    float *g, *u, *hm; // (N, F)
+} layer_acts;
+
+struct bone_acts {
+    int64_t B, T, nlayers_alloc;
+    float *mem;          // one block for everything
+    size_t mem_floats;
+    layer_acts *la;      // (L) (all alias la[0] in eval mode)
+    float *xf, *xnf, *rstdf; // (N, H), (N, H), (N)
+    float *dx, *dxn, *dq, *dk, *dv, *datt, *dg, *du, *dhm; // backward scratch
+    float *headbuf;      // (V, H) fp32 copy of a non-fp32 lm_head
+    int64_t headbuf_cap;
+    bone_rope rope;
+    int64_t rope_T;
+    int train_layout;
+};
+
+bone_acts *bone_acts_new(void) { return xcalloc(1, sizeof(bone_acts)); }
+
+void bone_acts_free(bone_acts *a) {
+    if (!a) return;
+    free(a->mem);
+    free(a->la);
+    free(a->headbuf);
+    rope_free(&a->rope);
+    free(a);
+}
+
+static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int train) {
+    if (a->mem && a->B == B && a->T == T && a->train_layout == train) return;
+    free(a->mem);
+    free(a->la);
+    int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
+    int64_t L = c->n_layers, nl = train ? L : 1;
+    int64_t per_layer = N * H * 4 + N * 2 + N * qd * 2 + N * kd * 2 + B * c->n_heads * T + N * F * 3;
+    int64_t tail = N * H * 2 + N;
+    int64_t back = train ? N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3 : 0;
+    size_t total = (size_t)(per_layer * nl + tail + back + 64);
+    a->mem = xmalloc(total * sizeof(float));
+    a->mem_floats = total;
+    a->la = xcalloc((size_t)L, sizeof *a->la);
+    float *p = a->mem;
+#define TAKE(n) (p += (n), p - (n))
+    for (int64_t l = 0; l < nl; l++) {
+        layer_acts *x = &a->la[l];
+        x->x = TAKE(N * H);
+        x->xn1 = TAKE(N * H);
+        x->rstd1 = TAKE(N);
+        x->q = TAKE(N * qd);
+        x->k = TAKE(N * kd);
+        x->v = TAKE(N * kd);
+        x->att = TAKE(N * qd);
+        x->lse = TAKE(B * c->n_heads * T);
+        x->xm = TAKE(N * H);
+        x->xn2 = TAKE(N * H);
+        x->rstd2 = TAKE(N);
+        x->g = TAKE(N * F);
+        x->u = TAKE(N * F);
+        x->hm = TAKE(N * F);
+    }
+    for (int64_t l = nl; l < L; l++) a->la[l] = a->la[0];
+    a->xf = TAKE(N * H);
+    a->xnf = TAKE(N * H);
+    a->rstdf = TAKE(N);
+    if (train) {
+        a->dx = TAKE(N * H);
+        a->dxn = TAKE(N * H);
+        a->dq = TAKE(N * qd);
+        a->datt = TAKE(N * qd);
+        a->dk = TAKE(N * kd);
+        a->dv = TAKE(N * kd);
+        a->dg = TAKE(N * F);
+        a->du = TAKE(N * F);
+        a->dhm = TAKE(N * F);
+    }
+#undef TAKE
+    a->B = B;
+    a->T = T;
+    a->train_layout = train;
+}
+
+int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, float grad_scale,
+                    double *loss_sum, int64_t *count, float *logits, bone_err *e) {
+    const bone_config *c = &m->cfg;
+    const int64_t B = b->B, T = b->T, N = B * T, H = c->hidden, F = c->inter, V = c->vocab;
+    const int64_t nh = c->n_heads, nkv = c->n_kv, d = c->head_dim, qd = nh * d, kd = nkv * d;
+    const int64_t L = c->n_layers;
+    for (int64_t i = 0; i < N; i++)
+        if (b->ids[i] < 0 || b->ids[i] >= V)
+            return bone_fail(e, "token id %d at batch position %lld is outside the vocabulary [0, %lld)", b->ids[i],
+                             (long long)i, (long long)V);
+    if (T > c->max_pos)
+        return bone_fail(e, "sequence length %lld exceeds max_position_embeddings %lld", (long long)T,
+                         (long long)c->max_pos);
+    acts_ensure(a, c, B, T, train);
+    if (a->rope_T < T) {
+        rope_free(&a->rope);
+        rope_build(&a->rope, c, T);
+        a->rope_T = T;
+    }
+    bone_lin_ctx *lc = &m->lin;
+    lc->training = train;
+
+    /* ---- forward ---- */
+    float *x = a->la[0].x;
+    embedding_forward(x, m->embed, b->ids, N, H);
+    for (int64_t l = 0; l < L; l++) {
+        layer_acts *s = &a->la[l];
+        bone_layer *ly = &m->layers[l];
+        if (s->x != x) memcpy(s->x, x, (size_t)(N * H) * sizeof(float));
+        rmsnorm_forward(s->xn1, s->rstd1, s->x, ly->ln1, N, H, (float)c->eps);
+        linear_forward(lc, &ly->proj[BONE_Q], s->xn1, s->q, N);
+        linear_forward(lc, &ly->proj[BONE_K], s->xn1, s->k, N);
+        linear_forward(lc, &ly->proj[BONE_V], s->xn1, s->v, N);
+        rope_forward(s->q, &a->rope, B, T, nh, d);
+        rope_forward(s->k, &a->rope, B, T, nkv, d);
+        attention_forward(s->att, s->lse, s->q, s->k, s->v, b->len, B, T, nh, nkv, d);
+        linear_forward(lc, &ly->proj[BONE_O], s->att, s->xm, N);
+        for (int64_t i = 0; i < N * H; i++) s->xm[i] += s->x[i];
+        rmsnorm_forward(s->xn2, s->rstd2, s->xm, ly->ln2, N, H, (float)c->eps);
+        linear_forward(lc, &ly->proj[BONE_GATE], s->xn2, s->g, N);
+        linear_forward(lc, &ly->proj[BONE_UP], s->xn2, s->u, N);
+        swiglu_forward(s->hm, s->g, s->u, N * F);
+        /* next layer input: in train mode the next layer's x buffer, else xf as a temp */
+        float *next = (train && l + 1 < L) ? a->la[l + 1].x : a->xf;
+        linear_forward(lc, &ly->proj[BONE_DOWN], s->hm, next, N);
+        for (int64_t i = 0; i < N * H; i++) next[i] += s->xm[i];
+        x = next;
+    }
+    if (x != a->xf) memcpy(a->xf, x, (size_t)(N * H) * sizeof(float));
+    rmsnorm_forward(a->xnf, a->rstdf, a->xf, m->norm, N, H, (float)c->eps);
+    const float *Wh;
+    if (m->lm_head.dtype == BONE_F32) {
+        Wh = m->lm_head.data;
+    } else {
+        if (a->headbuf_cap < V * H) {
+            free(a->headbuf);
+            a->headbuf = xmalloc((size_t)(V * H) * sizeof(float));
+            a->headbuf_cap = V * H;
+        }
+        Wh = wref_f32(m->lm_head, a->headbuf, V * H);
+    }
+    if (train) memset(a->dx, 0, (size_t)(N * H) * sizeof(float));
+    float *dxn = train ? a->dxn : NULL;
+    if (dxn) memset(dxn, 0, (size_t)(N * H) * sizeof(float));
+    *loss_sum = xent_forward_backward(a->xnf, Wh, b->targets, N, H, V, grad_scale, dxn,
+                                      train ? m->d_lm_head : NULL, logits, count);
+    if (!train) return 0;
+
+    /* ---- backward ---- */
+    rmsnorm_backward(a->dx, m->dnorm, dxn, a->xf, m->norm, a->rstdf, N, H);
+    for (int64_t l = L - 1; l >= 0; l--) {
+        layer_acts *s = &a->la[l];
+        bone_layer *ly = &m->layers[l];
+        /* a->dx holds dL/dx_{l+1}; MLP branch */
+        memset(a->dhm, 0, (size_t)(N * F) * sizeof(float));
+        linear_backward(lc, &ly->proj[BONE_DOWN], s->hm, a->dx, a->dhm, N);
+        swiglu_backward(a->dg, a->du, a->dhm, s->g, s->u, N * F);
+        memset(a->dxn, 0, (size_t)(N * H) * sizeof(float));
+        linear_backward(lc, &ly->proj[BONE_GATE], s->xn2, a->dg, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_UP], s->xn2, a->du, a->dxn, N);
+        rmsnorm_backward(a->dx, ly->dln2, a->dxn, s->xm, ly->ln2, s->rstd2, N, H); // dx = dL/dxm
+        /* attention branch */
+        memset(a->datt, 0, (size_t)(N * qd) * sizeof(float));
+        linear_backward(lc, &ly->proj[BONE_O], s->att, a->dx, a->datt, N);
+        memset(a->dq, 0, (size_t)(N * qd) * sizeof(float));
+        memset(a->dk, 0, (size_t)(N * kd) * sizeof(float));
+        memset(a->dv, 0, (size_t)(N * kd) * sizeof(float));
+        attention_backward(a->dq, a->dk, a->dv, a->datt, s->att, s->lse, s->q, s->k, s->v, b->len, B, T, nh, nkv, d);
+        rope_backward(a->dq, &a->rope, B, T, nh, d);
+        rope_backward(a->dk, &a->rope, B, T, nkv, d);
+        memset(a->dxn, 0, (size_t)(N * H) * sizeof(float));
+        linear_backward(lc, &ly->proj[BONE_Q], s->xn1, a->dq, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_K], s->xn1, a->dk, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_V], s->xn1, a->dv, a->dxn, N);
+        rmsnorm_backward(a->dx, ly->dln1, a->dxn, s->x, ly->ln1, s->rstd1, N, H); // dx = dL/dx_l
+    }
+    if (m->d_embed) embedding_backward(m->d_embed, a->dx, b->ids, N, H);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* ops.h — the model's layer ops on plain fp32 arrays, each a forward/backward pair.
+ * Backward functions ACCUMULATE (+=) into dx and parameter gradients (NULL = not needed),
+ * so residual branches add into one buffer. Reductions run in a fixed order for a fixed
+ * thread count, so results are deterministic. */
+#ifndef BONE_OPS_OPS_H
+#define BONE_OPS_OPS_H
+#include <stdint.h>
+#include "ops/gemm.h"
+
+/* y = x / sqrt(mean(x²) + eps) · w */
+void rmsnorm_forward(float *y,          // (N, H)
+                     float *rstd,       // (N) saved for backward
+                     const float *x,    // (N, H)
+                     const float *w,    // (H)
+                     int64_t N, int64_t H, float eps);
+void rmsnorm_backward(float *dx,        // (N, H) +=
+                      float *dw,        // (H) += or NULL
+                      const float *dy,  // (N, H)
+                      const float *x,   // (N, H)
+                      const float *w,   // (H)
+                      const float *rstd,// (N)
+                      int64_t N, int64_t H);
+
+/* RoPE tables: cos/sin (T, d/2) for positions 0..T-1, HF inv_freq with optional scaling. */
+typedef struct bone_rope {
+    int64_t T, half;
+    float *cos, *sin; /* (T, half) */
+} bone_rope;
+struct bone_config;
+void rope_build(bone_rope *r, const struct bone_config *c, int64_t T);
+void rope_free(bone_rope *r);
+/* In place on x (B·T, nheads, d) with HF rotate_half pairing (i, i+d/2); position = t. */
+void rope_forward(float *x, const bone_rope *r, int64_t B, int64_t T, int64_t nheads, int64_t d);
+/* In place: the transpose rotation, turning d(rotated) into d(unrotated). */
+void rope_backward(float *dx, const bone_rope *r, int64_t B, int64_t T, int64_t nheads, int64_t d);
+
+/* Causal GQA attention over right-padded sequences (rows/cols >= len[b] are ignored; their
+ * outputs are zero). Never holds more than one T×T score block per thread. */
+void attention_forward(float *out,        // (B·T, nh·d)
+                       float *lse,        // (B, nh, T) log-sum-exp of scaled scores, for backward
+                       const float *q,    // (B·T, nh·d)  (RoPE applied)
+                       const float *k,    // (B·T, nkv·d) (RoPE applied)
+                       const float *v,    // (B·T, nkv·d)
+                       const int64_t *len,// (B)
+                       int64_t B, int64_t T, int64_t nh, int64_t nkv, int64_t d);
+void attention_backward(float *dq,        // (B·T, nh·d)  +=
+                        float *dk,        // (B·T, nkv·d) +=
+                        float *dv,        // (B·T, nkv·d) +=
+                        const float *dout,// (B·T, nh·d)
+                        const float *out, // (B·T, nh·d)
+                        const float *lse, // (B, nh, T)
+                        const float *q, const float *k, const float *v, const int64_t *len,
+                        int64_t B, int64_t T, int64_t nh, int64_t nkv, int64_t d);
+
+/* h = silu(g) ⊙ u */
+void swiglu_forward(float *h, const float *g, const float *u, int64_t n);
+void swiglu_backward(float *dg,       // (n) overwritten
+                     float *du,       // (n) overwritten
+                     const float *dh, const float *g, const float *u, int64_t n);
+
+/* h[n] = E[ids[n]] (rows converted to fp32) */
+void embedding_forward(float *h,             // (N, H)
+                       bone_wref E,          // (V, H)
+                       const int32_t *ids,   // (N)
+                       int64_t N, int64_t H);
+void embedding_backward(float *dE,           // (V, H) +=
+                        const float *dh,     // (N, H)
+                        const int32_t *ids, int64_t N, int64_t H);
+
+/* Cross-entropy of logits = x·Wᵀ against targets (-100 = ignored), chunked over tokens so
+ * the full (N, V) logits never exist at once. Returns the SUM of losses over counted
+ * tokens (double) and their count. With dx/dW non-NULL also runs backward with
+ * dloss = grad_scale per counted token: dx += dlogits·W, dW += dlogitsᵀ·x.
+ * If logits_out is non-NULL, writes all (N, V) logits (forward only). */
+double xent_forward_backward(const float *x,       // (N, H)
+                             const float *W,       // (V, H) fp32
+                             const int32_t *targets, // (N)
+                             int64_t N, int64_t H, int64_t V, float grad_scale,
+                             float *dx,            // (N, H) += or NULL
+                             float *dW,            // (V, H) += or NULL
+                             float *logits_out,    // (N, V) or NULL
+                             int64_t *count);
+
+#endif

@@ -1,0 +1,197 @@
+/* tok_decode.c — ids → text through the decoder chain (FORMATS.md §4.8: Replace, ByteFallback,
+ * Fuse, Strip, ByteLevel, Metaspace), transformers' clean_up_tokenization_spaces, and the
+ * llama2.c decoder (§3.4). */
+#include <stdlib.h>
+#include <string.h>
+#include "tokenizer/tok_internal.h"
+
+typedef struct strs {
+    tok_buf *v;
+    size_t n, cap;
+} strs;
+
+static tok_buf *strs_push(strs *s) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n] = (tok_buf){0};
+    tok_buf_add(&s->v[s->n], "", 0);
+    return &s->v[s->n++];
+}
+static void strs_free(strs *s) {
+    for (size_t i = 0; i < s->n; i++) tok_buf_free(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static const char REPL[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+/* "<0xHH>" → byte, else -1 */
+static int byte_piece(const char *p, size_t n) {
+    if (n != 6 || memcmp(p, "<0x", 3) || p[5] != '>') return -1;
+    int h = hexval(p[3]), l = hexval(p[4]);
+    return h < 0 || l < 0 ? -1 : h * 16 + l;
+}
+
+static void apply(const bone_tokenizer *t, const tok_dec *d, strs *in, strs *out) {
+    switch (d->type) {
+    case DEC_REPLACE: {
+        size_t la = strlen(d->a), lb = strlen(d->b);
+        for (size_t i = 0; i < in->n; i++) {
+            tok_buf *o = strs_push(out);
+            const tok_buf *s = &in->v[i];
+            for (size_t j = 0; j < s->n;) {
+                if (j + la <= s->n && !memcmp(s->p + j, d->a, la)) { tok_buf_add(o, d->b, lb); j += la; }
+                else tok_buf_addc(o, s->p[j++]);
+            }
+        }
+        break;
+    }
+    case DEC_BYTEFALLBACK: {
+        tok_buf run = {0};
+        for (size_t i = 0; i <= in->n; i++) {
+            int b = i < in->n ? byte_piece(in->v[i].p, in->v[i].n) : -1;
+            if (b >= 0) { tok_buf_addc(&run, (char)b); continue; }
+            if (run.n) {
+                tok_buf chk = {0};
+                tok_utf8_lossy(&chk, run.p, run.n);
+                tok_buf *o = strs_push(out);
+                if (chk.n == run.n && !memcmp(chk.p, run.p, run.n)) tok_buf_add(o, run.p, run.n);
+                else
+                    for (size_t k = 0; k < run.n; k++) tok_buf_add(o, REPL, 3);
+                tok_buf_free(&chk);
+                run.n = 0;
+            }
+            if (i < in->n) tok_buf_add(strs_push(out), in->v[i].p, in->v[i].n);
+        }
+        tok_buf_free(&run);
+        break;
+    }
+    case DEC_FUSE: {
+        tok_buf *o = strs_push(out);
+        for (size_t i = 0; i < in->n; i++) tok_buf_add(o, in->v[i].p, in->v[i].n);
+        break;
+    }
+    case DEC_STRIP: {
+        size_t lc = strlen(d->a);
+        for (size_t i = 0; i < in->n; i++) {
+            const tok_buf *s = &in->v[i];
+            size_t a = 0, b = s->n;
+            for (int64_t k = 0; k < d->start && a + lc <= b && !memcmp(s->p + a, d->a, lc); k++) a += lc;
+            for (int64_t k = 0; k < d->stop && b >= a + lc && !memcmp(s->p + b - lc, d->a, lc); k++) b -= lc;
+            tok_buf_add(strs_push(out), s->p + a, b - a);
+        }
+        break;
+    }
+    case DEC_BYTELEVEL: {
+        tok_buf bytes = {0};
+        for (size_t i = 0; i < in->n; i++) {
+            const tok_buf *s = &in->v[i];
+            size_t mark = bytes.n;
+            int ok = 1;
+            for (size_t j = 0; j < s->n;) {
+                uint32_t cp;
+                j += tok_u8dec(s->p + j, &cp);
+                int b = tok_bytelevel_cp_to_byte(cp);
+                if (b < 0) { ok = 0; break; }
+                tok_buf_addc(&bytes, (char)b);
+            }
+            if (!ok) {
+                bytes.n = mark;
+                tok_buf_add(&bytes, s->p, s->n);
+            }
+        }
+        tok_buf *o = strs_push(out);
+        tok_utf8_lossy(o, bytes.p ? bytes.p : "", bytes.n);
+        tok_buf_free(&bytes);
+        break;
+    }
+    case DEC_METASPACE: {
+        size_t lr = strlen(d->a);
+        for (size_t i = 0; i < in->n; i++) {
+            const tok_buf *s = &in->v[i];
+            tok_buf *o = strs_push(out);
+            for (size_t j = 0; j < s->n;) {
+                if (j + lr <= s->n && !memcmp(s->p + j, d->a, lr)) {
+                    if (!(i == 0 && j == 0 && d->scheme != PREPEND_NEVER)) tok_buf_addc(o, ' ');
+                    j += lr;
+                } else tok_buf_addc(o, s->p[j++]);
+            }
+        }
+        break;
+    }
+    }
+    (void)t;
+}
+
+/* transformers' clean_up_tokenization */
+static void cleanup(tok_buf *b) {
+    static const char *from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're"};
+    static const char *to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
+    for (int r = 0; r < 10; r++) {
+        size_t lf = strlen(from[r]), lt = strlen(to[r]);
+        tok_buf o = {0};
+        for (size_t j = 0; j < b->n;) {
+            if (j + lf <= b->n && !memcmp(b->p + j, from[r], lf)) { tok_buf_add(&o, to[r], lt); j += lf; }
+            else tok_buf_addc(&o, b->p[j++]);
+        }
+        if (!o.p) tok_buf_add(&o, "", 0);
+        tok_buf_free(b);
+        *b = o;
+    }
+}
+
+int bone_tokenizer_decode(const bone_tokenizer *t, const int32_t *ids, size_t n, unsigned flags, char **out,
+                          size_t *len, bone_err *e) {
+    *out = NULL;
+    *len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= t->nvocab || !t->piece[ids[i]])
+            return bone_fail(e, "decode: token id %d (position %zu) is not in the vocabulary (size %lld)", ids[i], i,
+                             (long long)t->nvocab);
+    tok_buf res = {0};
+    tok_buf_add(&res, "", 0);
+    if (t->kind == TOK_KIND_LLAMA2C) {
+        for (size_t i = 0; i < n; i++) {
+            if ((flags & BONE_DECODE_SKIP_SPECIAL) && t->special[ids[i]]) continue;
+            const char *p = t->piece[ids[i]];
+            size_t pl = t->piece_len[ids[i]];
+            if (i > 0 && ids[i - 1] == 1 && pl && p[0] == ' ') { p++; pl--; }
+            int b = byte_piece(p, pl);
+            if (b >= 0) tok_buf_addc(&res, (char)b);
+            else tok_buf_add(&res, p, pl);
+        }
+    } else {
+        strs a = {0}, b = {0};
+        for (size_t i = 0; i < n; i++) {
+            if ((flags & BONE_DECODE_SKIP_SPECIAL) && t->special[ids[i]]) continue;
+            tok_buf_add(strs_push(&a), t->piece[ids[i]], t->piece_len[ids[i]]);
+        }
+        if (t->has_decoder) {
+            for (size_t k = 0; k < t->ndec; k++) {
+                apply(t, &t->dec[k], &a, &b);
+                strs tmp = a; a = b; b = tmp;
+                strs_free(&b);
+            }
+            for (size_t i = 0; i < a.n; i++) tok_buf_add(&res, a.v[i].p, a.v[i].n);
+        } else {
+            for (size_t i = 0; i < a.n; i++) {
+                if (i) tok_buf_addc(&res, ' ');
+                tok_buf_add(&res, a.v[i].p, a.v[i].n);
+            }
+        }
+        strs_free(&a);
+        strs_free(&b);
+    }
+    if (flags & BONE_DECODE_CLEANUP) cleanup(&res);
+    *out = res.p;
+    *len = res.n;
+    return 0;
+}

@@ -1,0 +1,262 @@
+/* trainer.c — the training loop (see trainer.h). */
+#include "train/trainer.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/fs.h"
+#include "core/rng.h"
+#include "data/batch.h"
+#include "train/optim.h"
+
+void bone_train_opts_default(bone_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->adapter.method = "full";
+    o->adapter.block = 64;
+    o->adapter.grid_r = o->adapter.grid_c = 1;
+    o->adapter.rank = 8;
+    o->lr = 1e-4;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->weight_decay = 0.0;
+    o->max_grad_norm = 1.0;
+    o->batch = 1;
+    o->accum = 1;
+    o->schedule = "constant";
+    o->seed = 42;
+    o->shuffle = 1;
+    o->epochs = 1.0;
+}
+
+void bone_order_init(bone_order *o, int64_t n, int shuffle, uint64_t seed) {
+    o->n = n;
+    o->shuffle = shuffle;
+    o->seed = seed;
+    o->epoch = -1;
+    o->perm = xmalloc((size_t)(n + 1) * sizeof(int64_t));
+}
+
+int64_t bone_order_at(bone_order *o, int64_t pos) {
+    int64_t ep = pos / o->n, i = pos % o->n;
+    if (!o->shuffle) return i;
+    if (ep != o->epoch) {
+        bone_rng r = bone_rng_seed(o->seed, 0x5eed0000ull + (uint64_t)ep);
+        for (int64_t k = 0; k < o->n; k++) o->perm[k] = k;
+        for (int64_t k = o->n - 1; k > 0; k--) { /* Fisher–Yates */
+            int64_t j = (int64_t)(bone_rng_u64(&r) % (uint64_t)(k + 1));
+            int64_t t = o->perm[k];
+            o->perm[k] = o->perm[j];
+            o->perm[j] = t;
+        }
+        o->epoch = ep;
+    }
+    return o->perm[i];
+}
+
+void bone_order_free(bone_order *o) {
+    free(o->perm);
+    o->perm = NULL;
+}
+
+int bone_eval_loss(bone_model *m, const bone_dataset *d, int64_t batch, double *loss, int64_t *tokens, bone_err *e) {
+    bone_acts *a = bone_acts_new();
+    bone_batch b = {0};
+    bone_example **ex = xmalloc((size_t)batch * sizeof *ex);
+    double sum = 0.0;
+    int64_t cnt = 0;
+    int rc = 0;
+    for (int64_t i = 0; i < d->n && rc == 0; i += batch) {
+        int64_t k = d->n - i < batch ? d->n - i : batch;
+        for (int64_t j = 0; j < k; j++) ex[j] = &d->ex[i + j];
+        bone_batch_build(&b, ex, k);
+        double s;
+        int64_t c;
+        rc = bone_model_step(m, a, &b, 0, 0.0f, &s, &c, NULL, e);
+        sum += s;
+        cnt += c;
+    }
+    free(ex);
+    bone_batch_free(&b);
+    bone_acts_free(a);
+    if (rc) return -1;
+    *loss = cnt ? sum / (double)cnt : NAN;
+    *tokens = cnt;
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t trainable, const char *path, bone_err *e) {
+    char buf[4096];
+    const bone_adapter_spec *s = &o->adapter;
+    int n = snprintf(buf, sizeof buf,
+                     "{\n  \"model\": \"%s\",\n  \"data\": \"%s\",\n  \"method\": \"%s\",\n  \"steps\": %lld,\n"
+                     "  \"lr\": %.10g,\n  \"batch\": %lld,\n  \"accum\": %lld,\n  \"schedule\": \"%s\",\n"
+                     "  \"warmup\": %lld,\n  \"max_grad_norm\": %.10g,\n  \"weight_decay\": %.10g,\n"
+                     "  \"beta1\": %.10g,\n  \"beta2\": %.10g,\n  \"eps\": %.10g,\n  \"seed\": %llu,\n"
+                     "  \"shuffle\": %s,\n  \"block\": %lld,\n  \"grid\": \"%lldx%lld\",\n  \"rank\": %lld,\n"
+                     "  \"alpha\": %.10g,\n  \"trainable_params\": %lld\n}\n",
+                     o->model_dir, o->data_path, s->method, (long long)steps, o->lr, (long long)o->batch,
+                     (long long)o->accum, o->schedule, (long long)o->warmup, o->max_grad_norm, o->weight_decay,
+                     o->beta1, o->beta2, o->eps, (unsigned long long)o->seed, o->shuffle ? "true" : "false",
+                     (long long)s->block, (long long)s->grid_r, (long long)s->grid_c, (long long)s->rank,
+                     s->alpha > 0 ? s->alpha : (double)s->rank, (long long)trainable);
+    return bone_write_file_atomic(path, buf, (size_t)n, e);
+}
+
+int bone_train_run(const bone_train_opts *o, bone_err *e) {
+    bone_model m;
+    bone_params P;
+    bone_dataset data, evald;
+    bone_params_init(&P);
+    bone_dataset_init(&data);
+    bone_dataset_init(&evald);
+    bone_schedule sched;
+    if (bone_schedule_parse(o->schedule, &sched))
+        return bone_fail(e, "--schedule \"%s\": expected constant, linear or cosine", o->schedule);
+    bone_method method;
+    if (bone_method_parse(o->adapter.method, &method, e)) return -1;
+    if (o->batch <= 0 || o->accum <= 0) return bone_fail(e, "--batch and --accum must be positive");
+    if (bone_model_load(o->model_dir, &m, e)) return -1;
+    int rc = -1;
+    FILE *metrics = NULL;
+    bone_acts *acts = NULL;
+    bone_batch batch = {0};
+    bone_example **mb = NULL;
+    bone_order order = {0};
+    char *mpath = NULL;
+
+    bone_data_opts dopts = o->data;
+    dopts.path = o->data_path;
+    dopts.vocab_size = m.cfg.vocab;
+    if (!dopts.tokenizer) dopts.tokenizer = o->model_dir;
+    if (bone_dataset_load(&dopts, &data, e)) goto out;
+    if (o->eval_data) {
+        bone_data_opts eo = dopts;
+        eo.path = o->eval_data;
+        if (bone_dataset_load(&eo, &evald, e)) goto out;
+    }
+
+    /* trainable parameters */
+    if (method == BONE_METHOD_FULL) {
+        if (o->init_adapter) { bone_fail(e, "--init-adapter does not apply to --method full"); goto out; }
+        bone_model_make_trainable(&m, &P);
+    } else if (o->init_adapter) {
+        if (bone_adapter_load(&m, o->init_adapter, &P, e)) goto out;
+    } else {
+        if (bone_adapter_attach(&m, &o->adapter, &P, e)) goto out;
+        bone_params_alloc(&P);
+        if (bone_adapter_init(&m, &P, e)) goto out;
+    }
+    int64_t trainable = 0;
+    for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
+    int64_t per_step = o->batch * o->accum;
+    int64_t steps = o->steps;
+    if (steps <= 0) steps = (int64_t)ceil(o->epochs * (double)data.n / (double)per_step);
+    if (steps <= 0) steps = 1;
+    if (bone_mkdirs(o->out_dir, e)) goto out;
+    char *rp = bone_path_join(o->out_dir, "run.json");
+    int wr = write_run_json(o, steps, trainable, rp, e);
+    free(rp);
+    if (wr) goto out;
+    mpath = bone_path_join(o->out_dir, "metrics.jsonl");
+    metrics = fopen(mpath, "w");
+    if (!metrics) { bone_fail(e, "%s: cannot create", mpath); goto out; }
+    if (!o->quiet)
+        fprintf(stderr, "bone train: %s, %lld examples, %lld steps of %lld×%lld, %lld trainable parameters\n",
+                o->adapter.method, (long long)data.n, (long long)steps, (long long)o->batch, (long long)o->accum,
+                (long long)trainable);
+
+    bone_adamw opt = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, 0};
+    acts = bone_acts_new();
+    mb = xmalloc((size_t)o->batch * sizeof *mb);
+    bone_order_init(&order, data.n, o->shuffle, o->seed);
+    double t0 = now_s();
+    int64_t tokens_seen = 0;
+    m.lin.seed = o->seed;
+    for (int64_t s = 0; s < steps; s++) {
+        /* the step's loss is normalised by ALL its label tokens, across micro-batches */
+        int64_t total = 0;
+        for (int64_t k = 0; k < per_step; k++) {
+            const bone_example *x = &data.ex[bone_order_at(&order, s * per_step + k)];
+            total += bone_example_label_count(x);
+            tokens_seen += x->n;
+        }
+        bone_params_zero_grad(&P);
+        double loss_sum = 0.0;
+        m.lin.step = (uint64_t)s;
+        for (int64_t a = 0; a < o->accum; a++) {
+            for (int64_t j = 0; j < o->batch; j++)
+                mb[j] = &data.ex[bone_order_at(&order, (s * o->accum + a) * o->batch + j)];
+            bone_batch_build(&batch, mb, o->batch);
+            double ls;
+            int64_t c;
+            if (bone_model_step(&m, acts, &batch, 1, total ? 1.0f / (float)total : 0.0f, &ls, &c, NULL, e)) goto out;
+            loss_sum += ls;
+        }
+        double loss = total ? loss_sum / (double)total : 0.0;
+        if (!isfinite(loss)) {
+            bone_fail(e, "step %lld: loss is %s; stopping (no weights written for this step)", (long long)(s + 1),
+                      isnan(loss) ? "NaN" : "infinite");
+            goto out;
+        }
+        double gnorm = bone_clip_grad(&P, o->max_grad_norm);
+        double lr = o->lr * bone_lr_factor(sched, s, o->warmup, steps);
+        bone_adamw_step(&opt, &P, lr);
+        double el = now_s() - t0;
+        fprintf(metrics, "{\"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens\": %lld, "
+                         "\"label_tokens\": %lld, \"elapsed_s\": %.3f",
+                (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el);
+        int do_eval = evald.n > 0 && ((o->eval_every > 0 && (s + 1) % o->eval_every == 0) || s + 1 == steps);
+        if (do_eval) {
+            double el_loss;
+            int64_t et;
+            if (bone_eval_loss(&m, &evald, o->batch, &el_loss, &et, e)) goto out;
+            fprintf(metrics, ", \"eval_loss\": %.9g", el_loss);
+        }
+        fprintf(metrics, "}\n");
+        fflush(metrics);
+        if (!o->quiet && ((s + 1) % 10 == 0 || s == 0 || s + 1 == steps))
+            fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.1f s\n", (long long)(s + 1), (long long)steps,
+                    loss, lr, el);
+    }
+    if (fclose(metrics) != 0) { metrics = NULL; bone_fail(e, "%s: write failed", mpath); goto out; }
+    metrics = NULL;
+    if (method == BONE_METHOD_FULL) {
+        char *d = bone_path_join(o->out_dir, "model");
+        /* written in the base's stored dtype, like the checkpoint it came from */
+        const bone_st_tensor *et = bone_st_find(&m.st, "model.embed_tokens.weight");
+        int r = bone_model_save(&m, d, et ? et->dtype : BONE_F32, e);
+        if (!r) r = bone_copy_tokenizer_files(o->model_dir, d, e);
+        free(d);
+        if (r) goto out;
+    } else {
+        char *d = bone_path_join(o->out_dir, "adapter");
+        int warn = 0;
+        int r = bone_adapter_save(&m, d, o->model_dir, &warn, e);
+        free(d);
+        if (r) goto out;
+        if (warn && !o->quiet)
+            fprintf(stderr, "bone train: note: PEFT has no %s variant; the adapter loads in bone, and a merged "
+                            "model (bone merge) loads anywhere\n", o->adapter.method);
+    }
+    rc = 0;
+out:
+    if (metrics) fclose(metrics);
+    free(mpath);
+    free(mb);
+    bone_order_free(&order);
+    bone_batch_free(&batch);
+    bone_acts_free(acts);
+    bone_dataset_free(&data);
+    bone_dataset_free(&evald);
+    bone_model_free(&m);
+    bone_params_free(&P);
+    return rc;
+}

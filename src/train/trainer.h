@@ -1,0 +1,47 @@
+/* trainer.h — the training loop: data order, micro-batches and accumulation, loss
+ * normalisation over the whole optimizer step, clipping, AdamW, schedule, metrics.jsonl,
+ * and the final adapter / model directory. */
+#ifndef BONE_TRAIN_TRAINER_H
+#define BONE_TRAIN_TRAINER_H
+#include <stdint.h>
+#include "adapter/adapter.h"
+#include "core/err.h"
+#include "data/dataset.h"
+
+typedef struct bone_train_opts {
+    const char *model_dir, *data_path, *out_dir;
+    const char *eval_data;     /* optional held-out file */
+    bone_adapter_spec adapter; /* adapter.method is the --method */
+    const char *init_adapter;  /* start from this adapter directory */
+    int64_t steps;             /* 0: from epochs */
+    double epochs;
+    double lr, beta1, beta2, eps, weight_decay, max_grad_norm;
+    int64_t batch, accum, warmup;
+    const char *schedule;
+    uint64_t seed;
+    int shuffle;
+    int64_t eval_every;        /* 0: only at the end when eval data exists */
+    int quiet;
+    bone_data_opts data;       /* format, template, max_len ... (path filled from data_path) */
+} bone_train_opts;
+
+void bone_train_opts_default(bone_train_opts *o);
+int bone_train_run(const bone_train_opts *o, bone_err *e);
+
+/* Example order: position p (0-based across steps) → example index. With shuffle, each
+ * epoch is a seeded permutation; without, file order. Deterministic for (seed, n). */
+typedef struct bone_order {
+    int64_t n;
+    int shuffle;
+    uint64_t seed;
+    int64_t epoch;     /* epoch of perm */
+    int64_t *perm;
+} bone_order;
+void bone_order_init(bone_order *o, int64_t n, int shuffle, uint64_t seed);
+int64_t bone_order_at(bone_order *o, int64_t pos);
+void bone_order_free(bone_order *o);
+
+/* Mean loss over label tokens of a whole data set (score / eval). */
+int bone_eval_loss(bone_model *m, const bone_dataset *d, int64_t batch, double *loss, int64_t *tokens, bone_err *e);
+
+#endif
