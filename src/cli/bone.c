@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "core/blas_env.h"
 
 typedef struct {
     const char *name;
@@ -15,6 +16,9 @@ static const command commands[] = {
     {"train", cmd_train, "fine-tune a model (full, Bone variants, LoRA, PiSSA, OLoRA)"},
     {"score", cmd_score, "mean loss of a model (+ adapter) on a data set"},
     /* commands registered by other parts go here, one line each */
+    {"count", cmd_count, "trainable parameters of a method, from config.json alone"},
+    {"merge", cmd_merge, "fold an adapter into a base model (writes a full model)"},
+    {"unmerge", cmd_unmerge, "take an adapter back out of a merged model"},
     {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
     {NULL, NULL, NULL},
 };
@@ -25,6 +29,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    bone_blas_fix_kernel(argv); /* may re-execute once with a better OpenBLAS kernel */
     if (argc < 2) {
         usage(stderr);
         return BONE_EXIT_USAGE;

@@ -246,8 +246,8 @@ static cJSON *parse_line(const char *s, size_t n, const char *path, int64_t line
     for (size_t i = 0; i < off; i++) col += ((unsigned char)s[i] & 0xC0) != 0x80; /* columns count characters */
     size_t show = n - off < 40 ? n - off : 40;
     while (show < n - off && show > 0 && ((unsigned char)s[off + show] & 0xC0) == 0x80) show--;
-    bone_fail(e, "%s:%lld:%zu: malformed JSON near \"%.*s\" (line: %.80s%s)", path, (long long)line, col, (int)show,
-              s + off, s, n > 80 ? "..." : "");
+    bone_fail(e, "%s:%lld:%zu: malformed JSON near \"%.*s\" in: %.*s%s", path, (long long)line, col, (int)show,
+              s + off, (int)(n < 100 ? n : 100), s, n > 100 ? "..." : "");
     return NULL;
 }
 

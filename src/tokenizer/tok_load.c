@@ -428,7 +428,7 @@ static int cmp_added(const void *a, const void *b) {
 
 int tok_build_index(bone_tokenizer *t, bone_err *e) {
     /* added tokens: longest first so the first hit at a position is the longest */
-    qsort(t->added, t->nadded, sizeof *t->added, cmp_added);
+    if (t->nadded) qsort(t->added, t->nadded, sizeof *t->added, cmp_added);
     memset(t->added_first, 0, sizeof t->added_first);
     for (size_t i = 0; i < t->nadded; i++) {
         if (t->added[i].len) t->added_first[(unsigned char)t->added[i].content[0]] = 1;

@@ -204,6 +204,7 @@ void tok_ids_add(tok_ids *v, int32_t id) {
     v->p[v->n++] = id;
 }
 void tok_ids_addn(tok_ids *v, const int32_t *ids, size_t n) {
+    if (!n) return;
     if (v->n + n > v->cap) {
         v->cap = (v->n + n) * 2 + 16;
         v->p = xrealloc(v->p, v->cap * sizeof *v->p);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include "core/blas_env.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/batch.h"
@@ -84,6 +86,13 @@ int bone_eval_loss(bone_model *m, const bone_dataset *d, int64_t batch, double *
     *loss = cnt ? sum / (double)cnt : NAN;
     *tokens = cnt;
     return 0;
+}
+
+/* peak resident set size of this process so far, in MiB */
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
 
 static double now_s(void) {
@@ -168,6 +177,11 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     mpath = bone_path_join(o->out_dir, "metrics.jsonl");
     metrics = fopen(mpath, "w");
     if (!metrics) { bone_fail(e, "%s: cannot create", mpath); goto out; }
+    if (!o->quiet) {
+        char blas[256];
+        bone_blas_describe(blas, sizeof blas);
+        fprintf(stderr, "bone train: %s\n", blas);
+    }
     if (!o->quiet)
         fprintf(stderr, "bone train: %s, %lld examples, %lld steps of %lld×%lld, %lld trainable parameters\n",
                 o->adapter.method, (long long)data.n, (long long)steps, (long long)o->batch, (long long)o->accum,
@@ -211,8 +225,8 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         bone_adamw_step(&opt, &P, lr);
         double el = now_s() - t0;
         fprintf(metrics, "{\"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens\": %lld, "
-                         "\"label_tokens\": %lld, \"elapsed_s\": %.3f",
-                (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el);
+                         "\"label_tokens\": %lld, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f",
+                (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el, peak_rss_mib());
         int do_eval = evald.n > 0 && ((o->eval_every > 0 && (s + 1) % o->eval_every == 0) || s + 1 == steps);
         if (do_eval) {
             double el_loss;

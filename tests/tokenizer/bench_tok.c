@@ -1,6 +1,7 @@
 /* bench_tok.c — encode throughput (MB/s, one thread) on a large English text: the GSM8K train
  * questions and answers concatenated, or any files given. Also checks decode(encode(x)) == x.
- * usage: bench_tok TOKENIZER_PATH FILE... (a .jsonl file contributes its question/answer text) */
+ * usage: bench_tok TOKENIZER FILE... (a .jsonl file contributes its string fields). TOKENIZER is a
+ * path, or a name relative to the fixture cache. $BONE_TOK_MIN_MBS: fail below this encode rate. */
 #include <cjson/cJSON.h>
 #include <time.h>
 #include "tokenizer/tokenizer.h"
@@ -16,7 +17,10 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: %s TOKENIZER FILE...\n", argv[0]); return 2; }
     bone_err e = {{0}};
     double t0 = now();
-    bone_tokenizer *t = bone_tokenizer_load(argv[1], &e);
+    char tpath[4096];
+    if (argv[1][0] == '/' || argv[1][0] == '.') snprintf(tpath, sizeof tpath, "%s", argv[1]);
+    else tt_cache_path(tpath, sizeof tpath, argv[1]);
+    bone_tokenizer *t = bone_tokenizer_load(tpath, &e);
     if (!t) { fprintf(stderr, "FAIL: %s\n", e.msg); return 1; }
     double tload = now() - t0;
     size_t cap = 1 << 20, n = 0;
@@ -59,8 +63,22 @@ int main(int argc, char **argv) {
         if (dt < best) best = dt;
         if (rep < 2) free(ids);
     }
+    /* per line, as data loading calls it (short texts) */
+    double tl0 = now();
+    size_t nlt = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && text[j] != '\n') j++;
+        int32_t *li;
+        size_t ln;
+        if (bone_tokenizer_encode(t, text + i, j - i, 0, &li, &ln, &e)) { fprintf(stderr, "FAIL: %s\n", e.msg); return 1; }
+        nlt += ln;
+        free(li);
+        i = j + 1;
+    }
+    double perline = now() - tl0;
     /* cold: a fresh tokenizer (empty word cache) */
-    bone_tokenizer *t2 = bone_tokenizer_load(argv[1], &e);
+    bone_tokenizer *t2 = bone_tokenizer_load(tpath, &e);
     double t3 = now();
     int32_t *ids2;
     size_t n2;
@@ -73,10 +91,12 @@ int main(int argc, char **argv) {
     if (bone_tokenizer_decode(t, ids, nids, 0, &dec, &dn, &e)) { fprintf(stderr, "FAIL: %s\n", e.msg); return 1; }
     double tdec = now() - t4;
     int rt = dn == n && !memcmp(dec, text, n);
-    printf("%s: load %.2fs; %.2f MB -> %zu tokens; encode %.2f MB/s (cold cache %.2f MB/s); decode %.1f MB/s; "
-           "round trip %s\n", argv[1], tload, n / 1e6, nids, n / 1e6 / best, n / 1e6 / cold, n / 1e6 / tdec,
-           rt ? "exact" : "DIFFERS");
+    printf("%s: load %.2fs; %.2f MB -> %zu tokens; encode %.2f MB/s (cold cache %.2f MB/s; line by line %.2f MB/s, "
+           "%zu tokens); decode %.1f MB/s; round trip %s\n", argv[1], tload, n / 1e6, nids, n / 1e6 / best,
+           n / 1e6 / cold, n / 1e6 / perline, nlt, n / 1e6 / tdec, rt ? "exact" : "DIFFERS");
     if (bone_tokenizer_lossless(t)) CHECK(rt, "round trip differs");
+    const char *min = getenv("BONE_TOK_MIN_MBS");
+    if (min && atof(min) > 0) CHECK(n / 1e6 / best >= atof(min), "encode %.2f MB/s < %s MB/s", n / 1e6 / best, min);
     free(dec);
     free(ids);
     free(ids2);

@@ -19,7 +19,7 @@ static int g_fails = 0;
     } while (0)
 
 /* Reads a whole file or exits 1 (a missing fixture is a failure, never a skip). */
-static char *tt_read(const char *path, size_t *n) {
+static __attribute__((unused)) char *tt_read(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "FAIL: cannot open %s (run scripts/fetch-tokenizers.sh)\n", path);
@@ -37,14 +37,14 @@ static char *tt_read(const char *path, size_t *n) {
 }
 
 /* The fixture cache: $BONE_CACHE/tokenizers or ~/.cache/bone/tokenizers. */
-static void tt_cache_path(char *out, size_t cap, const char *rel) {
+static __attribute__((unused)) void tt_cache_path(char *out, size_t cap, const char *rel) {
     const char *c = getenv("BONE_CACHE");
     if (c && *c) snprintf(out, cap, "%s/tokenizers/%s", c, rel);
     else snprintf(out, cap, "%s/.cache/bone/tokenizers/%s", getenv("HOME") ? getenv("HOME") : "/root", rel);
 }
 
 /* Splits a llama.cpp .inp file into its inputs (pointers into buf, NUL-terminated in place). */
-static size_t tt_split_inputs(char *buf, size_t n, char ***out, size_t **lens) {
+static __attribute__((unused)) size_t tt_split_inputs(char *buf, size_t n, char ***out, size_t **lens) {
     static const char sep[] = "\n__ggml_vocab_test__\n";
     size_t cap = 64, k = 0;
     char **v = malloc(cap * sizeof *v);

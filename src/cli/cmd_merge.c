@@ -1,0 +1,46 @@
+/* cmd_merge.c — `bone merge` (fold an adapter into a base model) and `bone unmerge` (take
+ * it back out of a merged model); both write a complete HF model directory. */
+#include <stdio.h>
+#include "adapter/adapter.h"
+#include "cli/args.h"
+#include "cli/cmds.h"
+
+static const char *MERGE_USAGE =
+    "--model DIR --adapter DIR --out DIR\n\n"
+    "Writes OUT as a complete model (config.json, model.safetensors in the base's dtype, and the\n"
+    "tokenizer/generation files copied) whose weights are W' = W + ΔW. The adapter may be ours\n"
+    "or PEFT's (LORA, BONE, MISS).\n\n"
+    "example:\n  bone merge --model models/tiny --adapter runs/bone/adapter --out models/tiny-merged";
+
+static const char *UNMERGE_USAGE =
+    "--model MERGED --adapter DIR --out DIR\n\n"
+    "Inverts `bone merge`: recovers W from W' with the same adapter (bone-col/row/grid via\n"
+    "(I + D)^-1, refusing singular or ill-conditioned blocks). Exact only up to the rounding of\n"
+    "the merged model's dtype.\n\n"
+    "example:\n  bone unmerge --model models/tiny-merged --adapter runs/bone/adapter --out models/tiny-again";
+
+static int run(const char *cmd, const char *usage, int unmerge, int argc, char **argv) {
+    const char *model = NULL, *adapter = NULL, *out = NULL;
+    bone_opt opts[] = {
+        {"model", OPT_STR, &model, unmerge ? "merged model directory (required)" : "base model directory (required)", 0},
+        {"adapter", OPT_STR, &adapter, "adapter directory (required)", 0},
+        {"out", OPT_STR, &out, "output model directory (required)", 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    const char *pos[1];
+    int npos;
+    int r = bone_args_parse(cmd, usage, opts, argc, argv, pos, 0, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (!model || !adapter || !out) return bone_usage_error(cmd, "--model, --adapter and --out are required");
+    bone_err e;
+    int64_t n = 0;
+    if (bone_adapter_merge_dir(model, adapter, out, unmerge, &n, &e)) {
+        fprintf(stderr, "bone %s: %s\n", cmd, e.msg);
+        return BONE_EXIT_RUNTIME;
+    }
+    printf("%s %lld adapted linear layers; wrote %s\n", unmerge ? "unmerged" : "merged", (long long)n, out);
+    return 0;
+}
+
+int cmd_merge(int argc, char **argv) { return run("merge", MERGE_USAGE, 0, argc, argv); }
+int cmd_unmerge(int argc, char **argv) { return run("unmerge", UNMERGE_USAGE, 1, argc, argv); }

@@ -1,0 +1,57 @@
+/* blas_env.c — OpenBLAS kernel check and one-time re-exec (see blas_env.h). */
+#include "core/blas_env.h"
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *openblas_get_corename(void);
+
+/* kernels that use at most SSE/AVX1: a fallback on a CPU with AVX2 or AVX-512 */
+static int is_generic(const char *core) {
+    static const char *const slow[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
+                                       "Coppermine", "Northwood", "Banias", "Atom", "Sandybridge", "Barcelona",
+                                       "Opteron", "Bobcat", "Generic", NULL};
+    for (int i = 0; slow[i]; i++)
+        if (!strcasecmp(core, slow[i])) return 1;
+    return 0;
+}
+
+static const char *best_kernel(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+void bone_blas_fix_kernel(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("BONE_BLAS_REEXEC")) return;
+    const char *core = openblas_get_corename();
+    const char *want = best_kernel();
+    if (!core || !want || !is_generic(core)) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    setenv("BONE_BLAS_REEXEC", core, 1); /* remembers what the library chose; stops loops */
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the slow kernel, but say so */
+    fprintf(stderr, "bone: warning: OpenBLAS chose its generic %s kernel and re-executing with "
+                    "OPENBLAS_CORETYPE=%s failed; dense products will be several times slower\n", core, want);
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+void bone_blas_describe(char *buf, size_t cap) {
+    const char *core = openblas_get_corename();
+    const char *was = getenv("BONE_BLAS_REEXEC");
+    if (was && getenv("OPENBLAS_CORETYPE"))
+        snprintf(buf, cap, "OpenBLAS kernel %s (OPENBLAS_CORETYPE set by bone: the library chose %s), %d threads",
+                 core, was, omp_get_max_threads());
+    else if (getenv("OPENBLAS_CORETYPE"))
+        snprintf(buf, cap, "OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s from the environment), %d threads", core,
+                 getenv("OPENBLAS_CORETYPE"), omp_get_max_threads());
+    else
+        snprintf(buf, cap, "OpenBLAS kernel %s%s, %d threads", core,
+                 is_generic(core) && best_kernel() ? " (a generic kernel on a CPU that supports more: slow)" : "",
+                 omp_get_max_threads());
+}

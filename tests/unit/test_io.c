@@ -1,0 +1,263 @@
+/* test_io.c — safetensors and config.json: round trips, the reference writer layout,
+ * sharded checkpoints, and hostile files (each must give a clear error naming the file and
+ * the problem, never a crash — the suite also runs under ASan+UBSan). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/fs.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "testutil.h"
+
+static char tmpdir[256];
+
+/* builds a file: 8-byte length + header text + data bytes */
+static void put_file(const char *name, const char *header, const void *data, size_t nd, int64_t force_len) {
+    char *p = bone_path_join(tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    uint64_t n = force_len >= 0 ? (uint64_t)force_len : strlen(header);
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(n >> (8 * i));
+    fwrite(le, 1, 8, f);
+    fwrite(header, 1, strlen(header), f);
+    if (nd) fwrite(data, 1, nd, f);
+    fclose(f);
+    free(p);
+}
+
+/* expects opening `name` to fail with a message containing every needle */
+static void expect_error(const char *name, const char *n1, const char *n2) {
+    char *p = bone_path_join(tmpdir, name);
+    bone_st_set s;
+    bone_st_init(&s);
+    bone_err e = {{0}};
+    int rc = bone_st_open_file(&s, p, &e);
+    TU_CHECK(rc != 0, "%s: opened although it is malformed", name);
+    if (rc != 0) {
+        TU_CHECK(strstr(e.msg, p) != NULL, "%s: message does not name the file: %s", name, e.msg);
+        TU_CHECK(!n1 || strstr(e.msg, n1), "%s: message lacks \"%s\": %s", name, n1, e.msg);
+        TU_CHECK(!n2 || strstr(e.msg, n2), "%s: message lacks \"%s\": %s", name, n2, e.msg);
+        printf("ok   %-22s -> %s\n", name, e.msg);
+    }
+    bone_st_close(&s);
+    free(p);
+}
+
+static void test_hostile(void) {
+    float d[6] = {1, 2, 3, 4, 5, 6};
+    put_file("short.st", "", NULL, 0, -1);
+    { /* truncated: 5 bytes */
+        char *p = bone_path_join(tmpdir, "trunc.st");
+        FILE *f = fopen(p, "wb");
+        fwrite("\x10\0\0\0\0", 1, 5, f);
+        fclose(f);
+        free(p);
+    }
+    expect_error("trunc.st", "at least 8", NULL);
+    put_file("pastend.st", "{}", NULL, 0, 4096);
+    expect_error("pastend.st", "past the end", NULL);
+    put_file("huge.st", "{}", NULL, 0, 200000000);
+    expect_error("huge.st", "limit", NULL);
+    put_file("notobj.st", "[1,2]   ", NULL, 0, -1);
+    expect_error("notobj.st", "not a JSON object", NULL);
+    put_file("badjson.st", "{\"a\":  ", NULL, 0, -1);
+    expect_error("badjson.st", "JSON", NULL);
+    put_file("utf8.st", "{\"\xff\xfe\":{}}  ", NULL, 0, -1);
+    expect_error("utf8.st", "UTF-8", NULL);
+    put_file("gap.st",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}",
+             d, 20, -1);
+    expect_error("gap.st", "\"b\"", "gap");
+    put_file("overlap.st",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+             d, 12, -1);
+    expect_error("overlap.st", "overlapping", NULL);
+    put_file("trailing.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", d, 12, -1);
+    expect_error("trailing.st", "trailing", NULL);
+    put_file("mismatch.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", d, 8, -1);
+    expect_error("mismatch.st", "\"a\"", "needs 12 bytes");
+    put_file("baddtype.st", "{\"a\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", d, 8, -1);
+    expect_error("baddtype.st", "unknown dtype", NULL);
+    put_file("negshape.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", d, 8, -1);
+    expect_error("negshape.st", "shape", NULL);
+    put_file("fracoff.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8.5]}}", d, 8, -1);
+    expect_error("fracoff.st", "data_offsets", NULL);
+    put_file("overflow.st",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,8]}}", d, 8, -1);
+    expect_error("overflow.st", "overflow", NULL);
+    put_file("dupname.st",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+             d, 8, -1);
+    expect_error("dupname.st", "duplicate", NULL);
+    put_file("badmeta.st", "{\"__metadata__\":{\"format\":1}}", NULL, 0, -1);
+    expect_error("badmeta.st", "__metadata__", NULL);
+    put_file("begin_gt_end.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", d, 8, -1);
+    expect_error("begin_gt_end.st", "begin", NULL);
+    /* valid corner cases: empty tensor list, zero-size tensor, trailing spaces in header */
+    put_file("empty.st", "{}      ", NULL, 0, -1);
+    put_file("zero.st",
+             "{\"z\":{\"dtype\":\"BF16\",\"shape\":[0,3],\"data_offsets\":[0,0]},"
+             "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}   ",
+             d, 8, -1);
+    const char *ok[] = {"empty.st", "zero.st"};
+    for (int i = 0; i < 2; i++) {
+        char *p = bone_path_join(tmpdir, ok[i]);
+        bone_st_set s;
+        bone_st_init(&s);
+        bone_err e;
+        TU_CHECK(bone_st_open_file(&s, p, &e) == 0, "%s should open: %s", ok[i], e.msg);
+        bone_st_close(&s);
+        free(p);
+    }
+}
+
+static void test_roundtrip(void) {
+    float a[6] = {1.5f, -2.0f, 3.25f, 0.0f, 1e-3f, -7.0f};
+    uint16_t hb[4] = {0x3f80, 0x4000, 0xbf80, 0x0000};
+    bone_st_wtensor w[3] = {
+        {"zeta", BONE_F32, 2, {2, 3}, a, NULL},
+        {"alpha", BONE_BF16, 1, {4}, hb, NULL},
+        {"conv", BONE_F16, 1, {6}, NULL, a},
+    };
+    char *p = bone_path_join(tmpdir, "rt.safetensors");
+    bone_err e;
+    TU_CHECK(bone_st_write(p, w, 3, &e) == 0, "write: %s", e.msg);
+    /* layout: F32 before BF16 before F16, header padded to 8, metadata first */
+    char *buf;
+    size_t n;
+    bone_read_file(p, &buf, &n, &e);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | (uint8_t)buf[i];
+    TU_CHECK(hl % 8 == 0, "header length %llu not a multiple of 8", (unsigned long long)hl);
+    const char *want_hdr = "{\"__metadata__\":{\"format\":\"pt\"},\"zeta\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+                           "\"data_offsets\":[0,24]},\"alpha\":{\"dtype\":\"BF16\"";
+    TU_CHECK(!strncmp(buf + 8, want_hdr, strlen(want_hdr)),
+             "header not in the reference layout: %.120s", buf + 8);
+    free(buf);
+    bone_st_set s;
+    bone_st_init(&s);
+    TU_CHECK(bone_st_open_file(&s, p, &e) == 0, "reopen: %s", e.msg);
+    const bone_st_tensor *t = bone_st_find(&s, "zeta");
+    TU_CHECK(t && t->dtype == BONE_F32 && !memcmp(t->data, a, 24), "zeta round trip");
+    t = bone_st_find(&s, "alpha");
+    TU_CHECK(t && t->dtype == BONE_BF16 && !memcmp(t->data, hb, 8), "alpha round trip");
+    t = bone_st_find(&s, "conv");
+    if (t) {
+        float back[6];
+        bone_to_f32(back, t->data, t->dtype, 6);
+        for (int i = 0; i < 6; i++) TU_CHECK(back[i] == bone_f16_to_f32(bone_f32_to_f16(a[i])), "f16 value %d", i);
+    }
+    int64_t want[1] = {5};
+    TU_CHECK(bone_st_get(&s, "alpha", 1, want, &e) == NULL && strstr(e.msg, "shape [4], expected [5]"),
+             "shape check message: %s", e.msg);
+    bone_st_close(&s);
+    free(p);
+    /* rounding conventions (FORMATS.md §1.3) */
+    TU_CHECK(bone_f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even (down)");
+    TU_CHECK(bone_f32_to_bf16(1.01171875f) == 0x3f82, "bf16 ties to even (up)");
+    TU_CHECK(bone_f32_to_bf16(__builtin_nanf("")) == 0x7fc0, "bf16 NaN");
+    TU_CHECK(bone_f32_to_f16(65520.0f) == 0x7c00, "f16 overflow to inf");
+    TU_CHECK(bone_f32_to_f16(5.9604645e-08f) == 0x0001, "f16 smallest subnormal");
+    TU_CHECK(bone_f16_to_f32(0x3555) == 0.33325195f, "f16 decode");
+}
+
+static void test_sharded(void) {
+    char *dir = bone_path_join(tmpdir, "sharded");
+    bone_err e;
+    bone_mkdirs(dir, &e);
+    float a[2] = {1, 2}, b[3] = {3, 4, 5};
+    bone_st_wtensor w1 = {"x", BONE_F32, 1, {2}, a, NULL}, w2 = {"y", BONE_F32, 1, {3}, b, NULL};
+    char *p1 = bone_path_join(dir, "model-00001-of-00002.safetensors");
+    char *p2 = bone_path_join(dir, "model-00002-of-00002.safetensors");
+    bone_st_write(p1, &w1, 1, &e);
+    bone_st_write(p2, &w2, 1, &e);
+    char *ix = bone_path_join(dir, "model.safetensors.index.json");
+    const char *good = "{\"metadata\":{\"total_size\":20},\"weight_map\":{\"x\":\"model-00001-of-00002.safetensors\","
+                       "\"y\":\"model-00002-of-00002.safetensors\"}}";
+    bone_write_file_atomic(ix, good, strlen(good), &e);
+    bone_st_set s;
+    bone_st_init(&s);
+    TU_CHECK(bone_st_open_dir(&s, dir, &e) == 0, "sharded open: %s", e.msg);
+    TU_CHECK(s.n == 2 && bone_st_find(&s, "y") && ((const float *)bone_st_find(&s, "y")->data)[2] == 5.0f,
+             "sharded contents");
+    bone_st_close(&s);
+    const char *wrong = "{\"weight_map\":{\"x\":\"model-00002-of-00002.safetensors\","
+                        "\"y\":\"model-00002-of-00002.safetensors\"}}";
+    bone_write_file_atomic(ix, wrong, strlen(wrong), &e);
+    bone_st_init(&s);
+    TU_CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "\"x\""), "index pointing at the wrong shard: %s",
+             e.msg);
+    bone_st_close(&s);
+    const char *evil = "{\"weight_map\":{\"x\":\"../etc/passwd\"}}";
+    bone_write_file_atomic(ix, evil, strlen(evil), &e);
+    bone_st_init(&s);
+    TU_CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "plain file name"), "path in index: %s", e.msg);
+    bone_st_close(&s);
+    free(p1);
+    free(p2);
+    free(ix);
+    free(dir);
+}
+
+static void config_error(const char *json, const char *needle) {
+    bone_config c;
+    bone_err e = {{0}};
+    int rc = bone_config_parse(json, strlen(json), "cfg.json", &c, &e);
+    TU_CHECK(rc != 0, "config accepted although it should fail (%s): %s", needle, json);
+    if (rc) {
+        TU_CHECK(strstr(e.msg, "cfg.json") && strstr(e.msg, needle), "config message lacks \"%s\": %s", needle, e.msg);
+        printf("ok   config -> %s\n", e.msg);
+    }
+}
+
+#define BASE "\"model_type\":\"llama\",\"vocab_size\":32,\"hidden_size\":16,\"intermediate_size\":24,\"num_hidden_layers\":1,\"num_attention_heads\":2"
+
+static void test_config(void) {
+    bone_config c;
+    bone_err e;
+    const char *ok = "{" BASE ",\"num_key_value_heads\":1,\"rope_scaling\":{\"type\":\"llama3\",\"factor\":8.0,"
+                     "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192},"
+                     "\"eos_token_id\":[128001,128009]}";
+    TU_CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "valid config: %s", e.msg);
+    TU_CHECK(c.head_dim == 8 && c.n_kv == 1 && c.rope_type == BONE_ROPE_LLAMA3 && c.eos == 128001, "config values");
+    const char *v5 = "{" BASE ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":500000.0}}";
+    TU_CHECK(bone_config_parse(v5, strlen(v5), "v5.json", &c, &e) == 0 && c.rope_theta == 500000.0,
+             "v5 rope_parameters");
+    const char *qw = "{\"model_type\":\"qwen2\",\"vocab_size\":32,\"hidden_size\":16,\"intermediate_size\":24,"
+                     "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"sliding_window\":4096,\"use_sliding_window\":false}";
+    TU_CHECK(bone_config_parse(qw, strlen(qw), "qw.json", &c, &e) == 0 && c.qkv_bias && !c.o_bias,
+             "qwen2 biases implied, unused window accepted: %s", e.msg);
+    config_error("{\"model_type\":\"gpt2\"}", "model_type \"gpt2\"");
+    config_error("{\"model_type\":\"llama\",\"hidden_size\":16}", "\"vocab_size\"");
+    config_error("{" BASE ",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4.0}}", "yarn");
+    config_error("{\"model_type\":\"mistral\",\"vocab_size\":32,\"hidden_size\":16,\"intermediate_size\":24,"
+                 "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"sliding_window\":4096,"
+                 "\"max_position_embeddings\":32768}",
+                 "sliding_window");
+    config_error("{" BASE ",\"num_key_value_heads\":3}", "num_key_value_heads");
+    config_error("{" BASE ",\"hidden_act\":\"gelu\"}", "hidden_act");
+    config_error("{" BASE ",\"architectures\":[\"LlamaForSequenceClassification\"]}", "architectures");
+    config_error("[1,2,3]", "JSON object");
+    config_error("{\"model_type\":\"llama\",\"vocab_size\":-4,\"hidden_size\":16}", "\"vocab_size\" must be a positive");
+    config_error("{\"model_type\":\"llama\",\"vocab_size\":4,\"hidden_size\":1.5}", "\"hidden_size\" must be an integer");
+    config_error("{" BASE ",\"vocab_size\":4}", "duplicate key");
+    config_error("{\"model_type\":\"ll\xc3\x28\"}", "UTF-8");
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/bone-test-io-%ld", (long)getpid());
+    bone_err e;
+    bone_mkdirs(tmpdir, &e);
+    test_hostile();
+    test_roundtrip();
+    test_sharded();
+    test_config();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+    return tu_finish("test_io");
+}
