@@ -15,6 +15,7 @@ static const command commands[] = {
     {"init", cmd_init, "create a randomly initialised model (HF layout)"},
     {"train", cmd_train, "fine-tune a model (full, Bone variants, LoRA, PiSSA, OLoRA)"},
     {"score", cmd_score, "mean loss of a model (+ adapter) on a data set"},
+    {"generate", cmd_generate, "continue a prompt (KV cache; greedy or sampled)"},
     /* commands registered by other parts go here, one line each */
     {"count", cmd_count, "trainable parameters of a method, from config.json alone"},
     {"merge", cmd_merge, "fold an adapter into a base model (writes a full model)"},

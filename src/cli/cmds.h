@@ -9,4 +9,5 @@ int cmd_count(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_unmerge(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 #endif

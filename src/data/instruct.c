@@ -104,30 +104,35 @@ static int encode_count(loader *L, const char *s, int add_special, int32_t **ids
     return 0;
 }
 
-/* Tokenizes the rendered segments; token i takes the label of the segment its position falls
+/* Tokenizes the rendered segments. Token i takes the label of the segment its position falls
  * in, where segment k ends at len(tokenize(seg_0..seg_k)) (the PiSSA rule: the prompt mask is
- * the length of the tokenized prompt). */
+ * the length of the tokenized prompt). Ids the post-processor adds in front (BOS) are masked;
+ * ids it adds behind (add_eos_token) count as the EOS. */
 static int add_example(loader *L, const bone_segs *s, const char *where, bone_err *e) {
     char *full = bone_segs_join(s);
     int32_t *ids = NULL;
-    size_t n = 0;
+    size_t n = 0, npre = 0, nsuf = 0;
     int rc = encode_count(L, full, s->add_special, &ids, &n, where, e);
     if (rc) { free(full); return -1; }
+    if (s->add_special) bone_tokenizer_special_counts(L->tok, &npre, &nsuf);
+    if (npre + nsuf > n) npre = nsuf = 0; /* cannot happen with a TemplateProcessing; be safe */
     int32_t *labels = xmalloc((n + 2) * sizeof *labels);
-    size_t start = 0, plen = 0;
+    for (size_t i = 0; i < npre; i++) labels[i] = BONE_IGNORE;
+    for (size_t i = n - nsuf; i < n; i++) labels[i] = s->append_eos ? ids[i] : BONE_IGNORE;
+    size_t body_end = n - nsuf, start = npre, plen = 0;
     for (size_t k = 0; k < s->n; k++) {
         plen += strlen(s->text[k]);
-        size_t end = n;
+        size_t end = body_end;
         if (k + 1 < s->n) {
             char save = full[plen];
             full[plen] = 0;
             int32_t *pid;
             size_t pn;
-            rc = encode_count(L, full, s->add_special, &pid, &pn, where, e);
+            rc = encode_count(L, full, 0, &pid, &pn, where, e);
             full[plen] = save;
             if (rc) break;
             free(pid);
-            end = pn < n ? pn : n;
+            end = npre + pn < body_end ? npre + pn : body_end;
             if (end < start) end = start;
         }
         for (size_t i = start; i < end; i++) labels[i] = s->train[k] ? ids[i] : BONE_IGNORE;
@@ -135,8 +140,8 @@ static int add_example(loader *L, const bone_segs *s, const char *where, bone_er
     }
     free(full);
     if (rc) { free(ids); free(labels); return -1; }
-    if (s->append_eos) {
-        int32_t eos = bone_tokenizer_eos(L->tok);
+    int32_t eos = bone_tokenizer_eos(L->tok);
+    if (s->append_eos && !(nsuf && ids[n - 1] == eos)) {
         if (eos < 0) {
             free(ids);
             free(labels);
@@ -254,6 +259,7 @@ static cJSON *parse_line(const char *s, size_t n, const char *path, int64_t line
 int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
     bone_dataset_init(out);
     const char *path = opts->path;
+    if (opts->format && !strcmp(opts->format, "tokens")) return bone_dataset_load_tokens(opts, out, e);
     if (opts->format && strcmp(opts->format, "auto")) {
         int ok = 0;
         for (int i = 0; i < 4; i++) ok |= !strcmp(opts->format, FORMATS[i].name);

@@ -11,6 +11,7 @@
 #include "core/params.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "ops/ops.h"
 
 enum { BONE_Q, BONE_K, BONE_V, BONE_O, BONE_GATE, BONE_UP, BONE_DOWN, BONE_NPROJ };
 extern const char *const bone_proj_names[BONE_NPROJ];  /* "q_proj", ... "down_proj" */
@@ -71,5 +72,17 @@ void bone_acts_free(bone_acts *a);
  * buffers. */
 int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, float grad_scale,
                     double *loss_sum, int64_t *count, float *logits, bone_err *e);
+
+/* Generation: a KV cache of up to cap positions, and an incremental forward. */
+typedef struct bone_kv {
+    int64_t cap, n, kd;  /* capacity, positions filled, nkv·head_dim */
+    float *k, *v;        /* (L, cap, kd) each */
+    bone_rope rope;      /* cos/sin for positions 0..cap-1 */
+} bone_kv;
+void bone_kv_init(bone_kv *kv, const bone_model *m, int64_t cap);
+void bone_kv_free(bone_kv *kv);
+/* Runs n new tokens through the model at the next positions, appending to the cache;
+ * writes the logits (V) of the last of them. */
+int bone_model_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n, float *logits, bone_err *e);
 
 #endif

@@ -966,6 +966,18 @@ int32_t bone_tokenizer_piece_to_id(const bone_tokenizer *t, const char *piece) {
     return tok_smap_get(&t->vocab, piece, n);
 }
 
+void bone_tokenizer_special_counts(const bone_tokenizer *t, size_t *nprefix, size_t *nsuffix) {
+    size_t a = 0, b = 0;
+    int after = 0;
+    for (size_t i = 0; t->has_post && i < t->npost; i++) {
+        if (t->post[i].is_seq) after = 1;
+        else if (after) b += t->post[i].nids;
+        else a += t->post[i].nids;
+    }
+    *nprefix = a;
+    *nsuffix = b;
+}
+
 int64_t bone_tokenizer_vocab_size(const bone_tokenizer *t) { return t->nvocab; }
 int32_t bone_tokenizer_bos(const bone_tokenizer *t) { return t->bos; }
 int32_t bone_tokenizer_eos(const bone_tokenizer *t) { return t->eos; }

@@ -43,6 +43,10 @@ void bone_tokenizer_free(bone_tokenizer *t);
 int bone_tokenizer_encode(bone_tokenizer *t, const char *text, size_t n, int add_special,
                           int32_t **ids, size_t *nids, bone_err *e);
 
+/* How many ids the post-processor (add_special) puts before and after the encoded text
+ * (e.g. Llama-2: 1 and 0; Llama-2 with add_eos_token: 1 and 1; GPT-2: 0 and 0). */
+void bone_tokenizer_special_counts(const bone_tokenizer *t, size_t *nprefix, size_t *nsuffix);
+
 /* Decode flags. */
 #define BONE_DECODE_SKIP_SPECIAL 1u /* drop tokens flagged special (HF skip_special_tokens) */
 #define BONE_DECODE_CLEANUP 2u      /* transformers clean_up_tokenization_spaces */
@@ -62,8 +66,10 @@ int32_t bone_tokenizer_bos(const bone_tokenizer *t);        /* -1 if none */
 int32_t bone_tokenizer_eos(const bone_tokenizer *t);        /* -1 if none */
 int32_t bone_tokenizer_pad(const bone_tokenizer *t);        /* -1 if none */
 int bone_tokenizer_is_special(const bone_tokenizer *t, int32_t id);
-/* Does decode(encode(x)) == x hold for every valid UTF-8 x without added-token text?
- * (byte-level BPE: yes; SentencePiece-style with byte fallback: yes; NFC or unk: no.) */
+/* Does decode(encode(x)) == x hold for every valid UTF-8 x that contains no added-token text?
+ * 1 for byte-level BPE (for NFC text when the normalizer is NFC) and for SentencePiece-style BPE
+ * with byte fallback and Prepend/Replace normalizers (for text without U+2581); 0 otherwise
+ * (e.g. llama2.c tokenizer.bin, unk tokens). */
 int bone_tokenizer_lossless(const bone_tokenizer *t);
 
 bone_chat_family bone_tokenizer_chat_family(const bone_tokenizer *t);

@@ -82,6 +82,34 @@ int main(void) {
     CHECK(bone_adapter_count(&c, &s, &e) < 0, "backwards range");
     s.layers = "a";
     CHECK(bone_adapter_count(&c, &s, &e) < 0, "bad layers");
+    /* memory note (not a timed test): scratch one adapted linear needs, for LLaMA2-7B shapes,
+     * N = 2048 tokens. All linears share one bone_lin_ctx sized for the largest, so the
+     * total does not grow with depth. */
+    printf("scratch bytes per linear (LLaMA2-7B, bf16 base, N = 2048; shared by all layers):\n");
+    const char *mm[] = {"bone-col", "bone-row", "bone-free", "lora"};
+    for (int k = 0; k < 4; k++) {
+        int64_t mx[3] = {0, 0, 0};
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear L;
+            memset(&L, 0, sizeof L);
+            L.name = strdup(bone_proj_names[p]);
+            bone_proj_shape(&c, p, &L.O, &L.I);
+            L.w = (bone_wref){BONE_BF16, NULL};
+            bone_method m;
+            bone_method_parse(mm[k], &m, &e);
+            bone_adapter *a = bone_adapter_new(m);
+            a->b = 64, a->rank = 36;
+            CHECK(bone_adapter_bind(&L, a, &e) == 0, "bind %s", e.msg);
+            int64_t w, t, tm;
+            bone_adapter_scratch(&L, 2048, &w, &t, &tm);
+            if (w > mx[0]) mx[0] = w;
+            if (t > mx[1]) mx[1] = t;
+            if (tm > mx[2]) mx[2] = tm;
+            linear_destroy(&L);
+        }
+        printf("  %-9s wbuf %lld B (W' or the bf16->fp32 view), tile %lld B (G row-blocks), tmp %lld B\n", mm[k],
+               (long long)mx[0] * 4, (long long)mx[1] * 4, (long long)mx[2] * 4);
+    }
     if (g_fail) fprintf(stderr, "%d check(s) failed\n", g_fail);
     else printf("all count checks passed\n");
     return g_fail ? 1 : 0;

@@ -130,7 +130,7 @@ static void test_templates(void) {
 }
 
 /* ---- a synthetic byte-level tokenizer ------------------------------------------------------ */
-static void write_tokenizer(const char *chat_template) {
+static void write_tokenizer2(const char *chat_template, const char *post) {
     size_t cap = 1 << 16;
     char *j = malloc(cap);
     int n = snprintf(j, cap,
@@ -138,7 +138,7 @@ static void write_tokenizer(const char *chat_template) {
                      "{\"id\":257,\"content\":\"<|im_end|>\",\"special\":true,\"normalized\":false},"
                      "{\"id\":258,\"content\":\"<|endoftext|>\",\"special\":true,\"normalized\":false}],"
                      "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true},"
-                     "\"post_processor\":null,\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{");
+                     "\"post_processor\":%s,\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{", post);
     uint32_t next = 0x100;
     for (int b = 0; b < 256; b++) {
         int id = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
@@ -151,6 +151,8 @@ static void write_tokenizer(const char *chat_template) {
     write_file("tokenizer_config.json", j, (size_t)n);
     free(j);
 }
+
+static void write_tokenizer(const char *chat_template) { write_tokenizer2(chat_template, "null"); }
 
 static int load(const char *file, const char *fmt, const char *tmpl, int64_t max_len, bone_maxlen_policy pol,
                 int keep_calc, bone_dataset *d, bone_err *e) {
@@ -282,6 +284,19 @@ static void test_loading(void) {
     WRITE("bad8.jsonl", "{\"question\": \"a\", \"answer\": \"b\"} x\n");
     CHECK(load("bad8.jsonl", NULL, NULL, 0, BONE_MAXLEN_TRUNCATE, 0, &d, &e) == -1 && strstr(e.msg, "bad8.jsonl:1:") &&
               strstr(e.msg, "x"), "trailing: %s", e.msg);
+
+    /* a post-processor that adds BOS and EOS: BOS masked, its EOS trained, no second EOS */
+    write_tokenizer2("", "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"B\",\"type_id\":0}},"
+                         "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"E\",\"type_id\":0}}],"
+                         "\"special_tokens\":{\"B\":{\"id\":\"B\",\"ids\":[256]},\"E\":{\"id\":\"E\",\"ids\":[258]}}}");
+    CHECK(!load("m.json", NULL, "raw", 0, BONE_MAXLEN_TRUNCATE, 0, &d, &e) && d.n == 2, "bos+eos template: %s", e.msg);
+    if (d.n == 2) {
+        const bone_example *x = &d.ex[1];
+        trained_text(x, buf, sizeof buf);
+        CHECK(x->n == 6 && x->ids[0] == 256 && x->labels[0] == BONE_IGNORE && x->ids[5] == 258 && x->ids[4] != 258 &&
+                  !strcmp(buf, "r2[258]"), "bos+eos: n=%lld trained \"%s\"", (long long)x->n, buf);
+    }
+    bone_dataset_free(&d);
 
     /* a chat template of a family bone cannot render is an error that says so */
     write_tokenizer("{{ messages | custom }}");

@@ -135,6 +135,55 @@ static void model_case(const char *root, const char *name) {
     free(dir);
 }
 
+/* The KV-cache decoder against the batch forward: example 0's logits at every position,
+ * feeding the prompt as a chunk of 5 and then one token at a time. */
+static void decode_case(const char *root, const char *name) {
+    char *dir = bone_path_join(root, name);
+    char *xp = bone_path_join(dir, "expected.safetensors");
+    char *dp = bone_path_join(dir, "data.jsonl");
+    bone_model m;
+    bone_err e;
+    bone_st_set exp;
+    bone_st_init(&exp);
+    bone_dataset d;
+    bone_data_opts o = {0};
+    o.path = dp;
+    if (bone_model_load(dir, &m, &e) || bone_st_open_file(&exp, xp, &e) || bone_dataset_load_tokens(&o, &d, &e)) {
+        fprintf(stderr, "FAIL decode %s: %s\n", name, e.msg);
+        tu_failures++;
+    } else {
+        int64_t V = m.cfg.vocab, n = 0;
+        const float *ref = tu_ref(&exp, "logits.0", &n);
+        const bone_example *x = &d.ex[0];
+        bone_kv kv;
+        bone_kv_init(&kv, &m, x->n);
+        float *lg = malloc((size_t)V * sizeof(float));
+        int ok = 1;
+        for (int64_t pos = 0; pos < x->n && ref;) {
+            int64_t chunk = pos == 0 ? 5 : 1;
+            if (bone_model_decode(&m, &kv, x->ids + pos, chunk, lg, &e)) {
+                TU_CHECK(0, "decode %s: %s", name, e.msg);
+                ok = 0;
+                break;
+            }
+            pos += chunk;
+            char what[128];
+            snprintf(what, sizeof what, "decode %s position %lld", name, (long long)(pos - 1));
+            ok &= tu_close(what, lg, ref + (pos - 1) * V, V, LOGIT_ATOL, LOGIT_RTOL, 0);
+        }
+        if (ok) printf("ok   decode %s: KV-cache logits equal the batch forward at all %lld positions\n", name,
+                       (long long)x->n);
+        free(lg);
+        bone_kv_free(&kv);
+        bone_dataset_free(&d);
+        bone_model_free(&m);
+    }
+    bone_st_close(&exp);
+    free(dir);
+    free(xp);
+    free(dp);
+}
+
 static void adapter_case(const char *root, const char *variant) {
     char *ad = bone_path_join(root, "adapters");
     char *base = bone_path_join(ad, "base");
@@ -207,6 +256,7 @@ int main(int argc, char **argv) {
                                             "llama_attnbias_mlpbias_f32", "llama3_rope_f32", "headdim_f32",
                                             "gqa_bf16", NULL};
         for (int i = 0; cases[i]; i++) model_case(root, cases[i]);
+        for (int i = 0; cases[i]; i++) decode_case(root, cases[i]);
     }
     if (!strcmp(which, "all") || !strcmp(which, "adapters")) {
         static const char *const variants[] = {"bone-col", "bone-row", "bone-grid", "bone-hadamard",
