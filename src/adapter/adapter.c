@@ -191,7 +191,7 @@ int bone_adapter_bind(bone_linear *L, bone_adapter *a, bone_err *e) {
         if (a->alpha <= 0) a->alpha = (double)a->rank;
         if (a->scale == 0.0f) a->scale = (float)(a->alpha / (double)a->rank);
         if (!(a->dropout >= 0.0 && a->dropout < 1.0))
-            return bone_fail(e, "%s: dropout must be in [0, 1), got %g", a->method == BONE_METHOD_LORA ? "lora" : "adapter", a->dropout);
+            return bone_fail(e, "%s: dropout must be in [0, 1), got %g", bone_method_name(a->method), a->dropout);
     }
     L->ops = ops_of(a->method);
     L->adapter = a;

@@ -35,6 +35,36 @@ static void rows_f32(bone_wref w, int64_t off, int64_t n, float *dst) {
     else bone_to_f32(dst, (const uint16_t *)w.data + off, w.dtype, (size_t)n);
 }
 
+/* 16 floats: one AVX-512 register or two AVX2 ones (GCC/Clang vector extension). The
+ * kernels below keep a 4×16 tile of results in registers; used when b % 16 == 0. */
+typedef float v16f __attribute__((vector_size(64)));
+static inline v16f ld16(const float *p) {
+    v16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+
+/* Rows p..p+3 of W'_{a,c} = W_{a,c} + W_{a,c}·D + D. wr (4, b) is a copy of those rows of
+ * W_{a,c} (the output overwrites them); out points at row p of the block (row stride I). */
+static void build_rows4(const float *wr, const float *Dg, int64_t p, int64_t b, float *out, int64_t I) {
+    for (int64_t q0 = 0; q0 < b; q0 += 16) {
+        v16f a0 = ld16(Dg + (p + 0) * b + q0), a1 = ld16(Dg + (p + 1) * b + q0); /* + D[p][q] */
+        v16f a2 = ld16(Dg + (p + 2) * b + q0), a3 = ld16(Dg + (p + 3) * b + q0);
+        for (int64_t k = 0; k < b; k++) { /* + Σ_k W[p][k]·D[k][q] */
+            const v16f d = ld16(Dg + k * b + q0);
+            a0 += wr[k] * d;
+            a1 += wr[b + k] * d;
+            a2 += wr[2 * b + k] * d;
+            a3 += wr[3 * b + k] * d;
+        }
+        st16(out + q0, ld16(wr + q0) + a0); /* W + ΔW */
+        st16(out + I + q0, ld16(wr + b + q0) + a1);
+        st16(out + 2 * I + q0, ld16(wr + 2 * b + q0) + a2);
+        st16(out + 3 * I + q0, ld16(wr + 3 * b + q0) + a3);
+    }
+}
+
 /* W' = W + ΔW into Wp (O, I), fp32.
  *   matrix variants: W'_{a,c} = W_{a,c} + W_{a,c}·D[g] + D[g]
  *   hadamard:        W'_{a,c} = W_{a,c} + W_{a,c} ⊙ D[a] + D[a]
@@ -43,10 +73,10 @@ static void guided_wprime(const bone_linear *L, float *Wp) {
     const bone_adapter *A = L->adapter;
     const int64_t I = L->I, b = A->b, nA = L->O / b, nC = I / b;
     const float *D = A->v[0]; /* (ng, b, b) */
-    const int had = A->method == BONE_METHOD_HADAMARD;
+    const int had = A->method == BONE_METHOD_HADAMARD, fast = b % 16 == 0;
 #pragma omp parallel
     {
-        float *acc = xmalloc((size_t)b * sizeof(float)); /* one row of W_{a,c}·D + D */
+        float *acc = xmalloc((size_t)(4 * b) * sizeof(float)); /* a row of W_{a,c}·D + D, or 4 rows of W (fast) */
 #pragma omp for schedule(static)
         for (int64_t a = 0; a < nA; a++) {
             float *rows = Wp + a * b * I; /* (b, I): the row-block a of W, then of W' */
@@ -54,6 +84,13 @@ static void guided_wprime(const bone_linear *L, float *Wp) {
             for (int64_t c = 0; c < nC; c++) {
                 const float *Dg = D + group_of(A, I, a, c) * b * b; /* (b, b) */
                 float *blk = rows + c * b;                          /* W_{a,c}, row stride I */
+                if (fast && !had) {
+                    for (int64_t p = 0; p < b; p += 4) {
+                        for (int r = 0; r < 4; r++) memcpy(acc + r * b, blk + (p + r) * I, (size_t)b * sizeof(float));
+                        build_rows4(acc, Dg, p, b, blk + p * I, I);
+                    }
+                    continue;
+                }
                 for (int64_t p = 0; p < b; p++) {
                     float *w = blk + p * I; /* row p of the block */
                     const float *drow = Dg + p * b;
@@ -92,12 +129,33 @@ static void bone_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, 
  *   hadamard:        dD[a] += Σ_c ( W_{a,c} ⊙ G_{a,c} + G_{a,c} )
  * Threads own distinct groups; inside a group the terms are added in (a, c) order, so the
  * sum does not depend on the thread count (nor on the tile size). */
+/* Rows k..k+3 of dD[g] += W_{a,c}ᵀ·G_{a,c} + G_{a,c}: (WᵀG)[k][q] = Σ_p W[p][k]·G[p][q].
+ * Wb, Gb point at the blocks (row stride I). */
+static void fold_rows4(const float *Wb, const float *Gb, int64_t I, int64_t k, int64_t b, float *dDg) {
+    for (int64_t q0 = 0; q0 < b; q0 += 16) {
+        v16f a0 = ld16(Gb + (k + 0) * I + q0), a1 = ld16(Gb + (k + 1) * I + q0); /* + G[k][q] */
+        v16f a2 = ld16(Gb + (k + 2) * I + q0), a3 = ld16(Gb + (k + 3) * I + q0);
+        for (int64_t p = 0; p < b; p++) {
+            const v16f g = ld16(Gb + p * I + q0);
+            const float *w = Wb + p * I + k;
+            a0 += w[0] * g;
+            a1 += w[1] * g;
+            a2 += w[2] * g;
+            a3 += w[3] * g;
+        }
+        st16(dDg + (k + 0) * b + q0, ld16(dDg + (k + 0) * b + q0) + a0);
+        st16(dDg + (k + 1) * b + q0, ld16(dDg + (k + 1) * b + q0) + a1);
+        st16(dDg + (k + 2) * b + q0, ld16(dDg + (k + 2) * b + q0) + a2);
+        st16(dDg + (k + 3) * b + q0, ld16(dDg + (k + 3) * b + q0) + a3);
+    }
+}
+
 static void fold_tile(const bone_adapter *A, int64_t I, const float *W, const float *G, int64_t a0, int64_t ta,
                       float *dD) {
     const int64_t b = A->b, nC = I / b, ncg = nC / A->gc;
     const int64_t ga0 = a0 / A->gr, ga1 = (a0 + ta - 1) / A->gr;
     const int64_t npairs = (ga1 - ga0 + 1) * ncg;
-    const int had = A->method == BONE_METHOD_HADAMARD;
+    const int had = A->method == BONE_METHOD_HADAMARD, fast = b % 16 == 0;
 #pragma omp parallel for schedule(static)
     for (int64_t pi = 0; pi < npairs; pi++) {
         const int64_t ga = ga0 + pi / ncg, gcol = pi % ncg;
@@ -108,6 +166,10 @@ static void fold_tile(const bone_adapter *A, int64_t I, const float *W, const fl
             for (int64_t c = gcol * A->gc; c < gcol * A->gc + A->gc; c++) {
                 const float *Gb = G + (a - a0) * b * I + c * b; /* G_{a,c}, row stride I */
                 const float *Wb = W + a * b * I + c * b;        /* W_{a,c}, row stride I */
+                if (fast && !had) {
+                    for (int64_t k = 0; k < b; k += 4) fold_rows4(Wb, Gb, I, k, b, dDg);
+                    continue;
+                }
                 for (int64_t p = 0; p < b; p++) {
                     const float *g = Gb + p * I, *w = Wb + p * I;
                     if (had) {

@@ -60,6 +60,13 @@ static void put_num(cfg_doc *d, const char *key, double v, int as_float) {
     put(d, key, "%s", b);
 }
 
+/* takes ownership of an already rendered value */
+static void put_owned(cfg_doc *d, const char *key, char *val) {
+    BONE_ASSERT(d->n < 48, "too many adapter_config entries");
+    d->e[d->n].key = key;
+    d->e[d->n++].val = val;
+}
+
 static int entry_cmp(const void *a, const void *b) { return strcmp(((const cfg_entry *)a)->key, ((const cfg_entry *)b)->key); }
 
 static char *render(cfg_doc *d) {
@@ -152,12 +159,9 @@ int bone_adapter_save(bone_model *m, const char *dir, const char *base_model_pat
     cfg_doc d = {.n = 0};
     put(&d, "auto_mapping", "null");
     if (base_model_path) {
-        char *esc = NULL;
-        cJSON *js = cJSON_CreateString(base_model_path);
-        esc = cJSON_PrintUnformatted(js);
+        cJSON *js = cJSON_CreateString(base_model_path); /* escaped as JSON */
+        put_owned(&d, "base_model_name_or_path", cJSON_PrintUnformatted(js));
         cJSON_Delete(js);
-        put(&d, "base_model_name_or_path", "%s", esc);
-        free(esc);
     } else {
         put(&d, "base_model_name_or_path", "null");
     }
@@ -168,9 +172,7 @@ int bone_adapter_save(bone_model *m, const char *dir, const char *base_model_pat
         for (int64_t l = 0; l < nl; l++)
             if (lmask[l]) ls[k++] = l;
         put(&d, "layers_pattern", "\"layers\"");
-        put(&d, "layers_to_transform", "%s", "");
-        free(d.e[d.n - 1].val);
-        d.e[d.n - 1].val = int_list(ls, nsel);
+        put_owned(&d, "layers_to_transform", int_list(ls, nsel));
         free(ls);
     } else {
         put(&d, "layers_pattern", "null");
@@ -178,9 +180,7 @@ int bone_adapter_save(bone_model *m, const char *dir, const char *base_model_pat
     }
     put(&d, "modules_to_save", "null");
     put(&d, "revision", "null");
-    put(&d, "target_modules", "%s", "");
-    free(d.e[d.n - 1].val);
-    d.e[d.n - 1].val = str_list(tnames, ntar);
+    put_owned(&d, "target_modules", str_list(tnames, ntar));
     put(&d, "task_type", "\"CAUSAL_LM\"");
     free(tnames);
     free(lmask);

@@ -9,8 +9,10 @@
 static const char *USAGE =
     "--model DIR --data FILE --method M --out DIR [options]\n\n"
     "Methods: full, bone-col, bone-row, bone-grid, bone-hadamard, bone-free, lora, pissa, olora.\n"
-    "Writes OUT/metrics.jsonl (one line per optimizer step), OUT/run.json, and OUT/adapter\n"
-    "(PEFT layout) or, for full, OUT/model (an HF model directory).\n\n"
+    "Writes OUT/metrics.jsonl (one line per optimizer step), OUT/run.json, OUT/checkpoints/, and\n"
+    "OUT/adapter (PEFT layout) or, for full, OUT/model (an HF model directory). SIGINT/SIGTERM\n"
+    "finish the step, write a checkpoint and exit with status 130; --resume continues with\n"
+    "the same per-step losses an uninterrupted run would have had.\n\n"
     "example:\n  bone train --model models/tiny --data train.jsonl --method bone-col --block 16 \\\n"
     "             --out runs/bone --steps 100 --lr 1e-4 --batch 4 --schedule cosine --warmup 10";
 
@@ -55,6 +57,11 @@ int cmd_train(int argc, char **argv) {
         {"max-len", OPT_INT, &o.data.max_len, "maximum tokens per example", 0},
         {"max-len-policy", OPT_STR, &policy, "truncate | drop | error (default truncate)", 0},
         {"keep-calc", OPT_FLAG, &o.data.keep_calc, "keep GSM8K <<...>> calculator annotations", 0},
+        {"save-every", OPT_INT, &o.save_every, "checkpoint every N steps (default: at the end only)", 0},
+        {"keep", OPT_INT, &o.keep, "checkpoints to keep (default 2)", 0},
+        {"resume", OPT_FLAG, &o.resume, "continue from the newest good checkpoint in --out", 0},
+        {"overwrite", OPT_FLAG, &o.overwrite, "start over even if --out holds a run", 0},
+        {"debug-nan-step", OPT_INT, &o.debug_nan_step, "testing: treat the loss of step N as NaN", 0},
         {"quiet", OPT_FLAG, &o.quiet, "no progress output", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -78,7 +85,9 @@ int cmd_train(int argc, char **argv) {
         return bone_usage_error("train", "%s", e.msg);
     if (o.steps < 0 || o.batch <= 0 || o.accum <= 0 || o.lr < 0)
         return bone_usage_error("train", "--steps must be >= 0, --batch and --accum positive, --lr >= 0");
-    if (bone_train_run(&o, &e)) {
+    int rc = bone_train_run(&o, &e);
+    if (rc == BONE_TRAIN_INTERRUPTED) return 130; /* the shell's code for "stopped by a signal" */
+    if (rc) {
         fprintf(stderr, "bone train: %s\n", e.msg);
         return BONE_EXIT_RUNTIME;
     }

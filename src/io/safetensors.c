@@ -47,7 +47,35 @@ static int get_u64(const cJSON *v, uint64_t *out) {
     return 0;
 }
 
+static void capture_meta(const cJSON *m, char ***out, int *n) {
+    *out = NULL;
+    *n = 0;
+    if (!m) return;
+    int k = 0;
+    for (const cJSON *it = m->child; it; it = it->next) k++;
+    *out = xcalloc((size_t)(2 * k + 1), sizeof(char *));
+    for (const cJSON *it = m->child; it; it = it->next) {
+        (*out)[2 * *n] = xstrdup(it->string);
+        (*out)[2 * *n + 1] = xstrdup(it->valuestring);
+        (*n)++;
+    }
+}
+
+static void free_meta(char **meta, int n) {
+    for (int i = 0; i < 2 * n; i++) free(meta[i]);
+    free(meta);
+}
+
+/* parses and keeps the metadata for the caller (NULL: discard) */
+static int st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, char ***meta,
+                    int *nmeta, bone_err *e);
+
 int bone_st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, bone_err *e) {
+    return st_parse(s, what, buf, size, file, NULL, NULL, e);
+}
+
+static int st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, char ***meta,
+                    int *nmeta, bone_err *e) {
     if (size < 8) return bone_fail(e, "%s: not a safetensors file: %zu bytes, need at least 8", what, size);
     uint64_t N = 0;
     for (int i = 7; i >= 0; i--) N = (N << 8) | buf[i];
@@ -83,6 +111,7 @@ int bone_st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t s
                     bone_fail(e, "%s: __metadata__ value \"%s\" must be a string", what, m->string);
                     goto out;
                 }
+            if (meta) capture_meta(it, meta, nmeta);
             continue;
         }
         if (!cJSON_IsObject(it)) { bone_fail(e, "%s: tensor \"%s\": entry must be an object", what, name); goto out; }
@@ -190,6 +219,11 @@ int bone_st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t s
     }
     rc = 0;
 out:
+    if (rc && meta && *meta) {
+        free_meta(*meta, *nmeta);
+        *meta = NULL;
+        *nmeta = 0;
+    }
     if (rc) { /* drop what this file added */
         for (int64_t i = first; i < s->n; i++) free(s->t[i].name);
         s->n = first;
@@ -219,7 +253,9 @@ int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e) {
     }
     close(fd);
     int idx = s->nfiles;
-    if (bone_st_parse(s, path, map ? map : (const uint8_t *)"", size, idx, e)) {
+    char **meta = NULL;
+    int nmeta = 0;
+    if (st_parse(s, path, map ? map : (const uint8_t *)"", size, idx, &meta, &nmeta, e)) {
         if (map) munmap(map, size);
         return -1;
     }
@@ -227,6 +263,8 @@ int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e) {
     s->files[idx].path = xstrdup(path);
     s->files[idx].map = map;
     s->files[idx].size = size;
+    s->files[idx].meta = meta;
+    s->files[idx].nmeta = nmeta;
     s->nfiles++;
     return 0;
 }
@@ -310,9 +348,35 @@ void bone_st_close(bone_st_set *s) {
     for (int i = 0; i < s->nfiles; i++) {
         if (s->files[i].map) munmap(s->files[i].map, s->files[i].size);
         free(s->files[i].path);
+        free_meta(s->files[i].meta, s->files[i].nmeta);
     }
     free(s->files);
     memset(s, 0, sizeof *s);
+}
+
+const char *bone_st_meta(const bone_st_set *s, int file, const char *key) {
+    if (file < 0 || file >= s->nfiles) return NULL;
+    const bone_st_file *f = &s->files[file];
+    for (int i = 0; i < f->nmeta; i++)
+        if (!strcmp(f->meta[2 * i], key)) return f->meta[2 * i + 1];
+    return NULL;
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+    return h;
+}
+
+uint64_t bone_st_data_hash(const bone_st_set *s, int file) {
+    const bone_st_file *f = &s->files[file];
+    const uint8_t *b = f->map;
+    uint64_t N = 0;
+    for (int i = 7; i >= 0; i--) N = (N << 8) | b[i];
+    return fnv1a(FNV_OFFSET, b + 8 + N, f->size - 8 - (size_t)N);
 }
 
 /* ---- writer ---- */
@@ -355,6 +419,36 @@ static void appendf(char **buf, size_t *len, size_t *cap, const char *s) {
 }
 
 int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_err *e) {
+    return bone_st_write_meta(path, t, n, NULL, NULL, e);
+}
+
+/* Streams the data area: either to the file, or (out == NULL) only into the hash. */
+static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash, bone_err *e) {
+    uint64_t h = FNV_OFFSET;
+    for (int64_t i = 0; i < n; i++) {
+        const bone_st_wtensor *w = rows[i].t;
+        if (!w->src_f32 || w->dtype == BONE_F32) {
+            const void *src = w->src_f32 ? (const void *)w->src_f32 : w->data;
+            h = fnv1a(h, src, rows[i].nbytes);
+            if (a && bone_afile_write(a, src, rows[i].nbytes, e)) return -1;
+            continue;
+        }
+        /* convert in chunks so a large tensor needs no second full-size buffer */
+        uint64_t numel = rows[i].nbytes / 2;
+        uint16_t chunk[8192];
+        for (uint64_t k = 0; k < numel; k += 8192) {
+            uint64_t m = numel - k < 8192 ? numel - k : 8192;
+            bone_from_f32(chunk, w->src_f32 + k, w->dtype, m);
+            h = fnv1a(h, chunk, m * 2);
+            if (a && bone_afile_write(a, chunk, m * 2, e)) return -1;
+        }
+    }
+    if (hash) *hash = h;
+    return 0;
+}
+
+int bone_st_write_meta(const char *path, const bone_st_wtensor *t, int64_t n, const char *const *meta,
+                       const char *hash_key, bone_err *e) {
     wrow *rows = xcalloc((size_t)n + 1, sizeof *rows);
     for (int64_t i = 0; i < n; i++) {
         uint64_t numel = 1;
@@ -366,7 +460,24 @@ int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_er
     size_t cap = 1024, len = 0;
     char *h = xmalloc(cap);
     h[0] = 0;
-    appendf(&h, &len, &cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+    appendf(&h, &len, &cap, "{\"__metadata__\":{\"format\":\"pt\"");
+    for (int i = 0; meta && meta[i] && meta[i + 1]; i += 2) {
+        appendf(&h, &len, &cap, ",\"");
+        json_escape(&h, &len, &cap, meta[i]);
+        appendf(&h, &len, &cap, "\":\"");
+        json_escape(&h, &len, &cap, meta[i + 1]);
+        appendf(&h, &len, &cap, "\"");
+    }
+    if (hash_key) {
+        uint64_t hv = 0;
+        write_data(NULL, rows, n, &hv, NULL); /* first pass: hash only */
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "\":\"%016llx\"", (unsigned long long)hv);
+        appendf(&h, &len, &cap, ",\"");
+        json_escape(&h, &len, &cap, hash_key);
+        appendf(&h, &len, &cap, tmp);
+    }
+    appendf(&h, &len, &cap, "}");
     uint64_t off = 0;
     for (int64_t i = 0; i < n; i++) {
         char tmp[256];
@@ -391,22 +502,7 @@ int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_er
     int rc = -1;
     if (bone_afile_open(&a, path, e)) goto out;
     if (bone_afile_write(&a, hdr, 8, e) || bone_afile_write(&a, h, len, e)) goto fail;
-    for (int64_t i = 0; i < n; i++) {
-        const bone_st_wtensor *w = rows[i].t;
-        if (!w->src_f32 || w->dtype == BONE_F32) {
-            const void *src = w->src_f32 ? (const void *)w->src_f32 : w->data;
-            if (bone_afile_write(&a, src, rows[i].nbytes, e)) goto fail;
-            continue;
-        }
-        /* convert in chunks so a large tensor needs no second full-size buffer */
-        uint64_t numel = rows[i].nbytes / 2;
-        uint16_t chunk[8192];
-        for (uint64_t k = 0; k < numel; k += 8192) {
-            uint64_t m = numel - k < 8192 ? numel - k : 8192;
-            bone_from_f32(chunk, w->src_f32 + k, w->dtype, m);
-            if (bone_afile_write(&a, chunk, m * 2, e)) goto fail;
-        }
-    }
+    if (write_data(&a, rows, n, NULL, e)) goto fail;
     rc = bone_afile_commit(&a, e);
     goto out;
 fail:

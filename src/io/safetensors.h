@@ -26,6 +26,8 @@ typedef struct bone_st_file {
     char *path;
     void *map;
     size_t size;
+    char **meta;      /* __metadata__ as key, value, key, value, ... */
+    int nmeta;        /* number of pairs */
 } bone_st_file;
 
 typedef struct bone_st_set {
@@ -46,6 +48,10 @@ const bone_st_tensor *bone_st_find(const bone_st_set *s, const char *name);
 const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int ndim, const int64_t *shape,
                                   bone_err *e);
 void bone_st_close(bone_st_set *s);
+/* __metadata__ value of key in file `file`, or NULL. */
+const char *bone_st_meta(const bone_st_set *s, int file, const char *key);
+/* Checksum (FNV-1a 64) of a file's data area: what checkpoints record to detect corruption. */
+uint64_t bone_st_data_hash(const bone_st_set *s, int file);
 
 /* Validates a complete file image held in memory (used by the reader and the fuzzer). On
  * success fills the tensors (data pointers into buf) for file index `file`. */
@@ -63,5 +69,10 @@ typedef struct bone_st_wtensor {
 /* Writes a safetensors file atomically in the reference layout (sorted by dtype then name,
  * __metadata__ {"format":"pt"}, header padded to a multiple of 8). */
 int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_err *e);
+/* The same with extra __metadata__ entries: meta = {key, value, key, value, ..., NULL}
+ * (written after "format"). If hash_key is non-NULL, the FNV-1a 64 hash of the data area is
+ * added under that key (as 16 hex digits). */
+int bone_st_write_meta(const char *path, const bone_st_wtensor *t, int64_t n, const char *const *meta,
+                       const char *hash_key, bone_err *e);
 
 #endif

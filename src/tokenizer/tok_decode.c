@@ -62,10 +62,9 @@ static void apply(const bone_tokenizer *t, const tok_dec *d, strs *in, strs *out
             if (run.n) {
                 tok_buf chk = {0};
                 tok_utf8_lossy(&chk, run.p, run.n);
-                tok_buf *o = strs_push(out);
-                if (chk.n == run.n && !memcmp(chk.p, run.p, run.n)) tok_buf_add(o, run.p, run.n);
-                else
-                    for (size_t k = 0; k < run.n; k++) tok_buf_add(o, REPL, 3);
+                if (chk.n == run.n && !memcmp(chk.p, run.p, run.n)) tok_buf_add(strs_push(out), run.p, run.n);
+                else /* one U+FFFD token per byte */
+                    for (size_t k = 0; k < run.n; k++) tok_buf_add(strs_push(out), REPL, 3);
                 tok_buf_free(&chk);
                 run.n = 0;
             }
@@ -120,7 +119,8 @@ static void apply(const bone_tokenizer *t, const tok_dec *d, strs *in, strs *out
             tok_buf *o = strs_push(out);
             for (size_t j = 0; j < s->n;) {
                 if (j + lr <= s->n && !memcmp(s->p + j, d->a, lr)) {
-                    if (!(i == 0 && j == 0 && d->scheme != PREPEND_NEVER)) tok_buf_addc(o, ' ');
+                    /* as HF does: every replacement in the first token is dropped unless "never" */
+                    if (!(i == 0 && d->scheme != PREPEND_NEVER)) tok_buf_addc(o, ' ');
                     j += lr;
                 } else tok_buf_addc(o, s->p[j++]);
             }

@@ -55,6 +55,7 @@ typedef struct sym {
 } sym;
 typedef struct hent {
     int32_t rank, pos, id;
+    int32_t a, b; /* the pair's ids when pushed: still valid iff both symbols still hold them */
 } hent;
 
 typedef struct ctx {
@@ -83,13 +84,13 @@ static void ctx_free(ctx *c) {
 
 /* ---- heap (min by rank, then position) ---------------------------------------------------- */
 static inline int hless(const hent *a, const hent *b) { return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos); }
-static void hpush(ctx *c, int32_t rank, int32_t pos, int32_t id) {
+static void hpush(ctx *c, int32_t rank, int32_t pos, int32_t id, int32_t a, int32_t b) {
     if (c->hn == c->hcap) {
         c->hcap = c->hcap ? c->hcap * 2 : 256;
         c->h = xrealloc(c->h, c->hcap * sizeof *c->h);
     }
     size_t i = c->hn++;
-    c->h[i] = (hent){rank, pos, id};
+    c->h[i] = (hent){rank, pos, id, a, b};
     while (i) {
         size_t p = (i - 1) / 2;
         if (!hless(&c->h[i], &c->h[p])) break;
@@ -141,19 +142,21 @@ static void merge_all(const bone_tokenizer *t, ctx *c, size_t n, tok_ids *out) {
     c->hn = 0;
     int32_t rank, id;
     for (size_t i = 0; i + 1 < n; i++)
-        if (pair(t, c, c->s[i].id, c->s[i + 1].id, &rank, &id)) hpush(c, rank, (int32_t)i, id);
+        if (pair(t, c, c->s[i].id, c->s[i + 1].id, &rank, &id)) hpush(c, rank, (int32_t)i, id, c->s[i].id, c->s[i + 1].id);
     while (c->hn) {
         hent top = hpop(c);
         sym *x = &c->s[top.pos];
-        if (!x->alive || x->next < 0) continue;
+        if (!x->alive || x->next < 0 || x->id != top.a) continue;
         sym *y = &c->s[x->next];
-        if (!pair(t, c, x->id, y->id, &rank, &id) || id != top.id || rank != top.rank) continue;
-        x->id = id;
+        if (y->id != top.b) continue; /* same ids → same (rank, merged id): no second lookup */
+        x->id = top.id;
         y->alive = 0;
         x->next = y->next;
         if (y->next >= 0) c->s[y->next].prev = top.pos;
-        if (x->prev >= 0 && pair(t, c, c->s[x->prev].id, x->id, &rank, &id)) hpush(c, rank, x->prev, id);
-        if (x->next >= 0 && pair(t, c, x->id, c->s[x->next].id, &rank, &id)) hpush(c, rank, top.pos, id);
+        if (x->prev >= 0 && pair(t, c, c->s[x->prev].id, x->id, &rank, &id))
+            hpush(c, rank, x->prev, id, c->s[x->prev].id, x->id);
+        if (x->next >= 0 && pair(t, c, x->id, c->s[x->next].id, &rank, &id))
+            hpush(c, rank, top.pos, id, x->id, c->s[x->next].id);
     }
     for (int32_t i = 0; i >= 0; i = c->s[i].next) tok_ids_add(out, c->s[i].id);
 }

@@ -185,7 +185,6 @@ struct bone_tokenizer {
     bone_chat_family chat;
     char *chat_default_system;
     int chat_date;
-    pcre2_match_data *md_unused;
     tok_cache cache;
 };
 

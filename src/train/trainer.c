@@ -1,6 +1,7 @@
 /* trainer.c — the training loop (see trainer.h). */
 #include "train/trainer.h"
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/batch.h"
+#include "train/checkpoint.h"
 #include "train/optim.h"
 
 void bone_train_opts_default(bone_train_opts *o) {
@@ -30,6 +32,7 @@ void bone_train_opts_default(bone_train_opts *o) {
     o->seed = 42;
     o->shuffle = 1;
     o->epochs = 1.0;
+    o->keep = 2;
 }
 
 void bone_order_init(bone_order *o, int64_t n, int shuffle, uint64_t seed) {
@@ -119,6 +122,50 @@ static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t train
     return bone_write_file_atomic(path, buf, (size_t)n, e);
 }
 
+/* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. A signal handler can only set
+ * a flag, so this one sig_atomic_t is the single piece of process-wide state. */
+static volatile sig_atomic_t stop_requested;
+static struct sigaction old_int, old_term;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void bone_signals_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_requested = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+}
+
+static void bone_signals_restore(void) {
+    static const struct sigaction zero;
+    if (memcmp(&old_int, &zero, sizeof zero)) sigaction(SIGINT, &old_int, NULL);
+    if (memcmp(&old_term, &zero, sizeof zero)) sigaction(SIGTERM, &old_term, NULL);
+}
+
+static int bone_signals_pending(void) { return stop_requested != 0; }
+
+/* Keeps the first `n` lines of metrics.jsonl (a resumed run rewrites what followed). */
+static int keep_metrics_lines(const char *path, int64_t n, bone_err *e) {
+    char *text;
+    size_t len;
+    if (!bone_file_exists(path)) return 0;
+    if (bone_read_file(path, &text, &len, e)) return -1;
+    size_t pos = 0;
+    for (int64_t k = 0; k < n && pos < len; k++) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        pos = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    int rc = bone_write_file_atomic(path, text, pos, e);
+    free(text);
+    return rc;
+}
+
 int bone_train_run(const bone_train_opts *o, bone_err *e) {
     bone_model m;
     bone_params P;
@@ -170,31 +217,65 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     if (steps <= 0) steps = (int64_t)ceil(o->epochs * (double)data.n / (double)per_step);
     if (steps <= 0) steps = 1;
     if (bone_mkdirs(o->out_dir, e)) goto out;
-    char *rp = bone_path_join(o->out_dir, "run.json");
-    int wr = write_run_json(o, steps, trainable, rp, e);
-    free(rp);
-    if (wr) goto out;
     mpath = bone_path_join(o->out_dir, "metrics.jsonl");
-    metrics = fopen(mpath, "w");
+    if (!o->resume && bone_file_exists(mpath) && !o->overwrite) {
+        bone_fail(e, "%s already holds a run (metrics.jsonl exists); use --resume to continue it, --overwrite to "
+                     "start over, or another --out", o->out_dir);
+        goto out;
+    }
+    /* the settings a resumed run must share with the original, recorded in checkpoints */
+    char s_steps[32], s_lr[64], s_batch[32], s_accum[32], s_seed[32], s_warm[32], s_train[32];
+    snprintf(s_steps, sizeof s_steps, "%lld", (long long)steps);
+    snprintf(s_lr, sizeof s_lr, "%.17g", o->lr);
+    snprintf(s_batch, sizeof s_batch, "%lld", (long long)o->batch);
+    snprintf(s_accum, sizeof s_accum, "%lld", (long long)o->accum);
+    snprintf(s_seed, sizeof s_seed, "%llu", (unsigned long long)o->seed);
+    snprintf(s_warm, sizeof s_warm, "%lld", (long long)o->warmup);
+    snprintf(s_train, sizeof s_train, "%lld", (long long)trainable);
+    const char *settings[] = {"method", o->adapter.method, "steps", s_steps, "lr", s_lr, "batch", s_batch,
+                              "accum", s_accum, "seed", s_seed, "shuffle", o->shuffle ? "true" : "false",
+                              "schedule", o->schedule, "warmup", s_warm, "trainable", s_train, NULL};
+    bone_adamw opt = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, 0};
+    int64_t s0 = 0, tokens_seen = 0;
+    double elapsed0 = 0.0;
+    if (o->resume) {
+        char *cp = bone_ckpt_latest(o->out_dir, e);
+        if (!cp) goto out;
+        bone_ckpt_info info;
+        int lr_ = bone_ckpt_load(cp, &P, &info, settings, e);
+        if (!o->quiet && lr_ == 0) fprintf(stderr, "bone train: resuming from %s (step %lld)\n", cp, (long long)info.step);
+        free(cp);
+        if (lr_) goto out;
+        s0 = info.step;
+        opt.t = info.adam_t;
+        elapsed0 = info.elapsed_s;
+        tokens_seen = info.tokens;
+        if (keep_metrics_lines(mpath, s0, e)) goto out;
+    } else {
+        char *rp = bone_path_join(o->out_dir, "run.json");
+        int wr = write_run_json(o, steps, trainable, rp, e);
+        free(rp);
+        if (wr) goto out;
+    }
+    metrics = fopen(mpath, o->resume ? "a" : "w");
     if (!metrics) { bone_fail(e, "%s: cannot create", mpath); goto out; }
     if (!o->quiet) {
         char blas[256];
         bone_blas_describe(blas, sizeof blas);
         fprintf(stderr, "bone train: %s\n", blas);
-    }
-    if (!o->quiet)
         fprintf(stderr, "bone train: %s, %lld examples, %lld steps of %lld×%lld, %lld trainable parameters\n",
                 o->adapter.method, (long long)data.n, (long long)steps, (long long)o->batch, (long long)o->accum,
                 (long long)trainable);
+    }
 
-    bone_adamw opt = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, 0};
     acts = bone_acts_new();
     mb = xmalloc((size_t)o->batch * sizeof *mb);
     bone_order_init(&order, data.n, o->shuffle, o->seed);
-    double t0 = now_s();
-    int64_t tokens_seen = 0;
+    double t0 = now_s() - elapsed0;
     m.lin.seed = o->seed;
-    for (int64_t s = 0; s < steps; s++) {
+    bone_signals_install();
+    int interrupted = 0;
+    for (int64_t s = s0; s < steps; s++) {
         /* the step's loss is normalised by ALL its label tokens, across micro-batches */
         int64_t total = 0;
         for (int64_t k = 0; k < per_step; k++) {
@@ -215,12 +296,18 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
             loss_sum += ls;
         }
         double loss = total ? loss_sum / (double)total : 0.0;
+        if (o->debug_nan_step > 0 && s + 1 == o->debug_nan_step) loss = NAN; /* test hook */
         if (!isfinite(loss)) {
-            bone_fail(e, "step %lld: loss is %s; stopping (no weights written for this step)", (long long)(s + 1),
-                      isnan(loss) ? "NaN" : "infinite");
+            bone_fail(e, "step %lld: the loss is %s; stopping without updating (the last checkpoint is kept%s)",
+                      (long long)(s + 1), isnan(loss) ? "NaN" : "infinite",
+                      o->save_every > 0 ? "; resume from it with a lower --lr" : "");
             goto out;
         }
         double gnorm = bone_clip_grad(&P, o->max_grad_norm);
+        if (!isfinite(gnorm)) {
+            bone_fail(e, "step %lld: the gradient norm is not finite; stopping without updating", (long long)(s + 1));
+            goto out;
+        }
         double lr = o->lr * bone_lr_factor(sched, s, o->warmup, steps);
         bone_adamw_step(&opt, &P, lr);
         double el = now_s() - t0;
@@ -235,13 +322,31 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
             fprintf(metrics, ", \"eval_loss\": %.9g", el_loss);
         }
         fprintf(metrics, "}\n");
-        fflush(metrics);
-        if (!o->quiet && ((s + 1) % 10 == 0 || s == 0 || s + 1 == steps))
+        if (fflush(metrics) != 0) { bone_fail(e, "%s: write failed", mpath); goto out; }
+        if (!o->quiet && ((s + 1) % 10 == 0 || s == s0 || s + 1 == steps))
             fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.1f s\n", (long long)(s + 1), (long long)steps,
                     loss, lr, el);
+        interrupted = bone_signals_pending();
+        int save = (o->save_every > 0 && (s + 1) % o->save_every == 0) || s + 1 == steps || interrupted;
+        if (save) {
+            bone_ckpt_info info = {s + 1, opt.t, el, tokens_seen};
+            if (bone_ckpt_save(o->out_dir, &P, &info, settings, o->keep > 0 ? (int)o->keep : 2, e)) {
+                bone_wrap(e, "step %lld: checkpoint not written (the previous one is intact)", (long long)(s + 1));
+                goto out;
+            }
+        }
+        if (interrupted) {
+            fprintf(stderr, "bone train: interrupted after step %lld; checkpoint written; continue with --resume\n",
+                    (long long)(s + 1));
+            break;
+        }
     }
     if (fclose(metrics) != 0) { metrics = NULL; bone_fail(e, "%s: write failed", mpath); goto out; }
     metrics = NULL;
+    if (interrupted) {
+        rc = BONE_TRAIN_INTERRUPTED;
+        goto out;
+    }
     if (method == BONE_METHOD_FULL) {
         char *d = bone_path_join(o->out_dir, "model");
         /* written in the base's stored dtype, like the checkpoint it came from */
@@ -262,6 +367,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     }
     rc = 0;
 out:
+    bone_signals_restore();
     if (metrics) fclose(metrics);
     free(mpath);
     free(mb);

@@ -23,9 +23,17 @@ typedef struct bone_train_opts {
     int64_t eval_every;        /* 0: only at the end when eval data exists */
     int quiet;
     bone_data_opts data;       /* format, template, max_len ... (path filled from data_path) */
+    int64_t save_every;        /* checkpoint every N steps (0: only at the end) */
+    int64_t keep;              /* checkpoints to keep (default 2) */
+    int resume;                /* continue from the newest good checkpoint in out_dir */
+    int overwrite;             /* start over even if out_dir holds a run */
+    int64_t debug_nan_step;    /* test hook: pretend the loss at this step is NaN */
 } bone_train_opts;
 
 void bone_train_opts_default(bone_train_opts *o);
+/* 0 when training finished; BONE_TRAIN_INTERRUPTED after SIGINT/SIGTERM (a checkpoint was
+ * written); -1 on error. */
+#define BONE_TRAIN_INTERRUPTED 3
 int bone_train_run(const bone_train_opts *o, bone_err *e);
 
 /* Example order: position p (0-based across steps) → example index. With shuffle, each

@@ -64,7 +64,7 @@ same=$(awk -v a="$l1" -v b="$l5" -v c="$l12" 'BEGIN{
 # training is deterministic for a fixed seed, and its output model loads
 for r in a b; do
     expect_rc 0 "train full run $r" "$BONE" train --model "$W/m32" --data "$W/data.jsonl" --method full --out "$W/run$r" \
-        --steps 4 --batch 3 --accum 2 --lr 1e-3 --seed 9 --quiet
+        --steps 4 --batch 3 --accum 2 --lr 1e-3 --seed 9 --quiet --overwrite
 done
 if cmp -s <(grep -o '"loss": [^,]*' "$W/runa/metrics.jsonl") <(grep -o '"loss": [^,]*' "$W/runb/metrics.jsonl"); then
     ok "same seed, same losses"; else bad "two runs with the same seed differ"; fi

@@ -285,6 +285,19 @@ static void test_loading(void) {
     CHECK(load("bad8.jsonl", NULL, NULL, 0, BONE_MAXLEN_TRUNCATE, 0, &d, &e) == -1 && strstr(e.msg, "bad8.jsonl:1:") &&
               strstr(e.msg, "x"), "trailing: %s", e.msg);
 
+    /* ChatML with a Qwen2-style default system message, taken from the tokenizer's template */
+    write_tokenizer("{% if messages[0].role != 'system' %}<|im_start|>system\\nYou are a helpful assistant.<|im_end|>{% endif %}");
+    CHECK(!load("c.jsonl", NULL, NULL, 0, BONE_MAXLEN_TRUNCATE, 0, &d, &e) && d.n == 1, "default system: %s", e.msg);
+    if (d.n == 1) {
+        const char *want = "system\nYou are a helpful assistant.";
+        int ok = d.ex[0].ids[0] == 256 && d.ex[0].ids[1 + strlen(want)] == 257;
+        for (size_t i = 0; ok && i < strlen(want); i++) ok = d.ex[0].ids[1 + i] == (unsigned char)want[i];
+        CHECK(ok, "default system message rendered first");
+        trained_text(&d.ex[0], buf, sizeof buf);
+        CHECK(!strcmp(buf, "yo[257]a[257]"), "default system not trained: \"%s\"", buf);
+    }
+    bone_dataset_free(&d);
+
     /* a post-processor that adds BOS and EOS: BOS masked, its EOS trained, no second EOS */
     write_tokenizer2("", "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"B\",\"type_id\":0}},"
                          "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"E\",\"type_id\":0}}],"

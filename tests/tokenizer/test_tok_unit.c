@@ -182,6 +182,8 @@ static void test_metaspace(void) {
             EXPECT_IDS(t, "a b", 0, "3 5");
             int32_t d[] = {3, 5};
             EXPECT_DECODE(t, d, 0, "a b");
+            int32_t d2[] = {0, 3, 0}; /* HF drops every ▁ of the first token */
+            EXPECT_DECODE(t, d2, 0, " a ");
         } else if (s == 1) {
             EXPECT_IDS(t, "a</s>b", 0, "3 2 5");
             int32_t d[] = {3, 5};

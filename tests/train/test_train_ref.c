@@ -65,6 +65,7 @@ static void run(const char *root, const char *work, const char *name) {
     o.data_path = data;
     o.out_dir = out;
     o.quiet = 1;
+    o.overwrite = 1;
     o.shuffle = 0;
     o.adapter.method = cJSON_GetObjectItem(a, "method")->valuestring;
     o.steps = (int64_t)cJSON_GetObjectItem(a, "steps")->valuedouble;
