@@ -25,6 +25,7 @@ void bone_args_help(const char *cmd, const char *usage, const bone_opt *opts) {
         snprintf(left, sizeof left, "--%s%s", o->name, arg);
         printf("  %-24s %s\n", left, o->help ? o->help : "");
     }
+    printf("  %-24s %s\n", "--options FILE", "read options from a JSON or TOML file; flags given here override it");
 }
 
 static int set_value(const char *cmd, bone_opt *o, const char *val) {

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/optfile.h"
 #include "core/blas_env.h"
 
 typedef struct {
@@ -16,11 +17,16 @@ static const command commands[] = {
     {"train", cmd_train, "fine-tune a model (full, Bone variants, LoRA, PiSSA, OLoRA)"},
     {"score", cmd_score, "mean loss of a model (+ adapter) on a data set"},
     {"generate", cmd_generate, "continue a prompt (KV cache; greedy or sampled)"},
+    {"plot", cmd_plot, "loss curves of runs as an SVG chart"},
     /* commands registered by other parts go here, one line each */
     {"count", cmd_count, "trainable parameters of a method, from config.json alone"},
     {"merge", cmd_merge, "fold an adapter into a base model (writes a full model)"},
     {"unmerge", cmd_unmerge, "take an adapter back out of a merged model"},
     {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
+    {"convert", cmd_convert, "llama2.c checkpoint + tokenizer.bin to an HF model directory"},
+    {"eval", cmd_eval, "zero-shot GSM8K accuracy (greedy, answer extraction)"},
+    {"inspect", cmd_inspect, "summarise a model, adapter, safetensors file or data set"},
+    {"bench", cmd_bench, "time warm training steps per method; ratios, GFLOP/s, peak RSS"},
     {NULL, NULL, NULL},
 };
 
@@ -54,7 +60,17 @@ int main(int argc, char **argv) {
         return BONE_EXIT_USAGE;
     }
     for (const command *c = commands; c->name; c++)
-        if (!strcmp(c->name, name)) return c->fn(argc - 1, argv + 1);
+        if (!strcmp(c->name, name)) {
+            /* init and count take --config as the model's config.json; elsewhere it names an
+             * options file, like --options does everywhere */
+            int config_is_options = strcmp(name, "init") && strcmp(name, "count");
+            bone_argv ex;
+            int rc = bone_optfile_expand(name, argc - 1, argv + 1, config_is_options, &ex);
+            if (rc) return rc;
+            rc = c->fn(ex.argc, ex.argv);
+            bone_argv_free(&ex);
+            return rc;
+        }
     fprintf(stderr, "bone: unknown command \"%s\"\n", name);
     usage(stderr);
     return BONE_EXIT_USAGE;

@@ -51,6 +51,7 @@ int cmd_train(int argc, char **argv) {
         {"layers", OPT_STR, &o.adapter.layers, "layers to adapt, e.g. 0,2-5 (default all)", 0},
         {"init-adapter", OPT_STR, &o.init_adapter, "start from this adapter directory", 0},
         {"eval-data", OPT_STR, &o.eval_data, "held-out data for eval_loss", 0},
+        {"eval-split", OPT_DOUBLE, &o.eval_split, "hold out this fraction of --data for eval_loss (seeded)", 0},
         {"eval-every", OPT_INT, &o.eval_every, "evaluate every N steps (default: at the end)", 0},
         {"format", OPT_STR, &o.data.format, "data format: auto | tokens | gsm8k | metamath | alpaca | chat", 0},
         {"template", OPT_STR, &o.data.template_, "alpaca | chatml | llama3 | llama2 | raw | FILE", 0},
@@ -62,6 +63,8 @@ int cmd_train(int argc, char **argv) {
         {"resume", OPT_FLAG, &o.resume, "continue from the newest good checkpoint in --out", 0},
         {"overwrite", OPT_FLAG, &o.overwrite, "start over even if --out holds a run", 0},
         {"debug-nan-step", OPT_INT, &o.debug_nan_step, "testing: treat the loss of step N as NaN", 0},
+        {"dry-run", OPT_FLAG, &o.dry_run, "print the memory plan and stop", 0},
+        {"mem-limit", OPT_DOUBLE, &o.mem_limit_mib, "refuse to start above this many MiB (default: available memory)", 0},
         {"quiet", OPT_FLAG, &o.quiet, "no progress output", 0},
         {NULL, 0, NULL, NULL, 0},
     };

@@ -15,9 +15,22 @@ static const char *arch_class(bone_arch a) {
     return a == BONE_ARCH_QWEN2 ? "Qwen2ForCausalLM" : a == BONE_ARCH_MISTRAL ? "MistralForCausalLM" : "LlamaForCausalLM";
 }
 
-static int positive(const cJSON *o, const char *key, const char *path, int64_t *out, bone_err *e) {
+/* Size limits far above any released model, so that shape products (parameter counts, buffer
+ * sizes) stay well inside int64 and a hostile config cannot ask for absurd allocations. */
+#define MAX_VOCAB (1ll << 24)
+#define MAX_HIDDEN (1ll << 18)
+#define MAX_INTER (1ll << 20)
+#define MAX_LAYERS (1ll << 12)
+#define MAX_HEADS (1ll << 12)
+#define MAX_HEAD_DIM (1ll << 12)
+#define MAX_POS (1ll << 30)
+
+static int positive(const cJSON *o, const char *key, const char *path, int64_t max, int64_t *out, bone_err *e) {
     if (bone_json_int(o, key, path, out, e)) return -1;
     if (*out <= 0) return bone_fail(e, "%s: field \"%s\" must be a positive integer, got %lld", path, key, (long long)*out);
+    if (*out > max)
+        return bone_fail(e, "%s: field \"%s\" = %lld is larger than bone supports (at most %lld)", path, key,
+                         (long long)*out, (long long)max);
     return 0;
 }
 
@@ -103,10 +116,11 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
                 goto out;
             }
     }
-    if (positive(o, "vocab_size", path, &c->vocab, e) || positive(o, "hidden_size", path, &c->hidden, e) ||
-        positive(o, "intermediate_size", path, &c->inter, e) ||
-        positive(o, "num_hidden_layers", path, &c->n_layers, e) ||
-        positive(o, "num_attention_heads", path, &c->n_heads, e))
+    if (positive(o, "vocab_size", path, MAX_VOCAB, &c->vocab, e) ||
+        positive(o, "hidden_size", path, MAX_HIDDEN, &c->hidden, e) ||
+        positive(o, "intermediate_size", path, MAX_INTER, &c->inter, e) ||
+        positive(o, "num_hidden_layers", path, MAX_LAYERS, &c->n_layers, e) ||
+        positive(o, "num_attention_heads", path, MAX_HEADS, &c->n_heads, e))
         goto out;
     if (bone_json_int_opt(o, "num_key_value_heads", path, c->n_heads, &c->n_kv, e)) goto out;
     if (c->n_kv <= 0 || c->n_heads % c->n_kv) {
@@ -124,12 +138,22 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
         c->head_dim = c->hidden / c->n_heads;
     }
     if (c->head_dim <= 0 || c->head_dim % 2) { bone_fail(e, "%s: head_dim must be a positive even number", path); goto out; }
+    if (c->head_dim > MAX_HEAD_DIM) {
+        bone_fail(e, "%s: head_dim = %lld is larger than bone supports (at most %lld)", path, (long long)c->head_dim,
+                  (long long)MAX_HEAD_DIM);
+        goto out;
+    }
     const char *act = "silu";
     const cJSON *ha = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
     if (ha && !cJSON_IsString(ha)) { bone_fail(e, "%s: field \"hidden_act\" must be a string", path); goto out; }
     if (ha) act = ha->valuestring;
     if (strcmp(act, "silu")) { bone_fail(e, "%s: hidden_act \"%s\" is not supported (only silu)", path, act); goto out; }
     if (bone_json_int_opt(o, "max_position_embeddings", path, 2048, &c->max_pos, e)) goto out;
+    if (c->max_pos <= 0 || c->max_pos > MAX_POS) {
+        bone_fail(e, "%s: max_position_embeddings = %lld must be in [1, %lld]", path, (long long)c->max_pos,
+                  (long long)MAX_POS);
+        goto out;
+    }
     if (bone_json_num_opt(o, "rms_norm_eps", path, 1e-6, &c->eps, e)) goto out;
     if (!(c->eps > 0)) { bone_fail(e, "%s: rms_norm_eps must be positive", path); goto out; }
     if (bone_json_num_opt(o, "initializer_range", path, 0.02, &c->init_range, e)) goto out;

@@ -2,12 +2,14 @@
  *
  * Only tokens that carry a target take part in training (masked prompt tokens cost
  * nothing); they are gathered into chunks of at most XENT_CHUNK rows so at most
- * (XENT_CHUNK, V) logits exist at a time. Loss sums are in double. */
+ * (XENT_CHUNK, V) logits exist at a time. Loss sums are in double; one vectorised exp per
+ * logit (vexp.h) serves both the loss and the gradient. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
 #include "ops/ops.h"
+#include "ops/vexp.h"
 
 #define XENT_CHUNK 256
 
@@ -33,14 +35,15 @@ double xent_forward_backward(const float *x, const float *W, const int32_t *targ
         for (int64_t i = 0; i < m; i++) {
             float *l = lg + i * V;
             int32_t tgt = targets[rows[c0 + i]];
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
-            double sum = 0.0;
-            for (int64_t j = 0; j < V; j++) sum += exp((double)(l[j] - mx));
-            double lse = (double)mx + log(sum);
-            rowloss[i] = lse - (double)l[tgt];
+            const float lt = l[tgt];
+            const float mx = bone_vmax(l, V);
+            /* one exp per logit: e = exp(l − max) kept in place; softmax = e / Σe */
+            const double sum = bone_vexp_sum(l, l, V, mx);
+            rowloss[i] = (double)mx + log(sum) - (double)lt;
             if (dx || dW) {
-                for (int64_t j = 0; j < V; j++) l[j] = (float)exp((double)l[j] - lse) * grad_scale;
+                const float f = (float)((double)grad_scale / sum);
+#pragma omp simd
+                for (int64_t j = 0; j < V; j++) l[j] *= f;
                 l[tgt] -= grad_scale;
             }
         }

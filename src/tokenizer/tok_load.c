@@ -299,6 +299,7 @@ static int parse_pretok(bone_tokenizer *t, const cJSON *n, const char *what, bon
     } else if (!strcmp(type, "Metaspace")) {
         p.type = PRE_METASPACE;
         const char *r = jstr(n, "replacement");
+        if (r && !*r) return bone_fail(e, "%s: Metaspace pre-tokenizer with an empty replacement", what);
         p.replacement = xstrdup(r ? r : "\xE2\x96\x81");
         if (parse_scheme(n, &p.scheme, what, e)) {
             tok_pre_free(&p);
@@ -406,6 +407,7 @@ static int parse_decoder(bone_tokenizer *t, const cJSON *n, const char *what, bo
     } else if (!strcmp(type, "ByteLevel")) d.type = DEC_BYTELEVEL;
     else if (!strcmp(type, "Metaspace")) {
         const char *r = jstr(n, "replacement");
+        if (r && !*r) return bone_fail(e, "%s: Metaspace decoder with an empty replacement", what);
         d.type = DEC_METASPACE;
         d.a = xstrdup(r ? r : "\xE2\x96\x81");
         if (parse_scheme(n, &d.scheme, what, e)) {
@@ -603,19 +605,25 @@ static int add_merge(bone_tokenizer *t, const char *a, size_t la, const char *b,
     return 0;
 }
 
+/* Ids above this are refused (the largest released vocabularies have ~262k entries): the
+ * tables are sized by the largest id, so a hostile file must not pick it. */
+#define TOK_MAX_ID ((1 << 24) - 1)
+
 static int load_vocab_obj(bone_tokenizer *t, const cJSON *vocab, const cJSON *added, const char *what, bone_err *e) {
     if (!cJSON_IsObject(vocab)) return bone_fail(e, "%s: model.vocab must be an object", what);
     int64_t maxid = -1;
     for (const cJSON *v = vocab->child; v; v = v->next) {
         int64_t id;
-        if (!bone_json_is_int(v, &id) || id < 0 || id > INT32_MAX - 1)
-            return bone_fail(e, "%s: vocab entry \"%s\" has a bad id", what, v->string);
+        if (!bone_json_is_int(v, &id) || id < 0 || id > TOK_MAX_ID)
+            return bone_fail(e, "%s: vocab entry \"%s\" has a bad id (an integer in [0, %d] expected)", what,
+                             v->string, TOK_MAX_ID);
         if (id > maxid) maxid = id;
     }
     for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
         int64_t id;
-        if (!bone_json_is_int(cJSON_GetObjectItemCaseSensitive(a, "id"), &id) || id < 0 || id > INT32_MAX - 1)
-            return bone_fail(e, "%s: added_tokens entry without a valid \"id\"", what);
+        if (!bone_json_is_int(cJSON_GetObjectItemCaseSensitive(a, "id"), &id) || id < 0 || id > TOK_MAX_ID)
+            return bone_fail(e, "%s: added_tokens entry without a valid \"id\" (an integer in [0, %d])", what,
+                             TOK_MAX_ID);
         if (id > maxid) maxid = id;
     }
     alloc_vocab(t, maxid + 1);

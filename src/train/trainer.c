@@ -1,6 +1,7 @@
 /* trainer.c — the training loop (see trainer.h). */
 #include "train/trainer.h"
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 #include "core/rng.h"
 #include "data/batch.h"
 #include "train/checkpoint.h"
+#include "train/memplan.h"
 #include "train/optim.h"
+#include "train/plot.h"
+#include "train/progress.h"
 
 void bone_train_opts_default(bone_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -63,6 +67,32 @@ int64_t bone_order_at(bone_order *o, int64_t pos) {
 void bone_order_free(bone_order *o) {
     free(o->perm);
     o->perm = NULL;
+}
+
+/* Moves a seeded random ceil(frac·n) examples (at least 1, at most n−1) from d to held. */
+static void split_holdout(bone_dataset *d, bone_dataset *held, double frac, uint64_t seed) {
+    int64_t n = d->n, k = (int64_t)ceil(frac * (double)n);
+    if (k < 1) k = 1;
+    if (k > n - 1) k = n - 1;
+    bone_order ord;
+    bone_order_init(&ord, n, 1, seed ^ 0xe7a1u);
+    char *is_eval = xcalloc((size_t)n, 1);
+    for (int64_t i = 0; i < k; i++) is_eval[bone_order_at(&ord, i)] = 1;
+    bone_order_free(&ord);
+    bone_example *keep = xmalloc((size_t)n * sizeof *keep);
+    int64_t nk = 0;
+    bone_dataset_init(held);
+    held->ex = xmalloc((size_t)k * sizeof *held->ex);
+    held->cap = k;
+    for (int64_t i = 0; i < n; i++) { /* both keep file order */
+        if (is_eval[i]) held->ex[held->n++] = d->ex[i];
+        else keep[nk++] = d->ex[i];
+    }
+    free(d->ex);
+    d->ex = keep;
+    d->n = nk;
+    d->cap = n;
+    free(is_eval);
 }
 
 int bone_eval_loss(bone_model *m, const bone_dataset *d, int64_t batch, double *loss, int64_t *tokens, bone_err *e) {
@@ -193,25 +223,66 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     dopts.vocab_size = m.cfg.vocab;
     if (!dopts.tokenizer) dopts.tokenizer = o->model_dir;
     if (bone_dataset_load(&dopts, &data, e)) goto out;
+    if (o->eval_data && o->eval_split > 0) {
+        bone_fail(e, "--eval-data and --eval-split both given; choose one");
+        goto out;
+    }
     if (o->eval_data) {
         bone_data_opts eo = dopts;
         eo.path = o->eval_data;
         if (bone_dataset_load(&eo, &evald, e)) goto out;
+    } else if (o->eval_split > 0) {
+        if (o->eval_split >= 1 || data.n < 2) {
+            bone_fail(e, "--eval-split %g: need a fraction in (0, 1) and at least 2 examples (have %lld)", o->eval_split,
+                      (long long)data.n);
+            goto out;
+        }
+        split_holdout(&data, &evald, o->eval_split, o->seed);
+        if (!o->quiet)
+            fprintf(stderr, "bone train: held out %lld of %lld examples for eval_loss (--eval-split %g)\n",
+                    (long long)evald.n, (long long)(data.n + evald.n), o->eval_split);
     }
 
-    /* trainable parameters */
+    /* plan the trainable parameters, then the memory, before allocating anything large */
+    int64_t trainable = 0;
     if (method == BONE_METHOD_FULL) {
         if (o->init_adapter) { bone_fail(e, "--init-adapter does not apply to --method full"); goto out; }
+        bone_adapter_spec fs = o->adapter;
+        trainable = bone_adapter_count(&m.cfg, &fs, e);
+        if (trainable < 0) goto out;
+    } else if (!o->init_adapter) {
+        if (bone_adapter_attach(&m, &o->adapter, &P, e)) goto out;
+        for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
+    }
+    if (!o->init_adapter) {
+        int64_t T = 1;
+        for (int64_t i = 0; i < data.n; i++) T = data.ex[i].n > T ? data.ex[i].n : T;
+        bone_memplan plan;
+        bone_memplan_compute(&plan, &m, trainable, method == BONE_METHOD_FULL, o->batch, T, &data,
+                             omp_get_max_threads());
+        if (o->dry_run) {
+            bone_memplan_print(&plan, stdout);
+            rc = 0;
+            goto out;
+        }
+        double avail = o->mem_limit_mib > 0 ? o->mem_limit_mib * 1048576.0 : bone_mem_available();
+        if (avail > 0 && plan.total > avail) {
+            bone_memplan_print(&plan, stderr);
+            bone_fail(e, "the run needs about %.0f MiB but %.0f MiB %s; use a smaller --batch or --max-len, an "
+                         "adapter instead of full fine-tuning, or a bf16 base", plan.total / 1048576.0,
+                      avail / 1048576.0, o->mem_limit_mib > 0 ? "is the --mem-limit" : "are available");
+            goto out;
+        }
+    }
+    if (method == BONE_METHOD_FULL) {
         bone_model_make_trainable(&m, &P);
     } else if (o->init_adapter) {
         if (bone_adapter_load(&m, o->init_adapter, &P, e)) goto out;
+        for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
     } else {
-        if (bone_adapter_attach(&m, &o->adapter, &P, e)) goto out;
         bone_params_alloc(&P);
         if (bone_adapter_init(&m, &P, e)) goto out;
     }
-    int64_t trainable = 0;
-    for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
     int64_t per_step = o->batch * o->accum;
     int64_t steps = o->steps;
     if (steps <= 0) steps = (int64_t)ceil(o->epochs * (double)data.n / (double)per_step);
@@ -275,6 +346,8 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     m.lin.seed = o->seed;
     bone_signals_install();
     int interrupted = 0;
+    bone_progress prog;
+    bone_progress_init(&prog, stderr, o->quiet, s0, steps, elapsed0, tokens_seen);
     for (int64_t s = s0; s < steps; s++) {
         /* the step's loss is normalised by ALL its label tokens, across micro-batches */
         int64_t total = 0;
@@ -315,17 +388,15 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
                          "\"label_tokens\": %lld, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f",
                 (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el, peak_rss_mib());
         int do_eval = evald.n > 0 && ((o->eval_every > 0 && (s + 1) % o->eval_every == 0) || s + 1 == steps);
+        double el_loss = -1;
         if (do_eval) {
-            double el_loss;
             int64_t et;
             if (bone_eval_loss(&m, &evald, o->batch, &el_loss, &et, e)) goto out;
             fprintf(metrics, ", \"eval_loss\": %.9g", el_loss);
         }
         fprintf(metrics, "}\n");
         if (fflush(metrics) != 0) { bone_fail(e, "%s: write failed", mpath); goto out; }
-        if (!o->quiet && ((s + 1) % 10 == 0 || s == s0 || s + 1 == steps))
-            fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.1f s\n", (long long)(s + 1), (long long)steps,
-                    loss, lr, el);
+        bone_progress_step(&prog, s + 1, loss, lr, tokens_seen, el, peak_rss_mib(), el_loss);
         interrupted = bone_signals_pending();
         int save = (o->save_every > 0 && (s + 1) % o->save_every == 0) || s + 1 == steps || interrupted;
         if (save) {
@@ -336,6 +407,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
             }
         }
         if (interrupted) {
+            bone_progress_break(&prog);
             fprintf(stderr, "bone train: interrupted after step %lld; checkpoint written; continue with --resume\n",
                     (long long)(s + 1));
             break;
@@ -343,6 +415,14 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     }
     if (fclose(metrics) != 0) { metrics = NULL; bone_fail(e, "%s: write failed", mpath); goto out; }
     metrics = NULL;
+    { /* the run's own loss plot */
+        char *svg = bone_path_join(o->out_dir, "loss.svg");
+        const char *runs[1] = {o->out_dir};
+        bone_err pe;
+        if (bone_plot_runs(runs, NULL, 1, NULL, svg, &pe) && !o->quiet)
+            fprintf(stderr, "bone train: warning: no plot written: %s\n", pe.msg);
+        free(svg);
+    }
     if (interrupted) {
         rc = BONE_TRAIN_INTERRUPTED;
         goto out;

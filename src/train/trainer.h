@@ -11,6 +11,7 @@
 typedef struct bone_train_opts {
     const char *model_dir, *data_path, *out_dir;
     const char *eval_data;     /* optional held-out file */
+    double eval_split;         /* >0: hold out this fraction of the training data (seeded) */
     bone_adapter_spec adapter; /* adapter.method is the --method */
     const char *init_adapter;  /* start from this adapter directory */
     int64_t steps;             /* 0: from epochs */
@@ -28,6 +29,8 @@ typedef struct bone_train_opts {
     int resume;                /* continue from the newest good checkpoint in out_dir */
     int overwrite;             /* start over even if out_dir holds a run */
     int64_t debug_nan_step;    /* test hook: pretend the loss at this step is NaN */
+    int dry_run;               /* print the memory plan and stop */
+    double mem_limit_mib;      /* refuse when the plan exceeds this (0: MemAvailable) */
 } bone_train_opts;
 
 void bone_train_opts_default(bone_train_opts *o);

@@ -75,6 +75,41 @@ expect_rc 0 "train full on a bf16 model" "$BONE" train --model "$W/m16" --data "
     --steps 2 --batch 4 --quiet
 contains "$W/run16/model/config.json" '"torch_dtype":	"bfloat16"' "full fine-tune of a bf16 model is saved in bf16"
 
+# options files: JSON and TOML; flags on the command line override them
+printf '{"method": "full", "steps": 2, "lr": 0.002, "batch": 3, "no-shuffle": true, "quiet": true}\n' >"$W/opts.json"
+expect_rc 0 "train with --options JSON" "$BONE" train --options "$W/opts.json" --model "$W/m32" --data "$W/data.jsonl" --out "$W/runj"
+[ "$(wc -l <"$W/runj/metrics.jsonl")" -eq 2 ] && ok "JSON options: 2 steps" || bad "JSON options not applied"
+contains "$W/runj/run.json" '"lr": 0.002' "JSON options: lr applied"
+contains "$W/runj/run.json" '"shuffle": false' "JSON options: boolean flag applied"
+printf '# a TOML options file\nmethod = "lora"\nrank = 4\nsteps = 5   # overridden below\nquiet = true\n[ignored]\n' >"$W/opts.toml"
+expect_rc 0 "train with --config TOML and an overriding flag" "$BONE" train --config "$W/opts.toml" --steps 1 \
+    --model "$W/m32" --data "$W/data.jsonl" --out "$W/runt"
+[ "$(wc -l <"$W/runt/metrics.jsonl")" -eq 1 ] && ok "flag overrides the file (1 step, not 5)" || bad "override"
+contains "$W/runt/run.json" '"rank": 4' "TOML options: rank applied"
+printf 'steps = \n' >"$W/bad.toml"
+expect_rc 2 "bad TOML line" "$BONE" train --options "$W/bad.toml" --model "$W/m32" --data "$W/data.jsonl" --out "$W/x"
+contains "$W/err" "bad.toml:1" "options-file error names file:line"
+printf '{"bogus": 1}' >"$W/bad.json"
+expect_rc 2 "unknown option in a JSON file" "$BONE" train --options "$W/bad.json" --model "$W/m32" --data "$W/data.jsonl" --out "$W/x"
+
+# plots: each run writes loss.svg; bone plot draws several runs with a legend
+[ -f "$W/runa/loss.svg" ] && ok "run directory has loss.svg" || bad "no loss.svg in the run directory"
+expect_rc 0 "bone plot two runs" "$BONE" plot first="$W/runa" "$W/runb" --out "$W/cmp.svg" --x tokens
+/usr/bin/python3 - "$W/cmp.svg" >"$W/out" 2>&1 <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+lines = root.findall(ns + "polyline")
+texts = [t.text for t in root.iter(ns + "text")]
+assert len(lines) == 2, lines
+assert all(len(l.get("points").split()) == 4 for l in lines), "4 points per run"
+assert "first" in texts and "runb (full)" in texts, texts
+assert "tokens" in texts
+print("svg ok")
+PY
+contains "$W/out" "svg ok" "plot SVG parses, has a curve per run and the legend labels"
+expect_rc 1 "plot of a missing run" "$BONE" plot "$W/nope" --out "$W/x.svg"
+
 # bad files: clear errors naming the file (exit 1)
 mkdir -p "$W/broken" && cp "$W/m32/config.json" "$W/broken/"
 head -c 1000 "$W/m32/model.safetensors" >"$W/broken/model.safetensors"

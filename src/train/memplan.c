@@ -1,0 +1,79 @@
+/* memplan.c — the memory plan (see memplan.h). The activation and scratch sizes mirror
+ * what model/step.c, ops/xent.c, ops/attention.c and the adapters allocate; the test
+ * (tests/cli/test_memplan.sh) holds the estimate to within 15% of the measured peak RSS. */
+#include "train/memplan.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void add(bone_memplan *p, const char *name, double bytes) {
+    p->name[p->n] = name;
+    p->bytes[p->n] = bytes;
+    p->n++;
+    p->total += bytes;
+}
+
+void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int full, int64_t B, int64_t T,
+                          const bone_dataset *d, int threads) {
+    memset(p, 0, sizeof *p);
+    const bone_config *c = &m->cfg;
+    double N = (double)(B * T), H = (double)c->hidden, F = (double)c->inter, V = (double)c->vocab;
+    double qd = (double)(c->n_heads * c->head_dim), kd = (double)(c->n_kv * c->head_dim), L = (double)c->n_layers;
+    /* weights: every mapped byte is touched by a training step */
+    double wbytes = 0;
+    for (int i = 0; i < m->st.nfiles; i++) wbytes += (double)m->st.files[i].size;
+    add(p, "model weights (mapped)", wbytes);
+    /* trainable values, gradients, AdamW m and v: 16 bytes per element */
+    add(p, full ? "trainable (fp32 copy + grad + Adam m, v)" : "adapter params (+ grad + Adam m, v)",
+        16.0 * (double)trainable);
+    /* PiSSA/OLoRA residual bases and full's fp32 working copies of small vectors */
+    double side = 0, max_oi = 0;
+    int any_low = 0;
+    for (int64_t i = 0; i < bone_model_nlinears(m); i++) {
+        bone_linear *Ln = bone_model_linear(m, i);
+        double oi = (double)(Ln->O * Ln->I);
+        if (oi > max_oi) max_oi = oi;
+        if (Ln->w.dtype != BONE_F32 || Ln->ops) any_low = 1;
+        if (Ln->ops && (!strcmp(Ln->ops->name, "pissa") || !strcmp(Ln->ops->name, "olora")))
+            side += 4.0 * oi + 8.0 * (double)(Ln->O + Ln->I) * 8; /* residual + A0/B0 (rank ≤ 64 estimate) */
+    }
+    if (side > 0) add(p, "PiSSA/OLoRA residual bases", side);
+    /* activations kept for backward (model/step.c acts_ensure) */
+    double per_layer = N * H * 4 + N * 2 + N * qd * 2 + N * kd * 2 + (double)(B * c->n_heads * T) + N * F * 3;
+    double acts = 4.0 * (per_layer * L + N * H * 2 + N + N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3);
+    add(p, "activations", acts);
+    /* scratch: one weight-sized buffer (bf16→fp32 view or Bone's W'), the G tile, the
+     * lm_head fp32 view when stored in 16 bits, the cross-entropy chunk, attention blocks */
+    double scratch = 0;
+    if (any_low && !full) scratch += 4.0 * max_oi;
+    scratch += 4.0 * 256 * (F > H ? F : H); /* G tile: 256 rows */
+    if (m->lm_head.dtype != BONE_F32) scratch += 4.0 * V * H;
+    double chunk = N < 256 ? N : 256;
+    scratch += 4.0 * (chunk * V + 2 * chunk * H);
+    scratch += 4.0 * (double)threads * (2.0 * (double)T * (double)T + (double)T);
+    add(p, "scratch (W'/bf16 view, G tile, xent chunk, attention)", scratch);
+    double tokens = 0;
+    for (int64_t i = 0; i < d->n; i++) tokens += (double)d->ex[i].n;
+    add(p, "data set", 8.0 * tokens + 32.0 * (double)d->n);
+    /* libraries, OpenBLAS buffers, allocator slack: measured ~20 MiB for small models */
+    add(p, "process baseline", 20.0 * 1024 * 1024);
+}
+
+void bone_memplan_print(const bone_memplan *p, FILE *f) {
+    fprintf(f, "memory plan:\n");
+    for (int i = 0; i < p->n; i++) fprintf(f, "  %-56s %10.1f MiB\n", p->name[i], p->bytes[i] / 1048576.0);
+    fprintf(f, "  %-56s %10.1f MiB\n", "total (estimated peak)", p->total / 1048576.0);
+}
+
+double bone_mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "MemAvailable:", 13)) {
+            kb = strtod(line + 13, NULL);
+            break;
+        }
+    fclose(f);
+    return kb * 1024.0;
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""make_seeds.py — writes the small seed corpora of the fuzz targets into tests/fuzz/corpus/<name>/
+(committed; rerun only to regenerate them). Standard library only."""
+import json, os, struct, sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(ROOT, "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def safetensors(tensors, meta=None, pad=True):
+    """tensors: list of (name, dtype, shape, raw bytes)"""
+    hdr, off, blob = {}, 0, b""
+    if meta is not None:
+        hdr["__metadata__"] = meta
+    for name, dt, shape, raw in tensors:
+        hdr[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        off += len(raw)
+        blob += raw
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    if pad:
+        h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def f32(vals):
+    return struct.pack("<%df" % len(vals), *vals)
+
+
+# ---- safetensors
+put("safetensors", "two_tensors", safetensors(
+    [("a", "F32", [2, 2], f32([1, 2, 3, 4])), ("b", "BF16", [3], b"\x80\x3f" * 3)], {"format": "pt"}))
+put("safetensors", "int_scalar", safetensors([("step", "I64", [], struct.pack("<q", 7)), ("h", "F16", [1, 2], b"\x00\x3c" * 2)]))
+put("safetensors", "empty", safetensors([]))
+put("safetensors", "unpadded", safetensors([("x", "F32", [1], f32([0.5])), ("y", "U8", [0], b"")], pad=False))
+
+# ---- config.json
+cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 512, "hidden_size": 128,
+       "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+       "hidden_act": "silu", "max_position_embeddings": 256, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+       "rope_scaling": None, "attention_bias": False, "mlp_bias": False, "tie_word_embeddings": False,
+       "bos_token_id": 1, "eos_token_id": 2, "initializer_range": 0.02}
+put("config", "tiny_llama.json", json.dumps(cfg, indent=2))
+l3 = dict(cfg, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                             "original_max_position_embeddings": 8192}, eos_token_id=[2, 3], torch_dtype="bfloat16")
+put("config", "llama3_rope.json", json.dumps(l3))
+qw = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 1000, "hidden_size": 64,
+      "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+      "use_sliding_window": False, "sliding_window": 4096, "tie_word_embeddings": True,
+      "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}, "dtype": "float16"}
+put("config", "qwen2_v5.json", json.dumps(qw))
+ms = {"model_type": "mistral", "vocab_size": 100, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+      "num_attention_heads": 2, "head_dim": 8, "sliding_window": None, "rope_scaling": {"type": "linear", "factor": 2.0}}
+put("config", "mistral_linear.json", json.dumps(ms))
+
+# ---- tokenizer.json NUL tokenizer_config.json NUL text
+def bytes_to_unicode():
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+b2u = bytes_to_unicode()
+bl_vocab = {b2u[b]: b for b in range(256)}
+for i, w in enumerate(["\u0120t", "he", "\u0120the", "ll", "<|endoftext|>"]):
+    bl_vocab[w] = 256 + i
+bytelevel = {"version": "1.0", "truncation": None, "padding": None,
+             "added_tokens": [{"id": 260, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+                               "rstrip": False, "normalized": False, "special": True}],
+             "normalizer": {"type": "NFC"},
+             "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+             "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+             "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+             "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                       "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": True,
+                       "vocab": bl_vocab, "merges": [["\u0120", "t"], ["h", "e"], ["\u0120t", "he"], ["l", "l"]]}}
+put("tokenizer", "bytelevel", json.dumps(bytelevel).encode() + b"\0" +
+    json.dumps({"eos_token": "<|endoftext|>", "chat_template": "<|im_start|>"}).encode() + b"\0" +
+    "Hello the world<|endoftext|> caf\u00e9 \U0001F600 12345 it's".encode())
+
+sp_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+for b in range(256):
+    sp_vocab["<0x%02X>" % b] = 3 + b
+for i, w in enumerate(["\u2581", "\u2581t", "h", "e", "he", "t", "\u2581the"]):
+    sp_vocab[w] = 259 + i
+spm = {"version": "1.0",
+       "added_tokens": [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+                         "normalized": False, "special": True} for i, c in enumerate(["<unk>", "<s>", "</s>"])],
+       "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                          {"type": "Replace", "pattern": {"String": " "},
+                                                           "content": "\u2581"}]},
+       "pre_tokenizer": None,
+       "post_processor": {"type": "TemplateProcessing",
+                          "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                          "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+       "decoder": {"type": "Sequence", "decoders": [
+           {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+           {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+       "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "fuse_unk": True, "byte_fallback": True,
+                 "vocab": sp_vocab, "merges": ["\u2581 t", "h e", "\u2581t he"]}}
+put("tokenizer", "sentencepiece", json.dumps(spm).encode() + b"\0" +
+    json.dumps({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": True,
+                "bos_token": {"content": "<s>"}, "eos_token": "</s>", "pad_token": None,
+                "chat_template": "[INST] <<SYS>>"}).encode() + b"\0" + "the  thé\u2581<s> x\n".encode())
+split = dict(spm, normalizer=None, pre_tokenizer={"type": "Sequence", "pretokenizers": [
+    {"type": "Split", "pattern": {"Regex": "(?i:'s|'t)|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"},
+     "behavior": "Isolated", "invert": False},
+    {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True}]},
+    decoder={"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"})
+put("tokenizer", "split_metaspace", json.dumps(split).encode() + b"\0\0" + b"It's 2024!! ok  ")
+
+# ---- llama2.c tokenizer.bin: first byte = vocab-size selector (0: to the end of the file)
+def l2c(pieces):
+    out = struct.pack("<i", max(len(p) for _, p in pieces))
+    for s, p in pieces:
+        out += struct.pack("<fi", s, len(p)) + p
+    return out
+
+pieces = [(0.0, b"<unk>"), (0.0, b"\n<s>\n"), (0.0, b"\n</s>\n")] + [(0.0, b"<0x%02X>" % b) for b in range(256)]
+pieces += [(-1.0, " t".encode()), (-2.0, b"he"), (-3.0, b" the"), (-1.5, b"h"), (-1.5, b"e"), (-4.0, b" ")]
+put("llama2c_tokenizer", "all", b"\0" + l2c(pieces))
+put("llama2c_tokenizer", "first_261", b"\x05" + l2c(pieces))
+
+# ---- llama2.c checkpoints: legacy (unshared classifier) and version 1 (shared)
+def l2c_model(version, D, F, L, H, KV, V, S, shared):
+    hd = H and D // H
+    kvd = KV * hd
+    n = V * D + L * D * 2 + L * D * D * 2 + L * kvd * D * 2 + L * F * D * 3 + D + (0 if shared else V * D)
+    if version == 0:
+        n += S * (hd // 2) * 2
+        hdr = struct.pack("<7i", D, F, L, H, KV, V if shared else -V, S)
+    else:
+        hdr = struct.pack("<Ii7iB", 0x616B3432, 1, D, F, L, H, KV, V, S, 1 if shared else 0)
+        hdr += b"\0" * (256 - len(hdr))
+    return hdr + f32([((i * 7) % 13 - 6) / 10.0 for i in range(n)])
+
+put("llama2c_model", "legacy_unshared", l2c_model(0, 8, 16, 1, 2, 1, 5, 4, False))
+put("llama2c_model", "v1_shared", l2c_model(1, 8, 12, 2, 2, 2, 6, 3, True))
+put("llama2c_model", "v2_refused", struct.pack("<Ii7iB", 0x616B3432, 2, 8, 16, 1, 2, 1, 5, 4, 1) + b"\0" * 219)
+
+# ---- data: 3 option bytes, the data file, NUL, a template file
+def data(fmt, tmpl, bits, text, template=None):
+    b = bytes([fmt, tmpl, bits]) + text.encode()
+    return b + (b"\0" + template.encode() if template is not None else b"")
+
+put("data", "tokens", data(1, 0, 0, '{"input_ids":[1,5,6,7],"labels":[-100,5,6,7]}\n\n{"input_ids":[3,4]}\n'))
+put("data", "tokens_auto_maxlen", data(0, 0, 1 | 8, '{"input_ids":[1,2,3,4,5,6,7,8,9,10],"labels":null}\n'))
+put("data", "gsm8k", data(2, 0, 0, '{"question":"What is 2+2?","answer":"2+2=<<2+2=4>>4\\n#### 4"}\n'))
+put("data", "metamath_raw", data(0, 6, 4, '{"query":"q","response":"r","type":"x"}\n'))
+put("data", "alpaca_array", data(4, 1, 2, '[{"instruction":"Say hi","input":"to Bob","output":"hi Bob"},'
+                                          '{"instruction":"x","input":null,"output":"y"}]'))
+msgs = '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":" hi "},' \
+       '{"role":"assistant","content":"hello"}]}\n'
+put("data", "chat_chatml", data(5, 2, 0, msgs))
+put("data", "chat_default_llama3", data(0, 0, 2 << 4, msgs))
+put("data", "chat_llama2", data(5, 4, 0, msgs))
+put("data", "chat_zephyr", data(5, 5, 4 << 4, msgs))
+put("data", "alpaca_file", data(4, 7, 0, '{"instruction":"a","input":"b","output":"c","extra":"d"}\n',
+                                "Q: {instruction} {{x}} {extra}\nA: {response}"))
+
+# ---- adapter: adapter_config.json NUL adapter_model.safetensors (tiny model of fuzz_adapter.c)
+P = "base_model.model.model.layers.%d.%s"
+lora_cfg = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
+            "fan_in_fan_out": False, "use_dora": False, "use_rslora": False, "init_lora_weights": True,
+            "rank_pattern": {}, "alpha_pattern": {}, "task_type": "CAUSAL_LM"}
+ts = []
+for l in range(2):
+    ts.append((P % (l, "self_attn.q_proj.lora_A.weight"), "F32", [2, 16], f32([0.01] * 32)))
+    ts.append((P % (l, "self_attn.q_proj.lora_B.weight"), "F32", [16, 2], f32([0.02] * 32)))
+    ts.append((P % (l, "self_attn.v_proj.lora_A.weight"), "BF16", [2, 16], b"\x00\x3c" * 32))
+    ts.append((P % (l, "self_attn.v_proj.lora_B.weight"), "F16", [8, 2], b"\x00\x3c" * 16))
+put("adapter", "lora", json.dumps(lora_cfg, indent=2).encode() + b"\0" + safetensors(ts, {"format": "pt"}))
+miss = {"peft_type": "MISS", "r": 8, "init_weights": "bat", "target_modules": ["q_proj", "down_proj"]}
+ts = [(P % (0, "self_attn.q_proj.miss_block"), "F32", [2, 8, 8], f32([0.001] * 128)),
+      (P % (1, "mlp.down_proj.miss_block"), "F32", [2, 8, 8], f32([0.002] * 128))]
+put("adapter", "miss_bat", json.dumps(miss).encode() + b"\0" + safetensors(ts))
+put("adapter", "bone_row", json.dumps(dict(miss, bone_variant="row")).encode() + b"\0" + safetensors(
+    [(P % (0, "self_attn.q_proj.miss_block"), "F32", [2, 8, 8], f32([0.001] * 128))]))
+put("adapter", "bone_grid", json.dumps(dict(miss, bone_variant="grid", bone_grid=[1, 2])).encode() + b"\0" +
+    safetensors([(P % (0, "mlp.up_proj.miss_block"), "F32", [2, 8, 8], f32([0.0] * 128))]))
+free = {"peft_type": "BONE", "r": 8, "init_weights": True}
+put("adapter", "bone_free", json.dumps(free).encode() + b"\0" + safetensors(
+    [(P % (0, "self_attn.k_proj.bone_block"), "F32", [8, 8], f32([0.1] * 64))]))
+print("seeds written to", CORPUS)
