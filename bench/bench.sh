@@ -32,7 +32,7 @@ awk -v n="$NB" 'BEGIN { srand(3); for (i = 0; i < n; i++) { s = ""; for (t = 0; 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%F' '%H:%M' UTC')"
 COMMON=(--data "$W/data.jsonl" --batch 4 --seq 256 --steps "$STEPS" --warmup "$WARMUP" --rounds "$ROUNDS" --json)
 echo "== bone bench, fp32 weights"
-"$BONE" bench --model "$W/f32" --methods lora:8,bone-col:16,full "${COMMON[@]}" | tee "$W/ours-f32.txt" | grep -v '^{'
+"$BONE" bench --model "$W/f32" --methods lora:8,bone-col:16,full,lora:8/rc,bone-col:16/rc "${COMMON[@]}" | tee "$W/ours-f32.txt" | grep -v '^{'
 echo "== bone bench, bf16 frozen weights"
 "$BONE" bench --model "$W/bf16" --methods lora:8,bone-col:16 "${COMMON[@]}" | tee "$W/ours-bf16.txt" | grep -v '^{'
 
@@ -59,6 +59,11 @@ def summ(path):
     for l in open(path):
         if l.startswith('{"summary"'):
             j = json.loads(l); out[j["summary"]] = j
+    for l in open(path):  # per-step losses of the first round's child runs
+        if l.startswith('{"method"') and '"losses"' in l:
+            j = json.loads(l)
+            key = j["method"].replace("/rc", "") + (":%d" % j["k"] if j["k"] else "") + ("/rc" if "/rc" in j["method"] else "")
+            if key in out and "losses" not in out[key]: out[key]["losses"] = j["losses"]
     return out
 f32, bf = summ(f"{w}/ours-f32.txt"), summ(f"{w}/ours-bf16.txt")
 peers = [json.loads(l) for l in open(f"{w}/peer.jsonl")]
@@ -87,7 +92,13 @@ fs = os.path.getsize(f"{w}/f32/model.safetensors"); bs = os.path.getsize(f"{w}/b
 for m in bf:
     if m in f32:
         a, b = f32[m], bf[m]
+        rel = max(abs(x - y) / abs(y) for x, y in zip(b.get("losses", [b["loss0"]]), a.get("losses", [a["loss0"]])))
         print(f"bf16/fp32 {m}: tokens/s {b['tokens_per_s']/a['tokens_per_s']:.3f} (target >= 0.95), peak RSS {b['peak_rss_mib']/a['peak_rss_mib']:.3f}, "
-              f"loss[0] rel diff {abs(b['loss0']-a['loss0'])/a['loss0']:.2e} (target < 1e-2)")
+              f"max rel loss diff over the {len(b.get('losses', [0]))} steps {rel:.2e} (target < 1e-2)")
+for m in ("lora:8", "bone-col:16"):
+    if m in f32 and m + "/rc" in f32:
+        a, b = f32[m], f32[m + "/rc"]
+        print(f"--recompute {m}: step time x{b['step_s']/a['step_s']:.3f}, peak RSS x{b['peak_rss_mib']/a['peak_rss_mib']:.3f} "
+              f"({a['peak_rss_mib']:.0f} -> {b['peak_rss_mib']:.0f} MiB)")
 print(f"weight file bf16/fp32: {bs/fs:.3f} ({bs/2**20:.0f} / {fs/2**20:.0f} MiB)")
 EOF

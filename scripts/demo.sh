@@ -1,41 +1,61 @@
 #!/usr/bin/env bash
-# demo.sh — the README's first command (until the pretrained embedded model lands):
-# builds bone, creates a small random Llama with `bone init`, makes a synthetic
-# pre-tokenized data set (arithmetic progressions of token ids, learnable), fine-tunes it
-# with bone-col and with lora at comparable trainable-parameter counts for the same number
-# of steps, and prints a table of parameters, losses and times. Outputs go to out/demo/.
+# demo.sh — the README's first command. With nothing downloaded, it fine-tunes the embedded
+# default model (models/default: a 5.5M-parameter Llama that bone pretrained itself, see
+# tools/default-model/) on GSM8K answers with bone-col and with lora at near-equal trainable
+# parameters and equal steps, prints a table (trainable params, final train loss, held-out
+# loss on GSM8K test, time, peak memory), writes the comparison plot, merges the Bone adapter
+# and generates an answer for one test question. Everything goes to out/demo/.
+#   DEMO_STEPS (default 300), DEMO_BATCH (8), DEMO_EVAL (200 test questions) scale it down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-STEPS=${STEPS:-40}
+STEPS=${DEMO_STEPS:-300}
+BATCH=${DEMO_BATCH:-8}
+NEVAL=${DEMO_EVAL:-200}
+MODEL=${DEMO_MODEL:-models/default}
+GSM8K=${GSM8K:-data/gsm8k}   # a copy of GSM8K (MIT) ships in the repository
 OUT=out/demo
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target bone >/dev/null
 BONE="$BUILD/bone"
 rm -rf "$OUT"
 mkdir -p "$OUT"
-"$BONE" init --config configs/tiny-llama.json --out "$OUT/base" --seed 1
-# 288 sequences of 32 ids following a fixed random successor map (x[t+1] = next[x[t]]):
-# a pattern the frozen random base does not know and an adapter can learn; the first 8
-# labels of each sequence are masked (-100), as a prompt would be
-awk 'BEGIN { srand(7); for (i = 0; i < 500; i++) nx[i] = int(rand()*500);
-       for (n = 0; n < 288; n++) { v = int(rand()*500); ids = ""; lab = "";
-       for (t = 0; t < 32; t++) { ids = ids (t ? "," : "") (v + 10); lab = lab (t ? "," : "") (t < 8 ? -100 : v + 10); v = nx[v] }
-       f = (n < 256) ? "train" : "eval";
-       print "{\"input_ids\":[" ids "],\"labels\":[" lab "]}" > ("'"$OUT"'/" f ".jsonl") } }'
-printf "%-10s %12s %12s %12s %10s\n" method trainable train_loss eval_loss seconds
-for spec in "bone-col --block 16" "lora --rank 8"; do
+head -n "$NEVAL" "$GSM8K/test.jsonl" >"$OUT/test-heldout.jsonl"
+echo "bone demo: fine-tuning $MODEL on GSM8K answers (Alpaca prompt of the Bone/PiSSA experiments), $STEPS steps of $BATCH"
+"$BONE" inspect "$MODEL" 2>/dev/null | head -n 6 || true
+# near-equal trainable parameters on this model: bone-col b=16 → 233,472; lora r=8 → 224,256
+printf "\n%-9s %10s %11s %13s %9s %9s\n" method trainable train_loss heldout_loss time_s peak_MiB
+for spec in "bone-col --block 16" "lora --rank 8 --alpha 16"; do
     set -- $spec
-    m=$1; shift
-    start=$(date +%s.%N)
-    "$BONE" train --model "$OUT/base" --data "$OUT/train.jsonl" --eval-data "$OUT/eval.jsonl" --method "$m" "$@" \
-        --out "$OUT/$m" --steps "$STEPS" --batch 8 --lr ${LR:-1e-2} --schedule cosine --warmup 4 --quiet
-    end=$(date +%s.%N)
-    params=$(grep -o '"trainable_params": [0-9]*' "$OUT/$m/run.json" | grep -o '[0-9]*$')
-    last=$(tail -n 1 "$OUT/$m/metrics.jsonl")
-    loss=$(echo "$last" | grep -o '"loss": [0-9.e+-]*' | grep -o '[0-9.e+-]*$')
-    evl=$(echo "$last" | grep -o '"eval_loss": [0-9.e+-]*' | grep -o '[0-9.e+-]*$')
-    printf "%-10s %12s %12.4f %12.4f %10.1f\n" "$m" "$params" "$loss" "$evl" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
+    m=$1
+    shift
+    "$BONE" train --model "$MODEL" --data "$GSM8K/train.jsonl" --format gsm8k --template alpaca --max-len 256 \
+        --eval-data "$OUT/test-heldout.jsonl" --eval-every $((STEPS / 4 > 0 ? STEPS / 4 : 1)) --method "$m" "$@" \
+        --out "$OUT/$m" --steps "$STEPS" --batch "$BATCH" --lr 2e-3 --schedule cosine --warmup $((STEPS / 20)) \
+        --seed 1 --quiet
+    awk -v m="$m" '
+        { if (match($0, /"loss": [^,}]*/)) l[NR] = substr($0, RSTART + 8, RLENGTH - 8)
+          if (match($0, /"eval_loss": [^,}]*/)) ev = substr($0, RSTART + 13, RLENGTH - 13)
+          if (match($0, /"elapsed_s": [^,}]*/)) t = substr($0, RSTART + 13, RLENGTH - 13)
+          if (match($0, /"peak_rss_mib": [^,}]*/)) r = substr($0, RSTART + 16, RLENGTH - 16) }
+        END { s = 0; k = 0; for (i = NR; i > NR - 10 && i > 0; i--) { s += l[i]; k++ }  # mean of the last 10 steps
+              printf "%-9s %10s %11.4f %13.4f %9.1f %9.0f\n", m, p, s / k, ev, t, r }
+    ' p="$(grep -o '"trainable_params": [0-9]*' "$OUT/$m/run.json" | grep -o '[0-9]*$')" "$OUT/$m/metrics.jsonl"
 done
-"$BONE" score --model "$OUT/base" --data "$OUT/eval.jsonl" --adapter "$OUT/bone-col/adapter"
-echo "runs in $OUT/ (metrics.jsonl, run.json, adapter/ in PEFT layout)"
+"$BONE" plot bone-col="$OUT/bone-col" lora="$OUT/lora" --out "$OUT/bone-vs-lora.svg" \
+    --title "GSM8K fine-tuning of the default model: Bone vs LoRA" >/dev/null
+echo "plot: $OUT/bone-vs-lora.svg (train loss solid, held-out loss dashed)"
+"$BONE" merge --model "$MODEL" --adapter "$OUT/bone-col/adapter" --out "$OUT/merged" >/dev/null
+Q=$(sed -n 1p "$GSM8K/test.jsonl" | /usr/bin/env awk '{ match($0, /"question": "[^"]*"/); print substr($0, RSTART + 13, RLENGTH - 14) }')
+PROMPT="Below is an instruction that describes a task. Write a response that appropriately completes the request.
+
+### Instruction:
+$Q
+
+### Response:"
+echo
+echo "merged Bone model ($OUT/merged), greedy answer to GSM8K test question 1:"
+echo "Q: $Q"
+printf "A:"
+"$BONE" generate --model "$OUT/merged" --prompt "$PROMPT" --max-new 120 --stop "### Instruction"
+echo "runs in $OUT/: metrics.jsonl, run.json, adapter/ (PEFT layout), loss.svg per run"

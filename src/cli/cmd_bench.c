@@ -22,6 +22,7 @@
 #include "core/rng.h"
 #include "data/batch.h"
 #include "model/model.h"
+#include "model/step.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 
@@ -36,7 +37,8 @@ static const char *USAGE =
     "one child process per method and round (so peak RSS is per method), and prints per method:\n"
     "median step time, tokens/s, achieved GFLOP/s, its fraction of a GEMM ceiling measured in\n"
     "the same run on the model's own GEMM shapes, peak RSS; then ratios against the first\n"
-    "method. LIST is comma-separated METHOD[:K] (K = --block for Bone, --rank for LoRA).\n"
+    "method. LIST is comma-separated METHOD[:K][/rc] (K = --block for Bone, --rank for LoRA;\n"
+    "/rc = with activation recomputation).\n"
     "Without --data, token batches are seeded random ids (seed 1). Ratios are the result:\n"
     "absolute times depend on the machine and its load.\n\n"
     "example:\n  bone bench --model models/small --methods lora:8,bone-col:16,full --steps 5";
@@ -124,6 +126,9 @@ static int run_child(const char *model_dir, const char *data_path, const char *s
     }
     char method[64];
     snprintf(method, sizeof method, "%s", spec);
+    char *rc_suffix = strstr(method, "/rc"); /* METHOD[:K]/rc: with activation recomputation */
+    const int recompute = rc_suffix != NULL;
+    if (rc_suffix) *rc_suffix = 0;
     char *colon = strchr(method, ':');
     int64_t k = 0;
     if (colon) {
@@ -158,6 +163,7 @@ static int run_child(const char *model_dir, const char *data_path, const char *s
     }
     bone_adamw opt = {1e-4, 0.9, 0.999, 1e-8, 0.0, 0};
     acts = bone_acts_new();
+    bone_acts_set_recompute(acts, recompute);
     bone_example **mb = xmalloc((size_t)B * sizeof *mb);
     double dt[BENCH_MAX_STEPS], losses[BENCH_MAX_STEPS];
     int64_t n = steps + warmup;
@@ -184,9 +190,9 @@ static int run_child(const char *model_dir, const char *data_path, const char *s
     double med = median(tmp, (int)steps);
     int64_t trainable = 0;
     for (int64_t i = 0; i < P.n; i++) trainable += P.p[i].numel;
-    printf("{\"method\": \"%s\", \"k\": %lld, \"step_s\": %.6f, \"flops\": %.6e, \"peak_rss_mib\": %.1f, "
+    printf("{\"method\": \"%s%s\", \"k\": %lld, \"step_s\": %.6f, \"flops\": %.6e, \"peak_rss_mib\": %.1f, "
            "\"trainable\": %lld, \"losses\": [",
-           method, (long long)k, med, step_flops(&m.cfg, method, k, B, T), peak_rss_mib(), (long long)trainable);
+           method, recompute ? "/rc" : "", (long long)k, med, step_flops(&m.cfg, method, k, B, T), peak_rss_mib(), (long long)trainable);
     for (int64_t s = 0; s < n; s++) printf("%s%.9g", s ? ", " : "", losses[s]);
     printf("]}\n");
     fflush(stdout);

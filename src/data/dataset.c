@@ -63,15 +63,6 @@ static int read_ids(const cJSON *arr, const char *field, const char *where, int 
     return 0;
 }
 
-static void list_fields(const cJSON *o, char *buf, size_t cap) {
-    buf[0] = 0;
-    for (const cJSON *it = o->child; it; it = it->next) {
-        size_t k = strlen(buf);
-        snprintf(buf + k, cap - k, "%s\"%s\"", k ? ", " : "", it->string);
-    }
-    if (!buf[0]) snprintf(buf, cap, "none");
-}
-
 int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
     char *text;
     size_t n;
@@ -91,8 +82,17 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
         while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
         if (a == b) continue; /* blank line */
         snprintf(where, sizeof where, "%s:%lld", opts->path, (long long)line);
-        cJSON *o = bone_json_parse(text + a, b - a, where, e);
-        if (!o) goto out;
+        bone_err je;
+        cJSON *o = bone_json_parse(text + a, b - a, where, &je);
+        if (!o) {
+            /* json.c places errors in the one-line text as WHERE:1:COL; say path:LINE:COL */
+            size_t wl = strlen(where);
+            if (!strncmp(je.msg, where, wl) && !strncmp(je.msg + wl, ":1:", 3))
+                bone_fail(e, "%s:%lld:%s", opts->path, (long long)line, je.msg + wl + 3);
+            else
+                bone_fail(e, "%s", je.msg);
+            goto out;
+        }
         if (!cJSON_IsObject(o)) {
             cJSON_Delete(o);
             bone_fail(e, "%s: expected a JSON object {\"input_ids\": [...], \"labels\": [...]}", where);
@@ -101,7 +101,7 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
         const cJSON *ids_j = cJSON_GetObjectItemCaseSensitive(o, "input_ids");
         if (!ids_j) {
             char f[512];
-            list_fields(o, f, sizeof f);
+            bone_json_list_fields(o, f, sizeof f);
             cJSON_Delete(o);
             bone_fail(e, "%s: missing field \"input_ids\" (fields present: %s)", where, f);
             goto out;

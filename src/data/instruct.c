@@ -13,7 +13,7 @@
 #include "io/json.h"
 #include "tokenizer/tokenizer.h"
 
-typedef enum { FMT_GSM8K, FMT_METAMATH, FMT_ALPACA, FMT_CHAT } fmt_t;
+typedef enum { FMT_GSM8K, FMT_METAMATH, FMT_ALPACA, FMT_CHAT, FMT_TEXT } fmt_t;
 
 static const struct {
     const char *name;
@@ -24,32 +24,26 @@ static const struct {
     {"metamath", FMT_METAMATH, "query", "response"},
     {"alpaca", FMT_ALPACA, "instruction", "output"},
     {"chat", FMT_CHAT, "messages", NULL},
+    {"text", FMT_TEXT, "text", NULL}, /* plain text: every token trained (continued pretraining) */
 };
-
-static void list_fields(const cJSON *o, char *buf, size_t cap) {
-    buf[0] = 0;
-    for (const cJSON *it = o->child; it; it = it->next) {
-        size_t k = strlen(buf);
-        snprintf(buf + k, cap - k, "%s\"%s\"", k ? ", " : "", it->string);
-    }
-    if (!buf[0]) snprintf(buf, cap, "none");
-}
+#define NFORMATS ((int)(sizeof FORMATS / sizeof FORMATS[0]))
 
 static int detect(const cJSON *o, const char *where, fmt_t *f, bone_err *e) {
     if (cJSON_GetObjectItemCaseSensitive(o, "messages")) { *f = FMT_CHAT; return 0; }
+    if (cJSON_GetObjectItemCaseSensitive(o, "text")) { *f = FMT_TEXT; return 0; }
     for (int i = 0; i < 3; i++)
         if (cJSON_GetObjectItemCaseSensitive(o, FORMATS[i].prompt) && cJSON_GetObjectItemCaseSensitive(o, FORMATS[i].target)) {
             *f = FORMATS[i].fmt;
             return 0;
         }
     char fl[1024];
-    list_fields(o, fl, sizeof fl);
+    bone_json_list_fields(o, fl, sizeof fl);
     if (cJSON_GetObjectItemCaseSensitive(o, "input_ids"))
         return bone_fail(e, "%s: pre-tokenized records ({\"input_ids\": ...}) must be JSONL, one object per line "
                             "(--format tokens)", where);
     return bone_fail(e, "%s: cannot tell the data format from the fields present (%s); expected {question, answer} "
-                        "(gsm8k), {query, response} (metamath), {instruction, input, output} (alpaca) or {messages} "
-                        "(chat), or choose one with --format", where, fl);
+                        "(gsm8k), {query, response} (metamath), {instruction, input, output} (alpaca), {messages} "
+                        "(chat) or {text} (text), or choose one with --format", where, fl);
 }
 
 static const char *need_str(const cJSON *o, const char *key, int optional, const char *where, bone_err *e) {
@@ -57,7 +51,7 @@ static const char *need_str(const cJSON *o, const char *key, int optional, const
     if (!v) {
         if (optional) return "";
         char fl[1024];
-        list_fields(o, fl, sizeof fl);
+        bone_json_list_fields(o, fl, sizeof fl);
         bone_fail(e, "%s: missing field \"%s\" (fields present: %s)", where, key, fl);
         return NULL;
     }
@@ -182,12 +176,22 @@ static int process(loader *L, const cJSON *o, const char *where, bone_err *e) {
     if (!L->have_fmt) {
         if (detect(o, where, &L->fmt, e)) return -1;
         L->have_fmt = 1;
+        if (L->fmt == FMT_TEXT) goto opened;
         if (bone_template_open(L->o->template_, L->fmt == FMT_CHAT, L->tok, &L->tmpl, e)) {
             L->have_fmt = 0;
             return -1;
         }
     }
+opened:
     L->seen++;
+    if (L->fmt == FMT_TEXT) { /* one trained segment, the post-processor's tokens, then EOS */
+        const char *t = need_str(o, "text", 0, where, e);
+        if (!t) return -1;
+        char *seg[1] = {(char *)t};
+        int train[1] = {1};
+        bone_segs s1 = {seg, train, 1, 1, 1, 1};
+        return add_example(L, &s1, where, e);
+    }
     bone_record r = {0};
     r.obj = o;
     char *calc_free = NULL;
@@ -197,7 +201,7 @@ static int process(loader *L, const cJSON *o, const char *where, bone_err *e) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "messages");
         if (!m) {
             char fl[1024];
-            list_fields(o, fl, sizeof fl);
+            bone_json_list_fields(o, fl, sizeof fl);
             return bone_fail(e, "%s: missing field \"messages\" (fields present: %s)", where, fl);
         }
         if (!cJSON_IsArray(m) || !cJSON_GetArraySize(m))
@@ -262,9 +266,9 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
     if (opts->format && !strcmp(opts->format, "tokens")) return bone_dataset_load_tokens(opts, out, e);
     if (opts->format && strcmp(opts->format, "auto")) {
         int ok = 0;
-        for (int i = 0; i < 4; i++) ok |= !strcmp(opts->format, FORMATS[i].name);
+        for (int i = 0; i < NFORMATS; i++) ok |= !strcmp(opts->format, FORMATS[i].name);
         if (!ok)
-            return bone_fail(e, "unknown data format \"%s\" (expected auto, tokens, gsm8k, metamath, alpaca, chat)",
+            return bone_fail(e, "unknown data format \"%s\" (expected auto, tokens, gsm8k, metamath, alpaca, chat, text)",
                              opts->format);
     }
     if (!opts->tokenizer || !*opts->tokenizer)
@@ -290,10 +294,10 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
     L.tok = bone_tokenizer_load(opts->tokenizer, e);
     if (!L.tok) goto out;
     if (opts->format && strcmp(opts->format, "auto")) {
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < NFORMATS; i++)
             if (!strcmp(opts->format, FORMATS[i].name)) L.fmt = FORMATS[i].fmt;
         L.have_fmt = 1;
-        if (bone_template_open(opts->template_, L.fmt == FMT_CHAT, L.tok, &L.tmpl, e)) {
+        if (L.fmt != FMT_TEXT && bone_template_open(opts->template_, L.fmt == FMT_CHAT, L.tok, &L.tmpl, e)) {
             L.have_fmt = 0;
             goto out;
         }

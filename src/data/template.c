@@ -1,6 +1,7 @@
 /* template.c — rendering instruction records and chat conversations into trainable / prompt
  * text segments (see template.h; the literal strings follow FORMATS.md §4.10 and §7.4). */
 #include "data/template.h"
+#include "io/json.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,15 +252,6 @@ static int render_chat(const bone_template *t, const bone_msg *m, size_t n, cons
     }
 }
 
-static void list_fields(const cJSON *o, char *buf, size_t cap) {
-    buf[0] = 0;
-    for (const cJSON *it = o ? o->child : NULL; it; it = it->next) {
-        size_t k = strlen(buf);
-        snprintf(buf + k, cap - k, "%s\"%s\"", k ? ", " : "", it->string);
-    }
-    if (!buf[0]) snprintf(buf, cap, "none");
-}
-
 static int render_file(const bone_template *t, const bone_record *r, const char *where, bone_segs *s, bone_err *e) {
     s->add_special = 1;
     s->append_eos = 1;
@@ -308,7 +300,8 @@ static int render_file(const bone_template *t, const bone_record *r, const char 
             if (!val && !strcmp(name, "input")) val = r->input ? r->input : "";
             if (!val) {
                 char f[1024];
-                list_fields(r->obj, f, sizeof f);
+                if (r->obj) bone_json_list_fields(r->obj, f, sizeof f);
+                else snprintf(f, sizeof f, "none");
                 free(lit);
                 if (v) return bone_fail(e, "%s: template %s: field \"%s\" is not a string", where, t->name, name);
                 return bone_fail(e, "%s: template %s: placeholder {%s} is not a field of the record (fields present: "

@@ -1,6 +1,7 @@
 /* json.c — strict cJSON wrapper (see json.h). */
 #include "io/json.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/fs.h"
@@ -121,6 +122,15 @@ const char *bone_json_str(const cJSON *obj, const char *key, const char *what, b
     if (!v) { bone_fail(e, "%s: missing field \"%s\" (a string)", what, key); return NULL; }
     if (!cJSON_IsString(v)) { bone_fail(e, "%s: field \"%s\" must be a string", what, key); return NULL; }
     return v->valuestring;
+}
+
+void bone_json_list_fields(const cJSON *o, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (const cJSON *it = o->child; it; it = it->next) {
+        size_t k = strlen(buf);
+        snprintf(buf + k, cap - k, "%s\"%s\"", k ? ", " : "", it->string);
+    }
+    if (!buf[0]) snprintf(buf, cap, "none");
 }
 
 char *bone_json_print(const cJSON *v) { return cJSON_PrintUnformatted(v); }

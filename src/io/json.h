@@ -23,6 +23,8 @@ const char *bone_json_str(const cJSON *obj, const char *key, const char *what, b
 int bone_json_is_int(const cJSON *v, int64_t *out);
 /* Case-sensitive lookup; also rejects duplicate keys via bone_json_check_dups. */
 int bone_json_check_dups(const cJSON *obj, const char *what, bone_err *e);
+/* Writes the object's keys as "a", "b", ... into buf (or "none"): for "fields present" messages. */
+void bone_json_list_fields(const cJSON *obj, char *buf, size_t cap);
 /* Prints compact JSON; the caller frees with free(). */
 char *bone_json_print(const cJSON *v);
 

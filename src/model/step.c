@@ -6,11 +6,15 @@
  *   xn2 = rmsnorm(xm)                          g,u = linear(xn2); hm = silu(g)·u
  *   x_{l+1} = xm + linear_down(hm)
  * then logits = lm_head(rmsnorm(x_L)) and cross-entropy, fused and chunked. Training keeps
- * every layer's activations; evaluation reuses one layer's buffers for all layers. */
+ * every layer's activations; evaluation reuses one layer's buffers for all layers. With
+ * recomputation (bone_acts_set_recompute) training keeps only every layer's input x_l and
+ * runs each layer's forward again just before its backward: activation memory of one layer
+ * plus L·N·H floats, for one more forward of the layers (not of lm_head). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model/model.h"
+#include "model/step.h"
 #include "ops/ops.h"
 
 typedef struct layer_acts {
@@ -33,32 +37,41 @@ struct bone_acts {
     layer_acts *la;      // (L) (all alias la[0] in eval mode)
     float *xf, *xnf, *rstdf; // (N, H), (N, H), (N)
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dg, *du, *dhm; // backward scratch
-    float *headbuf;      // (V, H) fp32 copy of a non-fp32 lm_head
-    int64_t headbuf_cap;
     bone_rope rope;
     int64_t rope_T;
-    int train_layout;
+    int train_layout;    // 0 eval, 1 train (every layer kept), 2 train with recomputation
+    int recompute;       // requested by bone_acts_set_recompute
 };
 
+/* y += x over n elements: the residual adds, threaded (each a pass over N·H floats). */
+static void add_inplace(float *y, const float *x, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
 bone_acts *bone_acts_new(void) { return xcalloc(1, sizeof(bone_acts)); }
+
+void bone_acts_set_recompute(bone_acts *a, int on) { a->recompute = on != 0; }
 
 void bone_acts_free(bone_acts *a) {
     if (!a) return;
     free(a->mem);
     free(a->la);
-    free(a->headbuf);
     rope_free(&a->rope);
     free(a);
 }
 
-static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int train) {
-    if (a->mem && a->B == B && a->T == T && a->train_layout == train) return;
+/* layout: 0 eval (one layer's buffers for all layers), 1 train (every layer's activations),
+ * 2 train with recomputation (every layer's input x, one layer's other activations). */
+static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout) {
+    if (a->mem && a->B == B && a->T == T && a->train_layout == layout) return;
     free(a->mem);
     free(a->la);
+    const int train = layout != 0;
     int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
-    int64_t L = c->n_layers, nl = train ? L : 1;
+    int64_t L = c->n_layers, nl = layout == 1 ? L : 1;
     int64_t per_layer = N * H * 4 + N * 2 + N * qd * 2 + N * kd * 2 + B * c->n_heads * T + N * F * 3;
-    int64_t tail = N * H * 2 + N;
+    int64_t tail = N * H * 2 + N + (layout == 2 ? N * H * L : 0);
     int64_t back = train ? N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3 : 0;
     size_t total = (size_t)(per_layer * nl + tail + back + 64);
     a->mem = xmalloc(total * sizeof(float));
@@ -84,6 +97,8 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
         x->hm = TAKE(N * F);
     }
     for (int64_t l = nl; l < L; l++) a->la[l] = a->la[0];
+    if (layout == 2)
+        for (int64_t l = 1; l < L; l++) a->la[l].x = TAKE(N * H); /* only x is per layer */
     a->xf = TAKE(N * H);
     a->xnf = TAKE(N * H);
     a->rstdf = TAKE(N);
@@ -101,7 +116,33 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
 #undef TAKE
     a->B = B;
     a->T = T;
-    a->train_layout = train;
+    a->train_layout = layout;
+}
+
+/* One layer's forward from s->x, keeping what backward needs in s; the layer output goes to
+ * next, or, with next == NULL (recomputation before backward), is not formed at all. */
+static void layer_forward(bone_model *m, bone_acts *a, layer_acts *s, bone_layer *ly, const bone_batch *b,
+                          float *next) {
+    const bone_config *c = &m->cfg;
+    const int64_t B = b->B, T = b->T, N = B * T, H = c->hidden, F = c->inter;
+    const int64_t nh = c->n_heads, nkv = c->n_kv, d = c->head_dim;
+    bone_lin_ctx *lc = &m->lin;
+    rmsnorm_forward(s->xn1, s->rstd1, s->x, ly->ln1, N, H, (float)c->eps);
+    linear_forward(lc, &ly->proj[BONE_Q], s->xn1, s->q, N);
+    linear_forward(lc, &ly->proj[BONE_K], s->xn1, s->k, N);
+    linear_forward(lc, &ly->proj[BONE_V], s->xn1, s->v, N);
+    rope_forward(s->q, &a->rope, B, T, nh, d);
+    rope_forward(s->k, &a->rope, B, T, nkv, d);
+    attention_forward(s->att, s->lse, s->q, s->k, s->v, b->len, B, T, nh, nkv, d);
+    linear_forward(lc, &ly->proj[BONE_O], s->att, s->xm, N);
+    add_inplace(s->xm, s->x, N * H);
+    rmsnorm_forward(s->xn2, s->rstd2, s->xm, ly->ln2, N, H, (float)c->eps);
+    linear_forward(lc, &ly->proj[BONE_GATE], s->xn2, s->g, N);
+    linear_forward(lc, &ly->proj[BONE_UP], s->xn2, s->u, N);
+    swiglu_forward(s->hm, s->g, s->u, N * F);
+    if (!next) return;
+    linear_forward(lc, &ly->proj[BONE_DOWN], s->hm, next, N);
+    add_inplace(next, s->xm, N * H);
 }
 
 int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, float grad_scale,
@@ -117,7 +158,7 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     if (T > c->max_pos)
         return bone_fail(e, "sequence length %lld exceeds max_position_embeddings %lld", (long long)T,
                          (long long)c->max_pos);
-    acts_ensure(a, c, B, T, train);
+    acts_ensure(a, c, B, T, train ? (a->recompute ? 2 : 1) : 0);
     if (a->rope_T < T) {
         rope_free(&a->rope);
         rope_build(&a->rope, c, T);
@@ -131,45 +172,20 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     embedding_forward(x, m->embed, b->ids, N, H);
     for (int64_t l = 0; l < L; l++) {
         layer_acts *s = &a->la[l];
-        bone_layer *ly = &m->layers[l];
         if (s->x != x) memcpy(s->x, x, (size_t)(N * H) * sizeof(float));
-        rmsnorm_forward(s->xn1, s->rstd1, s->x, ly->ln1, N, H, (float)c->eps);
-        linear_forward(lc, &ly->proj[BONE_Q], s->xn1, s->q, N);
-        linear_forward(lc, &ly->proj[BONE_K], s->xn1, s->k, N);
-        linear_forward(lc, &ly->proj[BONE_V], s->xn1, s->v, N);
-        rope_forward(s->q, &a->rope, B, T, nh, d);
-        rope_forward(s->k, &a->rope, B, T, nkv, d);
-        attention_forward(s->att, s->lse, s->q, s->k, s->v, b->len, B, T, nh, nkv, d);
-        linear_forward(lc, &ly->proj[BONE_O], s->att, s->xm, N);
-        for (int64_t i = 0; i < N * H; i++) s->xm[i] += s->x[i];
-        rmsnorm_forward(s->xn2, s->rstd2, s->xm, ly->ln2, N, H, (float)c->eps);
-        linear_forward(lc, &ly->proj[BONE_GATE], s->xn2, s->g, N);
-        linear_forward(lc, &ly->proj[BONE_UP], s->xn2, s->u, N);
-        swiglu_forward(s->hm, s->g, s->u, N * F);
         /* next layer input: in train mode the next layer's x buffer, else xf as a temp */
         float *next = (train && l + 1 < L) ? a->la[l + 1].x : a->xf;
-        linear_forward(lc, &ly->proj[BONE_DOWN], s->hm, next, N);
-        for (int64_t i = 0; i < N * H; i++) next[i] += s->xm[i];
+        layer_forward(m, a, s, &m->layers[l], b, next);
         x = next;
     }
     if (x != a->xf) memcpy(a->xf, x, (size_t)(N * H) * sizeof(float));
     rmsnorm_forward(a->xnf, a->rstdf, a->xf, m->norm, N, H, (float)c->eps);
-    const float *Wh;
-    if (m->lm_head.dtype == BONE_F32) {
-        Wh = m->lm_head.data;
-    } else {
-        if (a->headbuf_cap < V * H) {
-            free(a->headbuf);
-            a->headbuf = xmalloc((size_t)(V * H) * sizeof(float));
-            a->headbuf_cap = V * H;
-        }
-        Wh = wref_f32(m->lm_head, a->headbuf, V * H);
-    }
     if (train) memset(a->dx, 0, (size_t)(N * H) * sizeof(float));
     float *dxn = train ? a->dxn : NULL;
     if (dxn) memset(dxn, 0, (size_t)(N * H) * sizeof(float));
-    *loss_sum = xent_forward_backward(a->xnf, Wh, b->targets, N, H, V, grad_scale, dxn,
-                                      train ? m->d_lm_head : NULL, logits, count);
+    /* a bf16 lm_head stays bf16: xent converts it a tile of rows at a time */
+    *loss_sum = xent_forward_backward_w(a->xnf, m->lm_head, b->targets, N, H, V, grad_scale, dxn,
+                                        train ? m->d_lm_head : NULL, logits, count);
     if (!train) return 0;
 
     /* ---- backward ---- */
@@ -177,6 +193,9 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     for (int64_t l = L - 1; l >= 0; l--) {
         layer_acts *s = &a->la[l];
         bone_layer *ly = &m->layers[l];
+        /* recomputation: this layer's activations again, from its kept input (the same code
+         * and thread count, so bit-identical to the first forward) */
+        if (a->train_layout == 2) layer_forward(m, a, s, ly, b, NULL);
         /* a->dx holds dL/dx_{l+1}; MLP branch */
         memset(a->dhm, 0, (size_t)(N * F) * sizeof(float));
         linear_backward(lc, &ly->proj[BONE_DOWN], s->hm, a->dx, a->dhm, N);

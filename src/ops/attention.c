@@ -11,6 +11,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "ops/ops.h"
+#include "ops/vexp.h"
 
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, const int64_t *len,
                        int64_t B, int64_t T, int64_t nh, int64_t nkv, int64_t d) {
@@ -32,14 +33,10 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
                 if (L > 0) gemm_nt(L, L, d, scale, qb, qs, kb, ks, 0.0f, S, L); // S = q·kᵀ/√d
                 for (int64_t t = 0; t < L; t++) {
                     float *row = S + t * L;
-                    float mx = -INFINITY;
-                    for (int64_t u = 0; u <= t; u++) mx = row[u] > mx ? row[u] : mx;
-                    double sum = 0.0;
-                    for (int64_t u = 0; u <= t; u++) {
-                        row[u] = expf(row[u] - mx);
-                        sum += row[u];
-                    }
+                    const float mx = bone_vmax(row, t + 1);
+                    const double sum = bone_vexp_sum(row, row, t + 1, mx);
                     float inv = (float)(1.0 / sum);
+#pragma omp simd
                     for (int64_t u = 0; u <= t; u++) row[u] *= inv;
                     for (int64_t u = t + 1; u < L; u++) row[u] = 0.0f; // causal mask
                     lb[t] = mx + (float)log(sum);
@@ -81,7 +78,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 gemm_nt(L, L, d, scale, qb, qs, kb, ks, 0.0f, P, L); // S
                 for (int64_t t = 0; t < L; t++) {
                     float *row = P + t * L;
-                    for (int64_t u = 0; u <= t; u++) row[u] = expf(row[u] - lb[t]);
+                    bone_vexp_sum(row, row, t + 1, lb[t]); /* P = exp(S − lse) */
                     for (int64_t u = t + 1; u < L; u++) row[u] = 0.0f;
                     const float *o = ob + t * qs, *go = gob + t * qs;
                     float s = 0.0f;
@@ -92,7 +89,9 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 gemm_nt(L, L, d, 1.0f, gob, qs, vb, ks, 0.0f, dP, L);      // dP = dO·Vᵀ
                 for (int64_t t = 0; t < L; t++) {
                     float *pr = P + t * L, *dr = dP + t * L;
-                    for (int64_t u = 0; u <= t; u++) pr[u] = pr[u] * (dr[u] - D[t]); // dS (unscaled)
+                    const float Dt = D[t];
+#pragma omp simd
+                    for (int64_t u = 0; u <= t; u++) pr[u] = pr[u] * (dr[u] - Dt); // dS (unscaled)
                 }
                 gemm_nn(L, d, L, scale, P, L, kb, ks, 1.0f, dqb, qs);      // dQ += dS·K/√d
                 gemm_tn(L, d, L, scale, P, L, qb, qs, 1.0f, dkb, ks);      // dK += dSᵀ·Q/√d

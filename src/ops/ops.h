@@ -80,5 +80,11 @@ double xent_forward_backward(const float *x,       // (N, H)
                              float *dW,            // (V, H) += or NULL
                              float *logits_out,    // (N, V) or NULL
                              int64_t *count);
+/* The same with the lm_head in its stored dtype: a bf16/f16 head is converted XENT_VTILE
+ * rows at a time and never held whole in fp32. dW must be NULL unless W is fp32. */
+double xent_forward_backward_w(const float *x,     // (N, H)
+                               bone_wref W,        // (V, H)
+                               const int32_t *targets, int64_t N, int64_t H, int64_t V, float grad_scale,
+                               float *dx, float *dW, float *logits_out, int64_t *count);
 
 #endif

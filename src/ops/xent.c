@@ -3,7 +3,12 @@
  * Only tokens that carry a target take part in training (masked prompt tokens cost
  * nothing); they are gathered into chunks of at most XENT_CHUNK rows so at most
  * (XENT_CHUNK, V) logits exist at a time. Loss sums are in double; one vectorised exp per
- * logit (vexp.h) serves both the loss and the gradient. */
+ * logit (vexp.h) serves both the loss and the gradient.
+ *
+ * A frozen lm_head stored in bf16/f16 is never held whole in fp32: its products run over
+ * XENT_VTILE vocabulary rows at a time, each tile converted into a small fp32 buffer that
+ * stays in cache for the GEMM (so the weight costs half the memory and converts at
+ * memory speed). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +17,59 @@
 #include "ops/vexp.h"
 
 #define XENT_CHUNK 256
+#define XENT_VTILE 512
+
+/* The lm_head as the products see it: fp32 data, or a stored-dtype weight plus a tile buffer. */
+typedef struct head {
+    bone_wref w;     /* (V, H) */
+    float *tile;     /* (XENT_VTILE, H) fp32, when w is not fp32 */
+    int64_t V, H;
+} head;
+
+/* lg (m, V) = xc (m, H)·Wᵀ */
+static void head_nt(const head *h, int64_t m, const float *xc, float *lg) {
+    const int64_t V = h->V, H = h->H;
+    if (h->w.dtype == BONE_F32) {
+        gemm_nt(m, V, H, 1.0f, xc, H, h->w.data, H, 0.0f, lg, V);
+        return;
+    }
+    for (int64_t v0 = 0; v0 < V; v0 += XENT_VTILE) {
+        const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
+        bone_wref sub = {h->w.dtype, (const uint16_t *)h->w.data + v0 * H};
+        const float *Wt = wref_f32(sub, h->tile, vt * H); /* (vt, H) */
+        gemm_nt(m, vt, H, 1.0f, xc, H, Wt, H, 0.0f, lg + v0, V);
+    }
+}
+
+/* dxc (m, H) = lg (m, V)·W */
+static void head_nn(const head *h, int64_t m, const float *lg, float *dxc) {
+    const int64_t V = h->V, H = h->H;
+    if (h->w.dtype == BONE_F32) {
+        gemm_nn(m, H, V, 1.0f, lg, V, h->w.data, H, 0.0f, dxc, H);
+        return;
+    }
+    for (int64_t v0 = 0; v0 < V; v0 += XENT_VTILE) {
+        const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
+        bone_wref sub = {h->w.dtype, (const uint16_t *)h->w.data + v0 * H};
+        const float *Wt = wref_f32(sub, h->tile, vt * H);
+        gemm_nn(m, H, vt, 1.0f, lg + v0, V, Wt, H, v0 ? 1.0f : 0.0f, dxc, H);
+    }
+}
 
 double xent_forward_backward(const float *x, const float *W, const int32_t *targets, int64_t N, int64_t H,
                              int64_t V, float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count) {
+    return xent_forward_backward_w(x, (bone_wref){BONE_F32, W}, targets, N, H, V, grad_scale, dx, dW, logits_out,
+                                   count);
+}
+
+double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targets, int64_t N, int64_t H, int64_t V,
+                               float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count) {
+    BONE_ASSERT(!dW || Wr.dtype == BONE_F32, "xent: a trained lm_head must be fp32");
+    head hd = {Wr, NULL, V, H};
+    if (Wr.dtype != BONE_F32) hd.tile = xmalloc((size_t)(XENT_VTILE * H) * sizeof(float));
     double total = 0.0;
     int64_t cnt = 0;
-    if (logits_out) gemm_nt(N, V, H, 1.0f, x, H, W, H, 0.0f, logits_out, V);
+    if (logits_out) head_nt(&hd, N, x, logits_out);
     int64_t *rows = xmalloc((size_t)(N + 1) * sizeof(int64_t));
     int64_t nr = 0;
     for (int64_t n = 0; n < N; n++)
@@ -30,7 +82,7 @@ double xent_forward_backward(const float *x, const float *W, const int32_t *targ
     for (int64_t c0 = 0; c0 < nr; c0 += chunk) {
         int64_t m = nr - c0 < chunk ? nr - c0 : chunk;
         for (int64_t i = 0; i < m; i++) memcpy(xc + i * H, x + rows[c0 + i] * H, (size_t)H * sizeof(float));
-        gemm_nt(m, V, H, 1.0f, xc, H, W, H, 0.0f, lg, V);
+        head_nt(&hd, m, xc, lg);
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < m; i++) {
             float *l = lg + i * V;
@@ -50,7 +102,7 @@ double xent_forward_backward(const float *x, const float *W, const int32_t *targ
         for (int64_t i = 0; i < m; i++) total += rowloss[i]; /* fixed order */
         cnt += m;
         if (dx) {
-            gemm_nn(m, H, V, 1.0f, lg, V, W, H, 0.0f, dxc, H); // dx = dlogits·W
+            head_nn(&hd, m, lg, dxc); // dx = dlogits·W
             for (int64_t i = 0; i < m; i++) {
                 float *dst = dx + rows[c0 + i] * H;
                 for (int64_t j = 0; j < H; j++) dst[j] += dxc[i * H + j];
@@ -58,6 +110,7 @@ double xent_forward_backward(const float *x, const float *W, const int32_t *targ
         }
         if (dW) gemm_tn(V, H, m, 1.0f, lg, V, xc, H, 1.0f, dW, H); // dW += dlogitsᵀ·x
     }
+    free(hd.tile);
     free(rows);
     free(xc);
     free(lg);

@@ -167,10 +167,12 @@ def random_weights(rng, dim, hidden, n_layers, n_heads, n_kv, vocab, shared):
         "wq": np.stack([mat(dim, dim, 2.0) for _ in range(n_layers)]),
         "wk": np.stack([mat(kvd, dim, 2.0) for _ in range(n_layers)]),
         "wv": np.stack([mat(kvd, dim) for _ in range(n_layers)]),
-        "wo": np.stack([mat(dim, dim) for _ in range(n_layers)]),
+        # block outputs larger than the embedding, so that attention (and RoPE) decide the
+        # next token rather than the tied embedding echoing the current one
+        "wo": np.stack([mat(dim, dim, 4.0) for _ in range(n_layers)]),
         "ffn": (1 + 0.1 * rng.standard_normal((n_layers, dim))).astype(np.float32),
         "w1": np.stack([mat(hidden, dim) for _ in range(n_layers)]),
-        "w2": np.stack([mat(dim, hidden) for _ in range(n_layers)]),
+        "w2": np.stack([mat(dim, hidden, 4.0) for _ in range(n_layers)]),
         "w3": np.stack([mat(hidden, dim) for _ in range(n_layers)]),
         "fin": (1 + 0.1 * rng.standard_normal(dim)).astype(np.float32),
         "cls": None if shared else (rng.standard_normal((vocab, dim)) / 2).astype(np.float32),

@@ -157,6 +157,7 @@ else:
 # ---- 4. greedy generation ----
 prompts = ["Natalia sold clips to", "How many", "x", "The total cost is $12, so"]
 STEPS = 40
+cli_tokens = 0
 for name in models:
     out = os.path.join(WORK, name)
     binp = os.path.join(WORK, name + ".bin")
@@ -194,12 +195,17 @@ for name in models:
                 break
         if not cont:
             continue
+        cli_tokens += len(cont)
         r = run([BONE, "generate", "--model", out, "--prompt", prompt, "--max-new", str(len(cont))])
         text = r.stdout.decode("utf-8", "surrogateescape")
         exp = R.hf_decode(tbytes, cont) + "\n"
         if r.returncode != 0 or text != exp:
             fail(f"{name}: bone generate {prompt!r}: exit {r.returncode}\n got  {text!r}\n want {exp!r}")
     print(f"{name}: greedy generation matches run.c (min top-2 gap {mingap:.3g})")
+
+print(f"bone generate text compared over {cli_tokens} tokens")
+if cli_tokens < 50:
+    fail("too few tokens compared through bone generate")
 
 # ---- 5. errors ----
 binp = os.path.join(WORK, "legacy_tied_gqa.bin")
@@ -219,6 +225,39 @@ R.write_tokenizer_bin(shortok, pieces[:-1], scores[:-1])
 r = run([BONE, "convert", "llama2c", binp, "--tokenizer", shortok, "--out", os.path.join(WORK, "x")])
 if r.returncode != 1 or b"short_tok.bin" not in r.stderr:
     fail(f"short tokenizer: exit {r.returncode} {r.stderr!r}")
+longtok = os.path.join(WORK, "long_tok.bin")
+R.write_tokenizer_bin(longtok, pieces + ["zzzextra"], scores + [-1e6])
+r = run([BONE, "convert", "llama2c", binp, "--tokenizer", longtok, "--out", os.path.join(WORK, "x")])
+if r.returncode != 1 or b"long_tok.bin" not in r.stderr or b"follow" not in r.stderr:
+    fail(f"tokenizer with an extra entry: exit {r.returncode} {r.stderr!r}")
+duptok = os.path.join(WORK, "dup_tok.bin")
+R.write_tokenizer_bin(duptok, pieces[:-1] + [pieces[300]], scores)
+r = run([BONE, "convert", "llama2c", binp, "--tokenizer", duptok, "--out", os.path.join(WORK, "x")])
+if r.returncode != 1 or b"same piece" not in r.stderr:
+    fail(f"duplicate piece: exit {r.returncode} {r.stderr!r}")
+badbyte = os.path.join(WORK, "badbyte_tok.bin")
+R.write_tokenizer_bin(badbyte, pieces[:10] + ["<0xZZ>"] + pieces[11:], scores)
+r = run([BONE, "convert", "llama2c", binp, "--tokenizer", badbyte, "--out", os.path.join(WORK, "x")])
+if r.returncode != 1 or b"entry 10" not in r.stderr:
+    fail(f"bad byte piece: exit {r.returncode} {r.stderr!r}")
+# bf16 output: every tensor BF16, values = fp32 rounded to nearest even
+bfo = os.path.join(WORK, "bf16")
+r = run([BONE, "convert", "llama2c", binp, "--tokenizer", tokbin, "--out", bfo, "--dtype", "bf16"])
+if r.returncode != 0:
+    fail(f"bf16: exit {r.returncode} {r.stderr!r}")
+else:
+    data = open(os.path.join(bfo, "model.safetensors"), "rb").read()
+    n = struct.unpack_from("<Q", data, 0)[0]
+    hdr = json.loads(data[8:8 + n])
+    ent = hdr["model.embed_tokens.weight"]
+    a, b = ent["data_offsets"]
+    got = np.frombuffer(data[8 + n + a:8 + n + b], "<u2")
+    u = np.frombuffer(R.read_checkpoint(binp)[1]["emb"].astype("<f4").tobytes(), "<u4").astype(np.uint64)
+    want = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+    if any(v["dtype"] != "BF16" for k, v in hdr.items() if k != "__metadata__") or not np.array_equal(got, want):
+        fail("bf16 conversion: dtypes or rounding")
+    if json.load(open(os.path.join(bfo, "config.json"))).get("torch_dtype") != "bfloat16":
+        fail("bf16 conversion: config torch_dtype")
 for args in (["convert"], ["convert", "gguf", binp, "--out", "x"], ["convert", "llama2c", binp],
              ["convert", "llama2c", binp, "--out", "x", "--dtype", "f64"]):
     r = run([BONE] + args)

@@ -51,6 +51,22 @@ cmp -s <(losses "$W/ref") <(losses "$d") && ok "resumed from step 2: losses iden
 cmp -s "$W/ref/adapter/adapter_model.safetensors" "$d/adapter/adapter_model.safetensors" \
     && ok "final adapter bit-identical" || bad "final adapter differs"
 
+# 1b. with --on-save-error continue (when bone has it): warn, keep training, later saves work
+if "$BONE" help train 2>&1 | grep -q -- "--on-save-error"; then
+    d="$W/continue"
+    BONE_FAULT_MATCH=step-00000004 BONE_FAULT_AFTER=4096 faulty "$BONE" train "${ARGS[@]}" --save-every 2 --keep 2 \
+        --on-save-error continue --out "$d" 2>"$W/err"
+    rc=$?
+    [ $rc -eq 0 ] && grep -q "step 4: checkpoint not written" "$W/err" && ok "--on-save-error continue: warned, exit 0" \
+        || bad "--on-save-error continue: exit $rc: $(cat "$W/err")"
+    [ "$(ls "$d/checkpoints" | tr '\n' ' ')" = "step-00000002.safetensors step-00000006.safetensors " ] \
+        && no_temporaries "$d/checkpoints" && ok "--on-save-error continue: steps 2 and 6 saved" \
+        || bad "--on-save-error continue: files $(ls "$d/checkpoints" | tr '\n' ' ')"
+    cmp -s <(losses "$W/ref") <(losses "$d") && cmp -s "$W/ref/adapter/adapter_model.safetensors" \
+        "$d/adapter/adapter_model.safetensors" && ok "--on-save-error continue: same losses and adapter" \
+        || bad "--on-save-error continue: the run differs from the reference"
+fi
+
 # 2. fsync fails (EIO) on the step-4 checkpoint
 d="$W/eio"
 BONE_FAULT_OP=fsync BONE_FAULT_MATCH=step-00000004 faulty "$BONE" train "${ARGS[@]}" --save-every 2 --keep 2 --out "$d" 2>"$W/err"

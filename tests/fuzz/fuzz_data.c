@@ -3,7 +3,7 @@
  * every template (alpaca, chatml, llama3, llama2, zephyr, raw, a template file) and --max-len
  * policy, tokenized by a small fixed SentencePiece-style tokenizer.
  * Input: 3 option bytes, then the data file, then optionally NUL and a template file's text.
- *   byte 0: format (auto, tokens, gsm8k, metamath, alpaca, chat, an unknown name)
+ *   byte 0: format (auto, tokens, gsm8k, metamath, alpaca, chat, text, an unknown name)
  *   byte 1: template (default, alpaca, chatml, llama3, llama2, zephyr, raw, the file)
  *   byte 2: bits 0-1 max-len policy/limit, bit 2 keep_calc, bit 3 vocab limit, bits 4-6 the
  *           tokenizer's chat template family (none, chatml, llama3, llama2, zephyr, unknown) */
@@ -81,7 +81,7 @@ static void write_tokenizer(const char *dir, int chat) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
-    static const char *const formats[] = {"auto", "tokens", "gsm8k", "metamath", "alpaca", "chat", "csv"};
+    static const char *const formats[] = {"auto", "tokens", "gsm8k", "metamath", "alpaca", "chat", "text", "csv"};
     static const char *const templates[] = {NULL, "alpaca", "chatml", "llama3", "llama2", "zephyr", "raw", "FILE"};
     static const int64_t maxlen[] = {0, 8, 16, 4};
     static const bone_maxlen_policy policy[] = {BONE_MAXLEN_TRUNCATE, BONE_MAXLEN_TRUNCATE, BONE_MAXLEN_DROP,
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     bone_data_opts o = {
         .path = dpath,
-        .format = formats[data[0] % 7],
+        .format = formats[data[0] % 8],
         .template_ = tmpl,
         .tokenizer = tokdir,
         .max_len = maxlen[data[2] & 3],

@@ -131,6 +131,32 @@ pieces += [(-1.0, " t".encode()), (-2.0, b"he"), (-3.0, b" the"), (-1.5, b"h"), 
 put("llama2c_tokenizer", "all", b"\0" + l2c(pieces))
 put("llama2c_tokenizer", "first_261", b"\x05" + l2c(pieces))
 
+# ---- model: config.json NUL model.safetensors (a tiny Llama; tied and untied, f32 and bf16)
+def tiny_model(tied, dt, bias):
+    V, H, I, L, nh, nkv, hd = 8, 4, 8, 1, 2, 1, 2
+    c = {"model_type": "llama", "vocab_size": V, "hidden_size": H, "intermediate_size": I, "num_hidden_layers": L,
+         "num_attention_heads": nh, "num_key_value_heads": nkv, "tie_word_embeddings": tied, "attention_bias": bias}
+    sz = 4 if dt == "F32" else 2
+    def t(name, *shape):
+        n = 1
+        for d in shape: n *= d
+        return (name, dt, list(shape), bytes((i * 37) % 251 for i in range(n * sz)))
+    ts = [t("model.embed_tokens.weight", V, H), t("model.norm.weight", H)]
+    if not tied:
+        ts.append(t("lm_head.weight", V, H))
+    for l in range(L):
+        p = "model.layers.%d." % l
+        ts += [t(p + "input_layernorm.weight", H), t(p + "post_attention_layernorm.weight", H),
+               t(p + "self_attn.q_proj.weight", nh * hd, H), t(p + "self_attn.k_proj.weight", nkv * hd, H),
+               t(p + "self_attn.v_proj.weight", nkv * hd, H), t(p + "self_attn.o_proj.weight", H, nh * hd),
+               t(p + "mlp.gate_proj.weight", I, H), t(p + "mlp.up_proj.weight", I, H), t(p + "mlp.down_proj.weight", H, I)]
+        if bias:
+            ts += [t(p + "self_attn.%s_proj.bias" % x, n) for x, n in (("q", nh * hd), ("k", nkv * hd), ("v", nkv * hd), ("o", H))]
+    return json.dumps(c).encode() + b"\0" + safetensors(ts, {"format": "pt"})
+
+put("model", "untied_f32", tiny_model(False, "F32", False))
+put("model", "tied_bf16_bias", tiny_model(True, "BF16", True))
+
 # ---- llama2.c checkpoints: legacy (unshared classifier) and version 1 (shared)
 def l2c_model(version, D, F, L, H, KV, V, S, shared):
     hd = H and D // H
@@ -165,6 +191,8 @@ put("data", "chat_chatml", data(5, 2, 0, msgs))
 put("data", "chat_default_llama3", data(0, 0, 2 << 4, msgs))
 put("data", "chat_llama2", data(5, 4, 0, msgs))
 put("data", "chat_zephyr", data(5, 5, 4 << 4, msgs))
+put("data", "text", data(6, 0, 1, '{"text":"the quick brown fox"}\n{"text":""}\n'))
+put("data", "text_auto_array", data(0, 0, 3, '[{"text":"he the"},{"text":"t"}]'))
 put("data", "alpaca_file", data(4, 7, 0, '{"instruction":"a","input":"b","output":"c","extra":"d"}\n',
                                 "Q: {instruction} {{x}} {extra}\nA: {response}"))
 

@@ -38,6 +38,10 @@ static __attribute__((unused)) char *tt_read(const char *path, size_t *n) {
 
 /* The fixture cache: $BONE_CACHE/tokenizers or ~/.cache/bone/tokenizers. */
 static __attribute__((unused)) void tt_cache_path(char *out, size_t cap, const char *rel) {
+    if (rel[0] == '/') { /* an absolute path: a tokenizer outside the cache (e.g. models/default) */
+        snprintf(out, cap, "%s", rel);
+        return;
+    }
     const char *c = getenv("BONE_CACHE");
     if (c && *c) snprintf(out, cap, "%s/tokenizers/%s", c, rel);
     else snprintf(out, cap, "%s/.cache/bone/tokenizers/%s", getenv("HOME") ? getenv("HOME") : "/root", rel);
