@@ -17,7 +17,7 @@
 #include "tokenizer/tokenizer.h"
 
 static const char *USAGE =
-    "PATH [--json] [--tokenizer PATH] [--format F] [--template T] [--tensors]\n\n"
+    "PATH [--json] [--tokenizer PATH] [--format F] [--template T]\n\n"
     "Summarises PATH, which may be:\n"
     "  a model directory (config.json): architecture, shapes, RoPE, tied embeddings, tensor dtypes,\n"
     "    parameter count and bytes (checked against the config), tokenizer files;\n"

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include "core/fs.h"
 #include "core/utf8.h"
-#include "io/json.h"
 #include "io/safetensors.h"
 #include "model/config.h"
 

@@ -3,7 +3,17 @@
  * tokenizer.json whose BPE merges reproduce run.c's score-ordered encoding (§3.4).
  *
  * Reads the legacy ("v0") format and the version-1 fp32 format; recognises version 2 (int8)
- * and refuses it by name. */
+ * and refuses it by name.
+ *
+ * Tokenizer: run.c merges, among adjacent pairs whose concatenation is a piece, the one whose
+ * merged piece scores highest (leftmost on ties). The tokenizer.json lists every split of every
+ * piece into two pieces as a merge, ranked by the merged piece's score (then merged id, then
+ * split position), under the legacy Llama-2 normalizer (Prepend ▁ = run.c's dummy prefix;
+ * Replace " " → ▁) with byte fallback. This is exact when merged-piece scores are distinct (as
+ * in SentencePiece BPE vocabularies). It can differ when two different pairs with EQUAL merged
+ * scores are mergeable at once (HF picks the lower rank, run.c the leftmost), for text that
+ * contains U+2581, and for text containing "<unk>", "<s>" or "</s>" (HF splits them out as
+ * special tokens; run.c encodes their characters). */
 #ifndef BONE_IO_LLAMA2C_H
 #define BONE_IO_LLAMA2C_H
 #include <stddef.h>

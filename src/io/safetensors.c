@@ -66,6 +66,28 @@ static void free_meta(char **meta, int n) {
     free(meta);
 }
 
+/* Drops the files from index nf on and the tensors from index nt on, so that a failed open
+ * leaves the set as it was; frees the arrays when nothing is left in them. */
+static void st_truncate(bone_st_set *s, int nf, int64_t nt) {
+    for (int64_t i = nt; i < s->n; i++) free(s->t[i].name);
+    if (nt < s->n) s->n = nt;
+    for (int i = nf; i < s->nfiles; i++) {
+        if (s->files[i].map) munmap(s->files[i].map, s->files[i].size);
+        free(s->files[i].path);
+        free_meta(s->files[i].meta, s->files[i].nmeta);
+    }
+    if (nf < s->nfiles) s->nfiles = nf;
+    if (!s->n) {
+        free(s->t);
+        s->t = NULL;
+        s->cap = 0;
+    }
+    if (!s->nfiles) {
+        free(s->files);
+        s->files = NULL;
+    }
+}
+
 /* parses and keeps the metadata for the caller (NULL: discard) */
 static int st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, char ***meta,
                     int *nmeta, bone_err *e);
@@ -224,10 +246,7 @@ out:
         *meta = NULL;
         *nmeta = 0;
     }
-    if (rc) { /* drop what this file added */
-        for (int64_t i = first; i < s->n; i++) free(s->t[i].name);
-        s->n = first;
-    }
+    if (rc) st_truncate(s, s->nfiles, first); /* drop what this file added */
     free(spans);
     cJSON_Delete(root);
     return rc;
@@ -272,6 +291,8 @@ int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e) {
 int bone_st_open_dir(bone_st_set *s, const char *dir, bone_err *e) {
     char *single = bone_path_join(dir, "model.safetensors");
     char *index = bone_path_join(dir, "model.safetensors.index.json");
+    const int nf0 = s->nfiles;
+    const int64_t nt0 = s->n;
     int rc = -1;
     cJSON *root = NULL;
     if (bone_file_exists(single)) {
@@ -314,6 +335,7 @@ int bone_st_open_dir(bone_st_set *s, const char *dir, bone_err *e) {
     }
     rc = 0;
 out:
+    if (rc) st_truncate(s, nf0, nt0); /* shards opened before the failure */
     cJSON_Delete(root);
     free(single);
     free(index);

@@ -108,6 +108,9 @@ int bone_generate(bone_model *m, bone_tokenizer *tok, const char *prompt, const 
             if (hit && (size_t)(hit - text) < cut) cut = (size_t)(hit - text);
         }
         size_t upto = cut != (size_t)-1 ? cut : complete_utf8(text, tlen);
+        /* byte-fallback tokens of a character not yet complete decode to U+FFFD, which turns
+         * into the real character when the rest arrives: hold trailing U+FFFD back */
+        while (cut == (size_t)-1 && upto >= 3 && !memcmp(text + upto - 3, "\xEF\xBF\xBD", 3)) upto -= 3;
         if (on_text && upto > printed) on_text(text + printed, upto - printed, ctx);
         if (upto > printed) printed = upto;
         if (cut != (size_t)-1) break;

@@ -1,11 +1,13 @@
 /* test_vexp.c — the vectorised exp (ops/vexp.h) and the SwiGLU built on it against double
  * references: relative error of exp over its whole clamped range, softmax sums with ragged
- * tails, and swiglu forward/backward. */
+ * tails, and swiglu forward/backward. Also the cross-entropy with a bf16 lm_head (converted
+ * a tile of vocabulary rows at a time) against the same weights converted whole to fp32. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "ops/ops.h"
+#include "core/dtype.h"
 #include "ops/vexp.h"
 #include "testutil.h"
 
@@ -62,6 +64,31 @@ int main(void) {
     tu_close("swiglu du", du, rdu, n, 1e-7, 1e-5, 1);
     tu_close("swiglu dg", dg, rdg, n, 1e-7, 1e-5, 1);
     free(x), free(y), free(g), free(u), free(dh), free(h), free(dg), free(du), free(rh), free(rdg), free(rdu);
+
+    /* xent: bf16 head, V not a multiple of the tile, some tokens ignored */
+    {
+        const int64_t Nt = 37, Ht = 48, Vt = 1300;
+        float *xt = malloc((size_t)(Nt * Ht) * sizeof(float)), *Wf = malloc((size_t)(Vt * Ht) * sizeof(float));
+        uint16_t *Wb = malloc((size_t)(Vt * Ht) * sizeof(uint16_t));
+        int32_t *tg = malloc((size_t)Nt * sizeof(int32_t));
+        float *dx0 = calloc((size_t)(Nt * Ht), sizeof(float)), *dx1 = calloc((size_t)(Nt * Ht), sizeof(float));
+        float *lg0 = malloc((size_t)(Nt * Vt) * sizeof(float)), *lg1 = malloc((size_t)(Nt * Vt) * sizeof(float));
+        for (int64_t i = 0; i < Nt * Ht; i++) xt[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+        for (int64_t i = 0; i < Vt * Ht; i++) Wf[i] = (float)((i * 53) % 97) / 97.0f - 0.5f;
+        bone_from_f32(Wb, Wf, BONE_BF16, (size_t)(Vt * Ht));
+        bone_to_f32(Wf, Wb, BONE_BF16, (size_t)(Vt * Ht)); /* the same values in both runs */
+        for (int64_t i = 0; i < Nt; i++) tg[i] = i % 5 == 3 ? -100 : (int32_t)((i * 131) % Vt);
+        int64_t c0, c1;
+        double l0 = xent_forward_backward(xt, Wf, tg, Nt, Ht, Vt, 0.1f, dx0, NULL, NULL, &c0);
+        double l1 = xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.1f, dx1, NULL, NULL, &c1);
+        TU_CHECK(c0 == c1 && c0 == Nt - Nt / 5, "xent counts %lld %lld", (long long)c0, (long long)c1);
+        TU_CHECK(fabs(l0 - l1) <= 1e-5 * fabs(l0), "xent bf16 head loss %.9g vs fp32 %.9g", l1, l0);
+        tu_close("xent bf16 head dx", dx1, dx0, Nt * Ht, 1e-6, 1e-4, 1);
+        xent_forward_backward(xt, Wf, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg0, &c0);
+        xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg1, &c1);
+        tu_close("xent bf16 head logits", lg1, lg0, Nt * Vt, 1e-5, 1e-5, 1);
+        free(xt), free(Wf), free(Wb), free(tg), free(dx0), free(dx1), free(lg0), free(lg1);
+    }
     if (tu_failures) fprintf(stderr, "%d of %d checks failed\n", tu_failures, tu_checks);
     else printf("all %d vexp checks passed\n", tu_checks);
     return tu_failures ? 1 : 0;
