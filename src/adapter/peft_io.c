@@ -401,6 +401,7 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
             bone_fail(e, "%s: tensor \"%s\" has dtype %s (F32, BF16 or F16 expected)", spath, key, st.t[t].dtype_name);
             goto out;
         }
+        if (bone_st_check_aligned(&st, &st.t[t], e)) goto out;
         int64_t li = -1;
         for (int64_t i = 0; i < nlin && li < 0; i++) {
             const char *nm = bone_model_linear(m, i)->name;

@@ -21,7 +21,7 @@ int cmd_train(int argc, char **argv) {
     bone_train_opts_default(&o);
     int64_t seed = 42;
     int no_shuffle = 0;
-    const char *grid = NULL, *policy = "truncate";
+    const char *grid = NULL, *policy = "truncate", *on_save_error = "exit";
     bone_opt opts[] = {
         {"model", OPT_STR, &o.model_dir, "base model directory (required)", 0},
         {"data", OPT_STR, &o.data_path, "training data: JSONL (required)", 0},
@@ -63,8 +63,10 @@ int cmd_train(int argc, char **argv) {
         {"resume", OPT_FLAG, &o.resume, "continue from the newest good checkpoint in --out", 0},
         {"overwrite", OPT_FLAG, &o.overwrite, "start over even if --out holds a run", 0},
         {"debug-nan-step", OPT_INT, &o.debug_nan_step, "testing: treat the loss of step N as NaN", 0},
+        {"on-save-error", OPT_STR, &on_save_error, "exit (default) | continue: when a periodic checkpoint cannot be written", 0},
         {"dry-run", OPT_FLAG, &o.dry_run, "print the memory plan and stop", 0},
         {"mem-limit", OPT_DOUBLE, &o.mem_limit_mib, "refuse to start above this many MiB (default: available memory)", 0},
+        {"recompute", OPT_FLAG, &o.recompute, "recompute activations in backward (less memory, ~1 more forward)", 0},
         {"quiet", OPT_FLAG, &o.quiet, "no progress output", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -81,6 +83,8 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(policy, "drop")) o.data.policy = BONE_MAXLEN_DROP;
     else if (!strcmp(policy, "error")) o.data.policy = BONE_MAXLEN_ERROR;
     else return bone_usage_error("train", "--max-len-policy must be truncate, drop or error");
+    if (!strcmp(on_save_error, "continue")) o.save_error_continue = 1;
+    else if (strcmp(on_save_error, "exit")) return bone_usage_error("train", "--on-save-error must be exit or continue");
     bone_err e;
     bone_method m;
     if (bone_method_parse(o.adapter.method, &m, &e)) return bone_usage_error("train", "%s", e.msg);

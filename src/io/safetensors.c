@@ -342,6 +342,17 @@ out:
     return rc;
 }
 
+int bone_st_check_aligned(const bone_st_set *s, const bone_st_tensor *t, bone_err *e) {
+    size_t es = bone_dtype_size(t->dtype);
+    if (!t->supported || !t->nbytes || (uintptr_t)t->data % es == 0) return 0;
+    const char *fp = t->file < s->nfiles ? s->files[t->file].path : "safetensors";
+    const uint8_t *base = t->file < s->nfiles ? s->files[t->file].map : NULL;
+    return bone_fail(e, "%s: tensor \"%s\" starts at byte %llu of the file, not a multiple of its %zu-byte elements; "
+                        "bone reads tensors in place and needs them aligned (re-save the file with safetensors, which "
+                        "pads the header)", fp, t->name,
+                     base ? (unsigned long long)((const uint8_t *)t->data - base) : 0ull, es);
+}
+
 const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int ndim, const int64_t *shape,
                                   bone_err *e) {
     const bone_st_tensor *t = bone_st_find(s, name);
@@ -352,6 +363,7 @@ const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int nd
         bone_fail(e, "%s: tensor \"%s\" has dtype %s; supported: F32, BF16, F16", fp, name, t->dtype_name);
         return NULL;
     }
+    if (bone_st_check_aligned(s, t, e)) return NULL;
     int ok = t->ndim == ndim;
     for (int d = 0; ok && d < ndim; d++) ok = t->shape[d] == shape[d];
     if (!ok) {

@@ -47,6 +47,9 @@ const bone_st_tensor *bone_st_find(const bone_st_set *s, const char *name);
 /* Finds a tensor and checks its dtype is supported and its shape equals the given one. */
 const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int ndim, const int64_t *shape,
                                   bone_err *e);
+/* Checks that a supported tensor's data is aligned to its element size (tensors are used in
+ * place; a header whose length is not padded can misalign them). 0 if aligned. */
+int bone_st_check_aligned(const bone_st_set *s, const bone_st_tensor *t, bone_err *e);
 void bone_st_close(bone_st_set *s);
 /* __metadata__ value of key in file `file`, or NULL. */
 const char *bone_st_meta(const bone_st_set *s, int file, const char *key);

@@ -6,9 +6,10 @@
  * logit (vexp.h) serves both the loss and the gradient.
  *
  * A frozen lm_head stored in bf16/f16 is never held whole in fp32: its products run over
- * XENT_VTILE vocabulary rows at a time, each tile converted into a small fp32 buffer that
- * stays in cache for the GEMM (so the weight costs half the memory and converts at
- * memory speed). */
+ * XENT_VTILE vocabulary rows at a time, each tile converted into one fp32 buffer (8 MiB at
+ * H = 512) — so the weight costs half the memory. Tiles are large because every tile is
+ * one more threaded conversion and GEMM call per token chunk (on a loaded 2-core machine
+ * 512-row tiles ran 2.4–8.6 s per step where 4096-row ones ran 1.5–2.3 s; bench/README.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include "ops/vexp.h"
 
 #define XENT_CHUNK 256
-#define XENT_VTILE 512
+#define XENT_VTILE 4096
 
 /* The lm_head as the products see it: fp32 data, or a stored-dtype weight plus a tile buffer. */
 typedef struct head {

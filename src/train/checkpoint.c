@@ -137,8 +137,10 @@ static int open_verified(const char *path, bone_st_set *s, bone_err *e) {
     char want[32];
     snprintf(want, sizeof want, "%016llx", (unsigned long long)bone_st_data_hash(s, 0));
     if (strcmp(want, h)) {
+        char rec[32]; /* h lives in s: copy it before closing */
+        snprintf(rec, sizeof rec, "%s", h);
         bone_st_close(s);
-        return bone_fail(e, "%s: checksum mismatch (recorded %s, data hashes to %s): the file is corrupted", path, h,
+        return bone_fail(e, "%s: checksum mismatch (recorded %s, data hashes to %s): the file is corrupted", path, rec,
                          want);
     }
     return 0;

@@ -46,7 +46,7 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     double scratch = 0;
     if (any_low && !full) scratch += 4.0 * max_oi;
     scratch += 4.0 * 256 * (F > H ? F : H); /* G tile: 256 rows */
-    if (m->lm_head.dtype != BONE_F32) scratch += 4.0 * V * H;
+    if (m->lm_head.dtype != BONE_F32) scratch += 4.0 * (V < 4096 ? V : 4096) * H; /* xent's vocabulary tile (ops/xent.c) */
     double chunk = N < 256 ? N : 256;
     scratch += 4.0 * (chunk * V + 2 * chunk * H);
     scratch += 4.0 * (double)threads * (2.0 * (double)T * (double)T + (double)T);

@@ -143,12 +143,13 @@ static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t train
                      "  \"warmup\": %lld,\n  \"max_grad_norm\": %.10g,\n  \"weight_decay\": %.10g,\n"
                      "  \"beta1\": %.10g,\n  \"beta2\": %.10g,\n  \"eps\": %.10g,\n  \"seed\": %llu,\n"
                      "  \"shuffle\": %s,\n  \"block\": %lld,\n  \"grid\": \"%lldx%lld\",\n  \"rank\": %lld,\n"
-                     "  \"alpha\": %.10g,\n  \"trainable_params\": %lld\n}\n",
+                     "  \"alpha\": %.10g,\n  \"on_save_error\": \"%s\",\n  \"trainable_params\": %lld\n}\n",
                      o->model_dir, o->data_path, s->method, (long long)steps, o->lr, (long long)o->batch,
                      (long long)o->accum, o->schedule, (long long)o->warmup, o->max_grad_norm, o->weight_decay,
                      o->beta1, o->beta2, o->eps, (unsigned long long)o->seed, o->shuffle ? "true" : "false",
                      (long long)s->block, (long long)s->grid_r, (long long)s->grid_c, (long long)s->rank,
-                     s->alpha > 0 ? s->alpha : (double)s->rank, (long long)trainable);
+                     s->alpha > 0 ? s->alpha : (double)s->rank, o->save_error_continue ? "continue" : "exit",
+                     (long long)trainable);
     return bone_write_file_atomic(path, buf, (size_t)n, e);
 }
 
@@ -403,7 +404,11 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
             bone_ckpt_info info = {s + 1, opt.t, el, tokens_seen};
             if (bone_ckpt_save(o->out_dir, &P, &info, settings, o->keep > 0 ? (int)o->keep : 2, e)) {
                 bone_wrap(e, "step %lld: checkpoint not written (the previous one is intact)", (long long)(s + 1));
-                goto out;
+                /* --on-save-error continue: a periodic save may fail and be retried at the next
+                 * one; the last step's and an interrupted run's save must succeed */
+                if (!o->save_error_continue || s + 1 == steps || interrupted) goto out;
+                bone_progress_break(&prog);
+                fprintf(stderr, "bone train: warning: %s; continuing (--on-save-error continue)\n", e->msg);
             }
         }
         if (interrupted) {

@@ -30,7 +30,9 @@ typedef struct bone_train_opts {
     int overwrite;             /* start over even if out_dir holds a run */
     int64_t debug_nan_step;    /* test hook: pretend the loss at this step is NaN */
     int dry_run;               /* print the memory plan and stop */
+    int save_error_continue;   /* a failed periodic checkpoint warns and training goes on */
     double mem_limit_mib;      /* refuse when the plan exceeds this (0: MemAvailable) */
+    int recompute;             /* --recompute: keep only layer inputs, redo each layer's forward before its backward */
 } bone_train_opts;
 
 void bone_train_opts_default(bone_train_opts *o);

@@ -116,6 +116,12 @@ import sys
 b = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(b[:len(b) - 1000])
 PY
 case_ st-file-cut-short 1 "past the data area" score "$W/t17"
+broken_model t22; python3 - "$W/m/model.safetensors" "$W/t22/model.safetensors" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+open(sys.argv[2], "wb").write(struct.pack("<Q", n + 1) + b[8:8 + n] + b" " + b[8 + n:])
+PY
+case_ st-misaligned 1 "not a multiple of its 4-byte elements" score "$W/t22"
 broken_model t18; cp "$W/m/model.safetensors" "$W/t18/"; cfg "$W/t18/config.json" '{"num_hidden_layers": 2}'
 case_ weights-missing-tensor 1 'missing tensor "model.layers.1' score "$W/t18"
 broken_model t19; cp "$W/m/model.safetensors" "$W/t19/"; cfg "$W/t19/config.json" '{"intermediate_size": 48}'

@@ -67,7 +67,7 @@ int main(void) {
 
     /* xent: bf16 head, V not a multiple of the tile, some tokens ignored */
     {
-        const int64_t Nt = 37, Ht = 48, Vt = 1300;
+        const int64_t Nt = 37, Ht = 48, Vt = 2 * 4096 + 300; /* three vocabulary tiles, the last partial */
         float *xt = malloc((size_t)(Nt * Ht) * sizeof(float)), *Wf = malloc((size_t)(Vt * Ht) * sizeof(float));
         uint16_t *Wb = malloc((size_t)(Vt * Ht) * sizeof(uint16_t));
         int32_t *tg = malloc((size_t)Nt * sizeof(int32_t));
