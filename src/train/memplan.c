@@ -13,7 +13,7 @@ static void add(bone_memplan *p, const char *name, double bytes) {
 }
 
 void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int full, int64_t B, int64_t T,
-                          const bone_dataset *d, int threads) {
+                          const bone_dataset *d, int threads, int recompute) {
     memset(p, 0, sizeof *p);
     const bone_config *c = &m->cfg;
     double N = (double)(B * T), H = (double)c->hidden, F = (double)c->inter, V = (double)c->vocab;
@@ -39,8 +39,9 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     if (side > 0) add(p, "PiSSA/OLoRA residual bases", side);
     /* activations kept for backward (model/step.c acts_ensure) */
     double per_layer = N * H * 4 + N * 2 + N * qd * 2 + N * kd * 2 + (double)(B * c->n_heads * T) + N * F * 3;
-    double acts = 4.0 * (per_layer * L + N * H * 2 + N + N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3);
-    add(p, "activations", acts);
+    double kept = recompute ? per_layer + N * H * L : per_layer * L; /* step.c layouts 2 and 1 */
+    double acts = 4.0 * (kept + N * H * 2 + N + N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3);
+    add(p, recompute ? "activations (recomputed in backward)" : "activations", acts);
     /* scratch: one weight-sized buffer (bf16→fp32 view or Bone's W'), the G tile, the
      * lm_head fp32 view when stored in 16 bits, the cross-entropy chunk, attention blocks */
     double scratch = 0;

@@ -21,9 +21,10 @@ typedef struct bone_memplan {
 } bone_memplan;
 
 /* m: loaded model with adapters attached (or none for full); trainable: elements;
- * full: 1 for full fine-tuning; B: micro-batch; T: longest example. */
+ * full: 1 for full fine-tuning; B: micro-batch; T: longest example; recompute: activations
+ * are recomputed in backward (one layer's kept, plus every layer's input). */
 void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int full, int64_t B, int64_t T,
-                          const bone_dataset *d, int threads);
+                          const bone_dataset *d, int threads, int recompute);
 void bone_memplan_print(const bone_memplan *p, FILE *f);
 /* MemAvailable from /proc/meminfo in bytes (0 if unknown). */
 double bone_mem_available(void);

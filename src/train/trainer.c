@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/batch.h"
+#include "model/step.h"
 #include "train/checkpoint.h"
 #include "train/memplan.h"
 #include "train/optim.h"
@@ -260,7 +261,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         for (int64_t i = 0; i < data.n; i++) T = data.ex[i].n > T ? data.ex[i].n : T;
         bone_memplan plan;
         bone_memplan_compute(&plan, &m, trainable, method == BONE_METHOD_FULL, o->batch, T, &data,
-                             omp_get_max_threads());
+                             omp_get_max_threads(), o->recompute);
         if (o->dry_run) {
             bone_memplan_print(&plan, stdout);
             rc = 0;
@@ -341,6 +342,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     }
 
     acts = bone_acts_new();
+    bone_acts_set_recompute(acts, o->recompute);
     mb = xmalloc((size_t)o->batch * sizeof *mb);
     bone_order_init(&order, data.n, o->shuffle, o->seed);
     double t0 = now_s() - elapsed0;

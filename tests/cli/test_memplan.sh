@@ -18,7 +18,7 @@ sed -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 2/' -e 's/"vocab_size
 "$BONE" init --config "$W/small.json" --out "$W/small16" --seed 1 --dtype bf16 >/dev/null
 awk 'BEGIN { srand(3); for (n = 0; n < 8; n++) { s = ""; for (t = 0; t < 256; t++) s = s (t ? "," : "") int(rand()*8000);
              print "{\"input_ids\":[" s "]}" } }' >"$W/data.jsonl"
-for spec in "small lora --rank 8" "small bone-col --block 16" "small full" "small16 bone-col --block 16" "small16 lora --rank 8"; do
+for spec in "small lora --rank 8" "small lora --rank 8 --recompute" "small bone-col --block 16" "small full" "small16 bone-col --block 16" "small16 lora --rank 8"; do
     set -- $spec
     model=$1
     shift
