@@ -60,4 +60,7 @@ void bone_add_bias(const float *bias, float *y, int64_t N, int64_t O);
 /* dbias (O) += column sums of dy (N, O), fixed order. */
 void bone_bias_grad(const float *dy, float *dbias, int64_t N, int64_t O);
 
+/* Frees a linear's adapter state, whatever its method (bone.c). */
+void bone_adapter_destroy(bone_linear *L);
+
 #endif

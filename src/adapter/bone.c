@@ -281,7 +281,9 @@ static void free_wprime(const bone_linear *L, float sign, float *out) {
     }
 }
 
-static void bone_destroy(bone_linear *L) {
+/* Frees an adapter state of any method (the LoRA family's A0/B0 copies too); shared by every
+ * ops table here and in lora.c. */
+void bone_adapter_destroy(bone_linear *L) {
     bone_adapter *A = L->adapter;
     if (A) {
         free(A->init_a);
@@ -292,11 +294,11 @@ static void bone_destroy(bone_linear *L) {
     L->ops = NULL;
 }
 
-const bone_adapter_ops bone_ops_col = {"bone-col", bone_forward, bone_backward, bone_destroy};
-const bone_adapter_ops bone_ops_row = {"bone-row", bone_forward, bone_backward, bone_destroy};
-const bone_adapter_ops bone_ops_grid = {"bone-grid", bone_forward, bone_backward, bone_destroy};
-const bone_adapter_ops bone_ops_hadamard = {"bone-hadamard", bone_forward, bone_backward, bone_destroy};
-const bone_adapter_ops bone_ops_free = {"bone-free", free_forward, free_backward, bone_destroy};
+const bone_adapter_ops bone_ops_col = {"bone-col", bone_forward, bone_backward, bone_adapter_destroy};
+const bone_adapter_ops bone_ops_row = {"bone-row", bone_forward, bone_backward, bone_adapter_destroy};
+const bone_adapter_ops bone_ops_grid = {"bone-grid", bone_forward, bone_backward, bone_adapter_destroy};
+const bone_adapter_ops bone_ops_hadamard = {"bone-hadamard", bone_forward, bone_backward, bone_adapter_destroy};
+const bone_adapter_ops bone_ops_free = {"bone-free", free_forward, free_backward, bone_adapter_destroy};
 
 /* ---- unmerge (BONE.md "Merge and unmerge") ---- */
 

@@ -78,20 +78,9 @@ static void lora_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const
     if (L->dbias && L->bias) bone_bias_grad(dy, L->dbias, N, O);
 }
 
-static void lora_destroy(bone_linear *L) {
-    bone_adapter *A = L->adapter;
-    if (A) {
-        free(A->init_a);
-        free(A->init_b);
-        free(A);
-    }
-    L->adapter = NULL;
-    L->ops = NULL;
-}
-
-const bone_adapter_ops bone_ops_lora = {"lora", lora_forward, lora_backward, lora_destroy};
-const bone_adapter_ops bone_ops_pissa = {"pissa", lora_forward, lora_backward, lora_destroy};
-const bone_adapter_ops bone_ops_olora = {"olora", lora_forward, lora_backward, lora_destroy};
+const bone_adapter_ops bone_ops_lora = {"lora", lora_forward, lora_backward, bone_adapter_destroy};
+const bone_adapter_ops bone_ops_pissa = {"pissa", lora_forward, lora_backward, bone_adapter_destroy};
+const bone_adapter_ops bone_ops_olora = {"olora", lora_forward, lora_backward, bone_adapter_destroy};
 
 /* out (O, I) = W + sign·s·B·A, W = L's current base (fp32 view). */
 void bone_lora_apply(const bone_linear *L, float sign, float *out) {

@@ -30,6 +30,23 @@ void bone_dataset_push(bone_dataset *d, const int32_t *ids, const int32_t *label
     memcpy(x->labels, labels ? labels : ids, (size_t)n * sizeof(int32_t));
 }
 
+int bone_jsonl_next(const char *text, size_t n, size_t *pos, int64_t *line, size_t *a, size_t *b) {
+    while (*pos < n) {
+        size_t end = *pos;
+        while (end < n && text[end] != '\n') end++;
+        (*line)++;
+        size_t x = *pos, y = end;
+        *pos = end + 1;
+        while (x < y && (text[x] == ' ' || text[x] == '\t' || text[x] == '\r')) x++;
+        while (y > x && (text[y - 1] == ' ' || text[y - 1] == '\t' || text[y - 1] == '\r')) y--;
+        if (x == y) continue; /* blank line */
+        *a = x;
+        *b = y;
+        return 1;
+    }
+    return 0;
+}
+
 int64_t bone_example_label_count(const bone_example *x) {
     int64_t c = 0;
     for (int64_t t = 1; t < x->n; t++) c += x->labels[t] != BONE_IGNORE;
@@ -72,15 +89,8 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
     size_t pos = 0;
     int rc = -1;
     char where[1200];
-    while (pos < n) {
-        size_t end = pos;
-        while (end < n && text[end] != '\n') end++;
-        line++;
-        size_t a = pos, b = end;
-        pos = end + 1;
-        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
-        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
-        if (a == b) continue; /* blank line */
+    size_t a, b;
+    while (bone_jsonl_next(text, n, &pos, &line, &a, &b)) {
         snprintf(where, sizeof where, "%s:%lld", opts->path, (long long)line);
         bone_err je;
         cJSON *o = bone_json_parse(text + a, b - a, where, &je);

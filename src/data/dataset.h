@@ -46,6 +46,9 @@ int bone_dataset_load(const bone_data_opts *opts, bone_dataset *out, bone_err *e
 int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone_err *e);
 /* Text formats through a template and tokenizer (instruct.c). */
 int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_err *e);
+/* Walks JSONL text: returns 1 with [*a, *b) the next non-blank line (surrounding spaces, tabs
+ * and CR trimmed) and *line its 1-based number; 0 at the end. *pos starts at 0. */
+int bone_jsonl_next(const char *text, size_t n, size_t *pos, int64_t *line, size_t *a, size_t *b);
 /* Number of label tokens that count for the loss (labels shifted: t >= 1, != -100). */
 int64_t bone_example_label_count(const bone_example *x);
 

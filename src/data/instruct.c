@@ -320,15 +320,8 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
     } else {
         int64_t line = 0;
         size_t pos = 0;
-        while (pos < n) {
-            size_t end = pos;
-            while (end < n && text[end] != '\n') end++;
-            line++;
-            size_t a = pos, b = end;
-            pos = end + 1;
-            while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
-            while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
-            if (a == b) continue;
+        size_t a, b;
+        while (bone_jsonl_next(text, n, &pos, &line, &a, &b)) {
             if (memchr(text + a, 0, b - a)) {
                 bone_fail(e, "%s:%lld: NUL byte in the line", path, (long long)line);
                 goto out;
