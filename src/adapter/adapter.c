@@ -78,19 +78,6 @@ void bone_bias_grad(const float *dy, float *dbias, int64_t N, int64_t O) {
 
 /* ---- shapes ---- */
 
-void bone_proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I) {
-    const int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim, F = c->inter;
-    switch (p) {
-    case BONE_Q: *O = qd, *I = H; break;
-    case BONE_K:
-    case BONE_V: *O = kd, *I = H; break;
-    case BONE_O: *O = H, *I = qd; break;
-    case BONE_GATE:
-    case BONE_UP: *O = F, *I = H; break;
-    default: *O = H, *I = F; break;
-    }
-}
-
 static void proj_path(int64_t l, int p, char *buf, size_t n) {
     snprintf(buf, n, "model.layers.%lld.%s.%s", (long long)l, p <= BONE_O ? "self_attn" : "mlp", bone_proj_names[p]);
 }

@@ -121,7 +121,5 @@ int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const
 /* Trainable parameters for the spec from the config's shapes alone (full: all model
  * parameters). -1 on error (unknown target, bad block size, ...). */
 int64_t bone_adapter_count(const bone_config *c, const bone_adapter_spec *s, bone_err *e);
-/* (O, I) of projection p (BONE_Q..BONE_DOWN) under config c. */
-void bone_proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I);
 
 #endif

@@ -9,8 +9,7 @@
 
 int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e) {
     if (bone_mkdirs(dir, e)) return -1;
-    int64_t H = c->hidden, V = c->vocab, L = c->n_layers, F = c->inter;
-    int64_t qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
+    int64_t H = c->hidden, V = c->vocab, L = c->n_layers;
     int64_t cap = 4 + L * 16;
     bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
     char **names = xcalloc((size_t)cap, sizeof *names);
@@ -46,14 +45,14 @@ int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed,
         ADD(nm, H, 0, 1);
         snprintf(nm, sizeof nm, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
         ADD(nm, H, 0, 1);
-        int64_t O[BONE_NPROJ] = {qd, kd, kd, H, F, F, H}, I[BONE_NPROJ] = {H, H, H, qd, H, H, F};
-        int bias[BONE_NPROJ] = {c->qkv_bias, c->qkv_bias, c->qkv_bias, c->o_bias, c->mlp_bias, c->mlp_bias, c->mlp_bias};
         for (int p = 0; p < BONE_NPROJ; p++) {
+            int64_t O, I;
+            bone_proj_shape(c, p, &O, &I);
             snprintf(nm, sizeof nm, "model.layers.%lld.%s.%s.weight", (long long)l, parent[p], bone_proj_names[p]);
-            ADD(nm, O[p], I[p], 0);
-            if (bias[p]) {
+            ADD(nm, O, I, 0);
+            if (bone_proj_has_bias(c, p)) {
                 snprintf(nm, sizeof nm, "model.layers.%lld.%s.%s.bias", (long long)l, parent[p], bone_proj_names[p]);
-                ADD(nm, O[p], 0, 2);
+                ADD(nm, O, 0, 2);
             }
         }
     }

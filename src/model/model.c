@@ -14,8 +14,7 @@ const char *const bone_proj_names[BONE_NPROJ] = {"q_proj", "k_proj", "v_proj", "
 
 static const char *proj_parent(int p) { return p <= BONE_O ? "self_attn" : "mlp"; }
 
-/* (O, I) of projection p */
-static void proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I) {
+void bone_proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I) {
     int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim, F = c->inter;
     switch (p) {
     case BONE_Q: *O = qd; *I = H; break;
@@ -26,7 +25,7 @@ static void proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I) {
     }
 }
 
-static int proj_has_bias(const bone_config *c, int p) {
+int bone_proj_has_bias(const bone_config *c, int p) {
     if (p <= BONE_V) return c->qkv_bias;
     if (p == BONE_O) return c->o_bias;
     return c->mlp_bias;
@@ -55,7 +54,7 @@ static int known_tensor(const bone_config *c, const char *name) {
             snprintf(buf, sizeof buf, "%s.%s.weight", proj_parent(p), bone_proj_names[p]);
             if (!strcmp(rest, buf)) return 1;
             snprintf(buf, sizeof buf, "%s.%s.bias", proj_parent(p), bone_proj_names[p]);
-            if (!strcmp(rest, buf) && proj_has_bias(c, p)) return 1;
+            if (!strcmp(rest, buf) && bone_proj_has_bias(c, p)) return 1;
         }
     }
     return 0;
@@ -89,9 +88,9 @@ int bone_model_load(const char *dir, bone_model *m, bone_err *e) {
     /* fp32 copies of norms and biases: (2L + 1)·H + biases */
     int64_t nvec = (2 * L + 1) * H;
     for (int p = 0; p < BONE_NPROJ; p++)
-        if (proj_has_bias(c, p)) {
+        if (bone_proj_has_bias(c, p)) {
             int64_t O, I;
-            proj_shape(c, p, &O, &I);
+            bone_proj_shape(c, p, &O, &I);
             nvec += L * O;
         }
     m->owned = xmalloc((size_t)nvec * sizeof(float));
@@ -129,7 +128,7 @@ int bone_model_load(const char *dir, bone_model *m, bone_err *e) {
         for (int p = 0; p < BONE_NPROJ; p++) {
             bone_linear *lin = &ly->proj[p];
             int64_t O, I;
-            proj_shape(c, p, &O, &I);
+            bone_proj_shape(c, p, &O, &I);
             snprintf(name, sizeof name, "model.layers.%lld.%s.%s", (long long)l, proj_parent(p), bone_proj_names[p]);
             lin->name = xstrdup(name);
             lin->O = O;
@@ -139,7 +138,7 @@ int bone_model_load(const char *dir, bone_model *m, bone_err *e) {
             t = bone_st_get(&m->st, name, 2, ws, e);
             if (!t) goto fail;
             lin->w = (bone_wref){t->dtype, t->data};
-            if (proj_has_bias(c, p)) {
+            if (bone_proj_has_bias(c, p)) {
                 float *b = cur;
                 cur += O;
                 snprintf(name, sizeof name, "%s.bias", lin->name);

@@ -15,6 +15,9 @@
 
 enum { BONE_Q, BONE_K, BONE_V, BONE_O, BONE_GATE, BONE_UP, BONE_DOWN, BONE_NPROJ };
 extern const char *const bone_proj_names[BONE_NPROJ];  /* "q_proj", ... "down_proj" */
+/* (O, I) of projection p (BONE_Q..BONE_DOWN) under config c, and whether it has a bias. */
+void bone_proj_shape(const bone_config *c, int p, int64_t *O, int64_t *I);
+int bone_proj_has_bias(const bone_config *c, int p);
 
 typedef struct bone_layer {
     float *ln1, *ln2;    /* (H) input_layernorm, post_attention_layernorm */
