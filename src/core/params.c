@@ -1,5 +1,6 @@
 /* params.c — the contiguous trainable-parameter store (see params.h). */
 #include "core/params.h"
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
@@ -65,5 +66,22 @@ int64_t bone_params_find(const bone_params *P, const char *name) {
 }
 
 void bone_params_zero_grad(bone_params *P) {
-    if (P->grad) memset(P->grad, 0, (size_t)P->total * sizeof(float));
+    /* Every optimizer step clears the whole gradient buffer (222 MiB in full fine-tuning of
+     * bench/configs/small.json): one memset per thread over its share, because a single core
+     * does not saturate memory bandwidth (19 ms → 11 ms on 2 cores there). Small adapter
+     * buffers are not worth waking the threads for. */
+    const int64_t n = P->total;
+    if (P->grad && n >= ((int64_t)1 << 20)) {
+        float *g = P->grad;
+#pragma omp parallel
+        {
+            const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+            const int64_t per = (n + nt - 1) / nt, i0 = t * per, i1 = i0 + per < n ? i0 + per : n;
+            if (i1 > i0) memset(g + i0, 0, (size_t)(i1 - i0) * sizeof(float));
+        }
+    } else if (P->grad) {
+        memset(P->grad, 0, (size_t)n * sizeof(float));
+    }
+    P->clip_pending = 0; /* a coefficient of the previous gradient does not apply to the next */
+    P->clip_coef = 1.0f;
 }

@@ -26,6 +26,14 @@ typedef struct bone_params {
     float *value;     /* (total) */
     float *grad;      /* (total) */
     float *m, *v;     /* (total) AdamW moments */
+    /* Gradient clipping folded into the optimizer step: bone_clip_grad (train/optim.h) does
+     * not rescale `grad` in place but sets clip_pending and clip_coef, and bone_adamw_step
+     * multiplies each gradient by clip_coef as it reads it — the same float products as an
+     * in-place pass, without that extra read and write of every gradient. While clip_pending
+     * is set, the clipped gradient is grad[i] * clip_coef; bone_params_zero_grad clears it.
+     * (Zero, as after bone_params_init, means nothing pending.) */
+    int clip_pending;
+    float clip_coef;
 } bone_params;
 
 void bone_params_init(bone_params *P);

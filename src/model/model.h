@@ -44,7 +44,9 @@ void bone_model_free(bone_model *m);
 /* Linear by index 0..7L-1 (layer-major, bone_proj order). */
 bone_linear *bone_model_linear(bone_model *m, int64_t idx);
 int64_t bone_model_nlinears(const bone_model *m);
-/* Full fine-tuning: every tensor becomes an fp32 trainable parameter named as in HF. */
+/* Full fine-tuning: every tensor becomes an fp32 trainable parameter named as in HF. The
+ * mapped pages of each copied weight are released from RSS (the data stay readable from
+ * the file); the model then only uses the copies. */
 void bone_model_make_trainable(bone_model *m, bone_params *P);
 /* Writes config.json + model.safetensors (dtype: the stored dtype of the base, or out_dtype). */
 int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);

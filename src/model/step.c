@@ -38,6 +38,7 @@ struct bone_acts {
     float *xf, *xnf, *rstdf; // (N, H), (N, H), (N)
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dg, *du, *dhm; // backward scratch
     bone_rope rope;
+    xent_ws xws;         // the cross-entropy's working memory, kept across steps
     int64_t rope_T;
     int train_layout;    // 0 eval, 1 train (every layer kept), 2 train with recomputation
     int recompute;       // requested by bone_acts_set_recompute
@@ -58,6 +59,7 @@ void bone_acts_free(bone_acts *a) {
     free(a->mem);
     free(a->la);
     rope_free(&a->rope);
+    xent_ws_free(&a->xws);
     free(a);
 }
 
@@ -185,7 +187,7 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     if (dxn) memset(dxn, 0, (size_t)(N * H) * sizeof(float));
     /* a bf16 lm_head stays bf16: xent converts it a tile of rows at a time */
     *loss_sum = xent_forward_backward_w(a->xnf, m->lm_head, b->targets, N, H, V, grad_scale, dxn,
-                                        train ? m->d_lm_head : NULL, logits, count);
+                                        train ? m->d_lm_head : NULL, logits, count, &a->xws);
     if (!train) return 0;
 
     /* ---- backward ---- */

@@ -2,10 +2,14 @@
  *
  * Work is split over (sequence, kv head) pairs; each pair handles the nh/nkv query heads
  * that share its K and V, so dK/dV need no cross-thread reduction. Scores are formed one
- * head at a time in a per-thread T×T block: forward keeps only the row log-sum-exp, and
+ * head and query tile at a time in a per-thread block: forward keeps only the row log-sum-exp, and
  * backward recomputes P = exp(S − lse) (the FlashAttention identity), so no (B, nh, T, T)
  * tensor is ever stored. Per head the products go to BLAS (single-threaded inside the
- * OpenMP region). */
+ * OpenMP region).
+ *
+ * Causality is used, not just masked: queries are taken ATT_TQ rows at a time, and a tile of
+ * rows [r0, r1) only ever looks at keys [0, r1). At T = 256 that is 62.5 % of the full
+ * square's products (the masked-out upper blocks are never computed). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +17,17 @@
 #include "ops/ops.h"
 #include "ops/vexp.h"
 
+/* query rows per tile: big enough for BLAS to run well, small enough to skip most of the upper half */
+#define ATT_TQ 64
+
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, const int64_t *len,
                        int64_t B, int64_t T, int64_t nh, int64_t nkv, int64_t d) {
     const int64_t group = nh / nkv, qs = nh * d, ks = nkv * d;
     const float scale = 1.0f / sqrtf((float)d);
 #pragma omp parallel
     {
-        float *S = xmalloc((size_t)(T * T) * sizeof(float)); // (T, T) scores of one head
+        const int64_t tq = T < ATT_TQ ? T : ATT_TQ;
+        float *S = xmalloc((size_t)(tq * T) * sizeof(float)); // (≤ ATT_TQ, T) scores of one query tile
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bk = 0; bk < B * nkv; bk++) {
             int64_t b = bk / nkv, kh = bk % nkv, L = len[b];
@@ -30,19 +38,23 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
                 const float *qb = q + b * T * qs + h * d; // (L, d) stride qs
                 float *ob = out + b * T * qs + h * d;
                 float *lb = lse + (b * nh + h) * T;
-                if (L > 0) gemm_nt(L, L, d, scale, qb, qs, kb, ks, 0.0f, S, L); // S = q·kᵀ/√d
-                for (int64_t t = 0; t < L; t++) {
-                    float *row = S + t * L;
-                    const float mx = bone_vmax(row, t + 1);
-                    const double sum = bone_vexp_sum(row, row, t + 1, mx);
-                    float inv = (float)(1.0 / sum);
+                for (int64_t r0 = 0; r0 < L; r0 += ATT_TQ) {
+                    const int64_t r1 = r0 + ATT_TQ < L ? r0 + ATT_TQ : L, nq = r1 - r0; /* keys [0, r1) */
+                    gemm_nt(nq, r1, d, scale, qb + r0 * qs, qs, kb, ks, 0.0f, S, r1); // S (nq, r1) = q·kᵀ/√d
+                    for (int64_t i = 0; i < nq; i++) {
+                        const int64_t t = r0 + i;
+                        float *row = S + i * r1;
+                        const float mx = bone_vmax(row, t + 1);
+                        const double sum = bone_vexp_sum(row, row, t + 1, mx);
+                        float inv = (float)(1.0 / sum);
 #pragma omp simd
-                    for (int64_t u = 0; u <= t; u++) row[u] *= inv;
-                    for (int64_t u = t + 1; u < L; u++) row[u] = 0.0f; // causal mask
-                    lb[t] = mx + (float)log(sum);
+                        for (int64_t u = 0; u <= t; u++) row[u] *= inv;
+                        for (int64_t u = t + 1; u < r1; u++) row[u] = 0.0f; // causal mask
+                        lb[t] = mx + (float)log(sum);
+                    }
+                    gemm_nn(nq, d, r1, 1.0f, S, r1, vb, ks, 0.0f, ob + r0 * qs, qs); // out = P·v
                 }
                 for (int64_t t = L; t < T; t++) lb[t] = 0.0f;
-                if (L > 0) gemm_nn(L, d, L, 1.0f, S, L, vb, ks, 0.0f, ob, qs); // out = P·v
                 for (int64_t t = L; t < T; t++) memset(ob + t * qs, 0, (size_t)d * sizeof(float));
             }
         }
@@ -57,9 +69,10 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
     const float scale = 1.0f / sqrtf((float)d);
 #pragma omp parallel
     {
-        float *P = xmalloc((size_t)(T * T) * sizeof(float));  // (T, T) probabilities
-        float *dP = xmalloc((size_t)(T * T) * sizeof(float)); // (T, T)
-        float *D = xmalloc((size_t)(T + 1) * sizeof(float));  // (T) rowsum(dO ⊙ O)
+        const int64_t tq = T < ATT_TQ ? T : ATT_TQ;
+        float *P = xmalloc((size_t)(tq * T) * sizeof(float));  // (≤ ATT_TQ, T) probabilities of a query tile
+        float *dP = xmalloc((size_t)(tq * T) * sizeof(float)); // (≤ ATT_TQ, T)
+        float *D = xmalloc((size_t)(tq + 1) * sizeof(float));  // (≤ ATT_TQ) rowsum(dO ⊙ O)
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bk = 0; bk < B * nkv; bk++) {
             int64_t b = bk / nkv, kh = bk % nkv, L = len[b];
@@ -75,26 +88,31 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 const float *gob = dout + b * T * qs + h * d;
                 float *dqb = dq + b * T * qs + h * d;
                 const float *lb = lse + (b * nh + h) * T;
-                gemm_nt(L, L, d, scale, qb, qs, kb, ks, 0.0f, P, L); // S
-                for (int64_t t = 0; t < L; t++) {
-                    float *row = P + t * L;
-                    bone_vexp_sum(row, row, t + 1, lb[t]); /* P = exp(S − lse) */
-                    for (int64_t u = t + 1; u < L; u++) row[u] = 0.0f;
-                    const float *o = ob + t * qs, *go = gob + t * qs;
-                    float s = 0.0f;
-                    for (int64_t j = 0; j < d; j++) s += o[j] * go[j];
-                    D[t] = s;
-                }
-                gemm_tn(L, d, L, 1.0f, P, L, gob, qs, 1.0f, dvb, ks);      // dV += Pᵀ·dO
-                gemm_nt(L, L, d, 1.0f, gob, qs, vb, ks, 0.0f, dP, L);      // dP = dO·Vᵀ
-                for (int64_t t = 0; t < L; t++) {
-                    float *pr = P + t * L, *dr = dP + t * L;
-                    const float Dt = D[t];
+                for (int64_t r0 = 0; r0 < L; r0 += ATT_TQ) {
+                    const int64_t r1 = r0 + ATT_TQ < L ? r0 + ATT_TQ : L, nq = r1 - r0; /* keys [0, r1) */
+                    const float *qt = qb + r0 * qs, *got = gob + r0 * qs;
+                    gemm_nt(nq, r1, d, scale, qt, qs, kb, ks, 0.0f, P, r1); // S (nq, r1)
+                    for (int64_t i = 0; i < nq; i++) {
+                        const int64_t t = r0 + i;
+                        float *row = P + i * r1;
+                        bone_vexp_sum(row, row, t + 1, lb[t]); /* P = exp(S − lse) */
+                        for (int64_t u = t + 1; u < r1; u++) row[u] = 0.0f;
+                        const float *o = ob + t * qs, *go = gob + t * qs;
+                        float s = 0.0f;
+                        for (int64_t j = 0; j < d; j++) s += o[j] * go[j];
+                        D[i] = s;
+                    }
+                    gemm_tn(r1, d, nq, 1.0f, P, r1, got, qs, 1.0f, dvb, ks);   // dV[0:r1] += Pᵀ·dO
+                    gemm_nt(nq, r1, d, 1.0f, got, qs, vb, ks, 0.0f, dP, r1);   // dP = dO·V[0:r1]ᵀ
+                    for (int64_t i = 0; i < nq; i++) {
+                        float *pr = P + i * r1, *dr = dP + i * r1;
+                        const float Di = D[i];
 #pragma omp simd
-                    for (int64_t u = 0; u <= t; u++) pr[u] = pr[u] * (dr[u] - Dt); // dS (unscaled)
+                        for (int64_t u = 0; u <= r0 + i; u++) pr[u] = pr[u] * (dr[u] - Di); // dS (unscaled)
+                    }
+                    gemm_nn(nq, d, r1, scale, P, r1, kb, ks, 1.0f, dqb + r0 * qs, qs); // dQ += dS·K/√d
+                    gemm_tn(r1, d, nq, scale, P, r1, qt, qs, 1.0f, dkb, ks);           // dK[0:r1] += dSᵀ·Q/√d
                 }
-                gemm_nn(L, d, L, scale, P, L, kb, ks, 1.0f, dqb, qs);      // dQ += dS·K/√d
-                gemm_tn(L, d, L, scale, P, L, qb, qs, 1.0f, dkb, ks);      // dK += dSᵀ·Q/√d
             }
         }
         free(P);

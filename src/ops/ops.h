@@ -80,11 +80,20 @@ double xent_forward_backward(const float *x,       // (N, H)
                              float *dW,            // (V, H) += or NULL
                              float *logits_out,    // (N, V) or NULL
                              int64_t *count);
+/* Reusable working memory of the cross-entropy (the chunk's logits: 32 MiB at V = 32000),
+ * kept by the caller across steps so the pages are not faulted in again every step.
+ * Zero-initialise; release with xent_ws_free. */
+typedef struct xent_ws {
+    float *buf;
+    size_t cap; // floats
+} xent_ws;
+void xent_ws_free(xent_ws *ws);
 /* The same with the lm_head in its stored dtype: a bf16/f16 head is converted XENT_VTILE
- * rows at a time and never held whole in fp32. dW must be NULL unless W is fp32. */
+ * rows at a time and never held whole in fp32. dW must be NULL unless W is fp32.
+ * ws may be NULL (working memory allocated for this call only). */
 double xent_forward_backward_w(const float *x,     // (N, H)
                                bone_wref W,        // (V, H)
                                const int32_t *targets, int64_t N, int64_t H, int64_t V, float grad_scale,
-                               float *dx, float *dW, float *logits_out, int64_t *count);
+                               float *dx, float *dW, float *logits_out, int64_t *count, xent_ws *ws);
 
 #endif

@@ -17,7 +17,9 @@
 #include "ops/ops.h"
 #include "ops/vexp.h"
 
+#ifndef XENT_CHUNK
 #define XENT_CHUNK 256
+#endif
 #define XENT_VTILE 4096
 
 /* The lm_head as the products see it: fp32 data, or a stored-dtype weight plus a tile buffer. */
@@ -60,25 +62,42 @@ static void head_nn(const head *h, int64_t m, const float *lg, float *dxc) {
 double xent_forward_backward(const float *x, const float *W, const int32_t *targets, int64_t N, int64_t H,
                              int64_t V, float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count) {
     return xent_forward_backward_w(x, (bone_wref){BONE_F32, W}, targets, N, H, V, grad_scale, dx, dW, logits_out,
-                                   count);
+                                   count, NULL);
+}
+
+void xent_ws_free(xent_ws *ws) {
+    if (!ws) return;
+    free(ws->buf);
+    ws->buf = NULL;
+    ws->cap = 0;
 }
 
 double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targets, int64_t N, int64_t H, int64_t V,
-                               float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count) {
+                               float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count, xent_ws *ws) {
     BONE_ASSERT(!dW || Wr.dtype == BONE_F32, "xent: a trained lm_head must be fp32");
+    xent_ws local = {NULL, 0};
+    if (!ws) ws = &local;
     head hd = {Wr, NULL, V, H};
-    if (Wr.dtype != BONE_F32) hd.tile = xmalloc((size_t)(XENT_VTILE * H) * sizeof(float));
     double total = 0.0;
     int64_t cnt = 0;
-    if (logits_out) head_nt(&hd, N, x, logits_out);
     int64_t *rows = xmalloc((size_t)(N + 1) * sizeof(int64_t));
     int64_t nr = 0;
     for (int64_t n = 0; n < N; n++)
         if (targets[n] >= 0) rows[nr++] = n;
     int64_t chunk = nr < XENT_CHUNK ? nr : XENT_CHUNK;
-    float *xc = xmalloc((size_t)(chunk * H + 1) * sizeof(float));  // (chunk, H) gathered inputs
-    float *lg = xmalloc((size_t)(chunk * V + 1) * sizeof(float));  // (chunk, V) logits → dlogits
-    float *dxc = dx ? xmalloc((size_t)(chunk * H + 1) * sizeof(float)) : NULL;
+    /* working memory, in ws: logits, gathered inputs, their gradient, a bf16 head's tile */
+    const int64_t vtile = Wr.dtype != BONE_F32 ? (V < XENT_VTILE ? V : XENT_VTILE) : 0;
+    const size_t need = (size_t)(chunk * V + 2 * chunk * H + vtile * H + 16);
+    if (ws->cap < need) {
+        free(ws->buf);
+        ws->buf = xmalloc(need * sizeof(float));
+        ws->cap = need;
+    }
+    float *lg = ws->buf;                              // (chunk, V) logits → dlogits
+    float *xc = lg + chunk * V;                       // (chunk, H) gathered inputs
+    float *dxc = dx ? xc + chunk * H : NULL;          // (chunk, H)
+    if (vtile) hd.tile = xc + 2 * chunk * H;          // (vtile, H) fp32 rows of a bf16/f16 head
+    if (logits_out) head_nt(&hd, N, x, logits_out);
     double *rowloss = xmalloc((size_t)(chunk + 1) * sizeof(double));
     for (int64_t c0 = 0; c0 < nr; c0 += chunk) {
         int64_t m = nr - c0 < chunk ? nr - c0 : chunk;
@@ -111,12 +130,9 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
         }
         if (dW) gemm_tn(V, H, m, 1.0f, lg, V, xc, H, 1.0f, dW, H); // dW += dlogitsᵀ·x
     }
-    free(hd.tile);
     free(rows);
-    free(xc);
-    free(lg);
-    free(dxc);
     free(rowloss);
+    xent_ws_free(&local);
     *count = cnt;
     return total;
 }

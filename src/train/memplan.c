@@ -18,10 +18,13 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     const bone_config *c = &m->cfg;
     double N = (double)(B * T), H = (double)c->hidden, F = (double)c->inter, V = (double)c->vocab;
     double qd = (double)(c->n_heads * c->head_dim), kd = (double)(c->n_kv * c->head_dim), L = (double)c->n_layers;
-    /* weights: every mapped byte is touched by a training step */
+    /* weights: every mapped byte is touched by a training step — except in full
+     * fine-tuning, where bone_model_make_trainable copies each weight into the parameter
+     * buffer and drops its mapped pages at once (only the copies count, below) */
     double wbytes = 0;
     for (int i = 0; i < m->st.nfiles; i++) wbytes += (double)m->st.files[i].size;
-    add(p, "model weights (mapped)", wbytes);
+    if (full) add(p, "model weights (mapped; released after the fp32 copy)", 0.0);
+    else add(p, "model weights (mapped)", wbytes);
     /* trainable values, gradients, AdamW m and v: 16 bytes per element */
     add(p, full ? "trainable (fp32 copy + grad + Adam m, v)" : "adapter params (+ grad + Adam m, v)",
         16.0 * (double)trainable);

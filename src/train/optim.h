@@ -16,12 +16,16 @@ typedef struct bone_adamw {
  * with warmup the first step has factor 0). */
 double bone_lr_factor(bone_schedule s, int64_t done, int64_t warmup, int64_t total);
 int bone_schedule_parse(const char *name, bone_schedule *out);
-/* L2 norm of all gradients (double accumulation, fixed order). */
+/* L2 norm of all gradients, clipped ones if a clip is pending (double accumulation; the
+ * summation order is fixed, so the result does not depend on the thread count). */
 double bone_grad_norm(const bone_params *P);
-/* Scales gradients so the norm is at most max_norm (no-op if max_norm <= 0). Returns the
- * norm before clipping. */
+/* torch.nn.utils.clip_grad_norm_: if the norm exceeds max_norm (> 0), the gradients are to
+ * be multiplied by max_norm / (norm + 1e-6). The product is formed by the next
+ * bone_adamw_step as it reads each gradient (P->clip_pending, core/params.h), not here.
+ * Returns the norm before clipping. */
 double bone_clip_grad(bone_params *P, double max_norm);
-/* One AdamW update of every parameter with learning rate lr. */
+/* One AdamW update of every parameter with learning rate lr, from the gradients times a
+ * pending clip coefficient (which it then clears). */
 void bone_adamw_step(bone_adamw *o, bone_params *P, double lr);
 
 #endif

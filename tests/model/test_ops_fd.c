@@ -120,8 +120,38 @@ static double att_eval(void *p) {
     attention_forward(c->o, c->lse, c->q, c->k, c->v, c->len, c->B, c->T, c->nh, c->nkv, c->d);
     return dotd(c->o, c->r, c->B * c->T * c->nh * c->d);
 }
-static void test_attention(void) {
-    att_ctx c = {2, 7, 4, 2, 8, {7, 4}, NULL, NULL, NULL, NULL, NULL, NULL};
+/* Naive causal GQA forward in double, for the long case's output check. */
+static double att_naive_maxerr(const att_ctx *c) {
+    const int64_t qs = c->nh * c->d, ks = c->nkv * c->d, group = c->nh / c->nkv;
+    double worst = 0.0, *w = malloc((size_t)c->T * sizeof(double));
+    for (int64_t b = 0; b < c->B; b++)
+        for (int64_t h = 0; h < c->nh; h++)
+            for (int64_t t = 0; t < c->len[b]; t++) {
+                const float *q = c->q + (b * c->T + t) * qs + h * c->d;
+                double mx = -1e300, sum = 0.0;
+                for (int64_t u = 0; u <= t; u++) {
+                    const float *k = c->k + (b * c->T + u) * ks + (h / group) * c->d;
+                    double s = 0.0;
+                    for (int64_t j = 0; j < c->d; j++) s += (double)q[j] * k[j];
+                    w[u] = s / sqrt((double)c->d);
+                    if (w[u] > mx) mx = w[u];
+                }
+                for (int64_t u = 0; u <= t; u++) sum += (w[u] = exp(w[u] - mx));
+                for (int64_t j = 0; j < c->d; j++) {
+                    double o = 0.0;
+                    for (int64_t u = 0; u <= t; u++) o += w[u] / sum * c->v[(b * c->T + u) * ks + (h / group) * c->d + j];
+                    double e = fabs(o - c->o[(b * c->T + t) * qs + h * c->d + j]);
+                    if (e > worst) worst = e;
+                }
+            }
+    free(w);
+    return worst;
+}
+
+/* Short case (one query tile), and a long one crossing the 64-row query tiles of
+ * attention.c with a ragged second sequence. */
+static void test_attention_case(int64_t T, int64_t nh, int64_t nkv, int64_t len1, int64_t probe) {
+    att_ctx c = {2, T, nh, nkv, 8, {T, len1}, NULL, NULL, NULL, NULL, NULL, NULL};
     int64_t nq = c.B * c.T * c.nh * c.d, nk = c.B * c.T * c.nkv * c.d;
     c.q = randv(nq, 1.0);
     c.k = randv(nk, 1.0);
@@ -131,6 +161,15 @@ static void test_attention(void) {
     c.r = randv(nq, 1.0);
     /* padded rows carry no gradient: zero r there, as the loss would */
     for (int64_t t = c.len[1]; t < c.T; t++) memset(c.r + (c.T + t) * c.nh * c.d, 0, (size_t)(c.nh * c.d) * 4);
+    if (T > 64) {
+        /* long case: the loss reads a few rows on both sides of the query-tile edges only, so
+         * fp32 rounding of thousands of unrelated outputs does not drown the differences */
+        for (int64_t bt = 0; bt < c.B * c.T; bt++) {
+            const int64_t t = bt % c.T;
+            if (!(t == 0 || t == 63 || t == 64 || t == 90 || t == 127 || t == 128 || t == c.T - 1))
+                memset(c.r + bt * c.nh * c.d, 0, (size_t)(c.nh * c.d) * 4);
+        }
+    }
     float *dq = calloc((size_t)nq, 4), *dk = calloc((size_t)nk, 4), *dv = calloc((size_t)nk, 4);
     att_eval(&c);
     attention_backward(dq, dk, dv, c.r, c.o, c.lse, c.q, c.k, c.v, c.len, c.B, c.T, c.nh, c.nkv, c.d);
@@ -141,14 +180,20 @@ static void test_attention(void) {
     float *o0 = malloc((size_t)nq * 4);
     att_eval(&c);
     memcpy(o0, c.o, (size_t)nq * 4);
-    c.k[(5 * c.nkv) * c.d] += 1.0f; /* sequence 0, position 5, kv head 0 */
+    TU_CHECK(att_naive_maxerr(&c) < 1e-5, "attention T=%lld: output differs from a naive double forward by %.3g",
+             (long long)T, att_naive_maxerr(&c));
+    c.k[(probe * c.nkv) * c.d] += 1.0f; /* sequence 0, position probe, kv head 0 */
     att_eval(&c);
     int leak = 0;
-    for (int64_t t = 0; t < 5; t++)
+    for (int64_t t = 0; t < probe; t++)
         for (int64_t j = 0; j < c.nh * c.d; j++) leak |= o0[t * c.nh * c.d + j] != c.o[t * c.nh * c.d + j];
     TU_CHECK(!leak, "attention: an earlier position changed when a later key changed (causal mask)");
     free(o0);
     free(c.q); free(c.k); free(c.v); free(c.o); free(c.lse); free(c.r); free(dq); free(dk); free(dv);
+}
+static void test_attention(void) {
+    test_attention_case(7, 4, 2, 4, 5);
+    test_attention_case(150, 2, 1, 97, 140);
 }
 
 /* ---- swiglu ---- */

@@ -80,12 +80,12 @@ int main(void) {
         for (int64_t i = 0; i < Nt; i++) tg[i] = i % 5 == 3 ? -100 : (int32_t)((i * 131) % Vt);
         int64_t c0, c1;
         double l0 = xent_forward_backward(xt, Wf, tg, Nt, Ht, Vt, 0.1f, dx0, NULL, NULL, &c0);
-        double l1 = xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.1f, dx1, NULL, NULL, &c1);
+        double l1 = xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.1f, dx1, NULL, NULL, &c1, NULL);
         TU_CHECK(c0 == c1 && c0 == Nt - Nt / 5, "xent counts %lld %lld", (long long)c0, (long long)c1);
         TU_CHECK(fabs(l0 - l1) <= 1e-5 * fabs(l0), "xent bf16 head loss %.9g vs fp32 %.9g", l1, l0);
         tu_close("xent bf16 head dx", dx1, dx0, Nt * Ht, 1e-6, 1e-4, 1);
         xent_forward_backward(xt, Wf, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg0, &c0);
-        xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg1, &c1);
+        xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg1, &c1, NULL);
         tu_close("xent bf16 head logits", lg1, lg0, Nt * Vt, 1e-5, 1e-5, 1);
         free(xt), free(Wf), free(Wb), free(tg), free(dx0), free(dx1), free(lg0), free(lg1);
     }
