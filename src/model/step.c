@@ -9,7 +9,12 @@
  * every layer's activations; evaluation reuses one layer's buffers for all layers. With
  * recomputation (bone_acts_set_recompute) training keeps only every layer's input x_l and
  * runs each layer's forward again just before its backward: activation memory of one layer
- * plus L·N·H floats, for one more forward of the layers (not of lm_head). */
+ * plus L·N·H floats, for one more forward of the layers (not of lm_head).
+ *
+ * Cheap activations are never kept per layer: the normalised inputs xn1, xn2 are rebuilt
+ * in backward from x, xm and the kept row scales (rmsnorm_apply), and hm = silu(g)·u from
+ * g and u — element-wise passes that give back exactly the forward's values — so a layer
+ * keeps 2·H + 2·F floats per token fewer than it uses (−67 MiB on bench's "small"). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +24,13 @@
 
 typedef struct layer_acts {
     float *x;        // (N, H) layer input (residual stream)
-    float *xn1;      // (N, H)
     float *rstd1;    // (N)
     float *q, *k, *v;// (N, qd), (N, kd), (N, kd) after RoPE
     float *att;      // (N, qd)
     float *lse;      // (B, nh, T)
     float *xm;       // (N, H)
-    float *xn2;      // (N, H)
     float *rstd2;    // (N)
-    float *g, *u, *hm; // (N, F)
+    float *g, *u;    // (N, F)
 } layer_acts;
 
 struct bone_acts {
@@ -35,11 +38,14 @@ struct bone_acts {
     float *mem;          // one block for everything
     size_t mem_floats;
     layer_acts *la;      // (L) (all alias la[0] in eval mode)
+    float *xn, *hm;      // (N, H), (N, F): the layer being run's normalised input and silu(g)·u
     float *xf, *xnf, *rstdf; // (N, H), (N, H), (N)
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dg, *du, *dhm; // backward scratch
     bone_rope rope;
     xent_ws xws;         // the cross-entropy's working memory, kept across steps
     int64_t rope_T;
+    float *lend_end;     // end of the block xn .. dhm (+ padding) lent to the loss
+    size_t xent_floats;  // the loss's working memory that block was sized for
     int train_layout;    // 0 eval, 1 train (every layer kept), 2 train with recomputation
     int recompute;       // requested by bone_acts_set_recompute
 };
@@ -65,17 +71,20 @@ void bone_acts_free(bone_acts *a) {
 
 /* layout: 0 eval (one layer's buffers for all layers), 1 train (every layer's activations),
  * 2 train with recomputation (every layer's input x, one layer's other activations). */
-static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout) {
-    if (a->mem && a->B == B && a->T == T && a->train_layout == layout) return;
+static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
+    if (a->mem && a->B == B && a->T == T && a->train_layout == layout && a->xent_floats == xent_floats) return;
     free(a->mem);
     free(a->la);
     const int train = layout != 0;
     int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
     int64_t L = c->n_layers, nl = layout == 1 ? L : 1;
-    int64_t per_layer = N * H * 4 + N * 2 + N * qd * 2 + N * kd * 2 + B * c->n_heads * T + N * F * 3;
-    int64_t tail = N * H * 2 + N + (layout == 2 ? N * H * L : 0);
+    int64_t per_layer = N * H * 2 + N * 2 + N * qd * 2 + N * kd * 2 + B * c->n_heads * T + N * F * 2;
+    int64_t tail = N * H * 3 + N * F + N + (layout == 2 ? N * H * L : 0);
     int64_t back = train ? N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3 : 0;
-    size_t total = (size_t)(per_layer * nl + tail + back + 64);
+    /* training lends xn .. dhm to the loss: make that block hold the loss's full chunk */
+    const int64_t lent = N * H + N * F + (train ? N * qd * 2 + N * kd * 2 + N * F * 3 : 0);
+    const int64_t pad = train && (int64_t)xent_floats > lent ? (int64_t)xent_floats - lent : 0;
+    size_t total = (size_t)(per_layer * nl + tail + back + pad + 64);
     a->mem = xmalloc(total * sizeof(float));
     a->mem_floats = total;
     a->la = xcalloc((size_t)L, sizeof *a->la);
@@ -84,7 +93,6 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
     for (int64_t l = 0; l < nl; l++) {
         layer_acts *x = &a->la[l];
         x->x = TAKE(N * H);
-        x->xn1 = TAKE(N * H);
         x->rstd1 = TAKE(N);
         x->q = TAKE(N * qd);
         x->k = TAKE(N * kd);
@@ -92,11 +100,9 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
         x->att = TAKE(N * qd);
         x->lse = TAKE(B * c->n_heads * T);
         x->xm = TAKE(N * H);
-        x->xn2 = TAKE(N * H);
         x->rstd2 = TAKE(N);
         x->g = TAKE(N * F);
         x->u = TAKE(N * F);
-        x->hm = TAKE(N * F);
     }
     for (int64_t l = nl; l < L; l++) a->la[l] = a->la[0];
     if (layout == 2)
@@ -107,6 +113,11 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
     if (train) {
         a->dx = TAKE(N * H);
         a->dxn = TAKE(N * H);
+    }
+    /* xn .. dhm is one block, none of it live while the loss runs: lent to xent (step below) */
+    a->xn = TAKE(N * H);
+    a->hm = TAKE(N * F);
+    if (train) {
         a->dq = TAKE(N * qd);
         a->datt = TAKE(N * qd);
         a->dk = TAKE(N * kd);
@@ -114,8 +125,10 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
         a->dg = TAKE(N * F);
         a->du = TAKE(N * F);
         a->dhm = TAKE(N * F);
+        a->lend_end = TAKE(pad) + pad;
     }
 #undef TAKE
+    a->xent_floats = xent_floats;
     a->B = B;
     a->T = T;
     a->train_layout = layout;
@@ -129,21 +142,21 @@ static void layer_forward(bone_model *m, bone_acts *a, layer_acts *s, bone_layer
     const int64_t B = b->B, T = b->T, N = B * T, H = c->hidden, F = c->inter;
     const int64_t nh = c->n_heads, nkv = c->n_kv, d = c->head_dim;
     bone_lin_ctx *lc = &m->lin;
-    rmsnorm_forward(s->xn1, s->rstd1, s->x, ly->ln1, N, H, (float)c->eps);
-    linear_forward(lc, &ly->proj[BONE_Q], s->xn1, s->q, N);
-    linear_forward(lc, &ly->proj[BONE_K], s->xn1, s->k, N);
-    linear_forward(lc, &ly->proj[BONE_V], s->xn1, s->v, N);
+    rmsnorm_forward(a->xn, s->rstd1, s->x, ly->ln1, N, H, (float)c->eps);
+    linear_forward(lc, &ly->proj[BONE_Q], a->xn, s->q, N);
+    linear_forward(lc, &ly->proj[BONE_K], a->xn, s->k, N);
+    linear_forward(lc, &ly->proj[BONE_V], a->xn, s->v, N);
     rope_forward(s->q, &a->rope, B, T, nh, d);
     rope_forward(s->k, &a->rope, B, T, nkv, d);
     attention_forward(s->att, s->lse, s->q, s->k, s->v, b->len, B, T, nh, nkv, d);
     linear_forward(lc, &ly->proj[BONE_O], s->att, s->xm, N);
     add_inplace(s->xm, s->x, N * H);
-    rmsnorm_forward(s->xn2, s->rstd2, s->xm, ly->ln2, N, H, (float)c->eps);
-    linear_forward(lc, &ly->proj[BONE_GATE], s->xn2, s->g, N);
-    linear_forward(lc, &ly->proj[BONE_UP], s->xn2, s->u, N);
-    swiglu_forward(s->hm, s->g, s->u, N * F);
+    rmsnorm_forward(a->xn, s->rstd2, s->xm, ly->ln2, N, H, (float)c->eps);
+    linear_forward(lc, &ly->proj[BONE_GATE], a->xn, s->g, N);
+    linear_forward(lc, &ly->proj[BONE_UP], a->xn, s->u, N);
     if (!next) return;
-    linear_forward(lc, &ly->proj[BONE_DOWN], s->hm, next, N);
+    swiglu_forward(a->hm, s->g, s->u, N * F);
+    linear_forward(lc, &ly->proj[BONE_DOWN], a->hm, next, N);
     add_inplace(next, s->xm, N * H);
 }
 
@@ -160,7 +173,7 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     if (T > c->max_pos)
         return bone_fail(e, "sequence length %lld exceeds max_position_embeddings %lld", (long long)T,
                          (long long)c->max_pos);
-    acts_ensure(a, c, B, T, train ? (a->recompute ? 2 : 1) : 0);
+    acts_ensure(a, c, B, T, train ? (a->recompute ? 2 : 1) : 0, xent_ws_floats(N, H, V, m->lm_head.dtype));
     if (a->rope_T < T) {
         rope_free(&a->rope);
         rope_build(&a->rope, c, T);
@@ -185,7 +198,10 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     if (train) memset(a->dx, 0, (size_t)(N * H) * sizeof(float));
     float *dxn = train ? a->dxn : NULL;
     if (dxn) memset(dxn, 0, (size_t)(N * H) * sizeof(float));
-    /* a bf16 lm_head stays bf16: xent converts it a tile of rows at a time */
+    /* a bf16 lm_head stays bf16: xent converts it a tile of rows at a time. Its logits go
+     * into the layer/backward scratch xn .. dhm (contiguous, see acts_ensure), dead here. */
+    a->xws.borrow = train ? a->xn : NULL;
+    a->xws.borrow_cap = train ? (size_t)(a->lend_end - a->xn) : 0;
     *loss_sum = xent_forward_backward_w(a->xnf, m->lm_head, b->targets, N, H, V, grad_scale, dxn,
                                         train ? m->d_lm_head : NULL, logits, count, &a->xws);
     if (!train) return 0;
@@ -199,12 +215,14 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
          * and thread count, so bit-identical to the first forward) */
         if (a->train_layout == 2) layer_forward(m, a, s, ly, b, NULL);
         /* a->dx holds dL/dx_{l+1}; MLP branch */
+        swiglu_forward(a->hm, s->g, s->u, N * F); /* hm again (not kept) */
         memset(a->dhm, 0, (size_t)(N * F) * sizeof(float));
-        linear_backward(lc, &ly->proj[BONE_DOWN], s->hm, a->dx, a->dhm, N);
+        linear_backward(lc, &ly->proj[BONE_DOWN], a->hm, a->dx, a->dhm, N);
         swiglu_backward(a->dg, a->du, a->dhm, s->g, s->u, N * F);
+        rmsnorm_apply(a->xn, s->xm, s->rstd2, ly->ln2, N, H); /* xn2 again */
         memset(a->dxn, 0, (size_t)(N * H) * sizeof(float));
-        linear_backward(lc, &ly->proj[BONE_GATE], s->xn2, a->dg, a->dxn, N);
-        linear_backward(lc, &ly->proj[BONE_UP], s->xn2, a->du, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_GATE], a->xn, a->dg, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_UP], a->xn, a->du, a->dxn, N);
         rmsnorm_backward(a->dx, ly->dln2, a->dxn, s->xm, ly->ln2, s->rstd2, N, H); // dx = dL/dxm
         /* attention branch */
         memset(a->datt, 0, (size_t)(N * qd) * sizeof(float));
@@ -215,10 +233,11 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
         attention_backward(a->dq, a->dk, a->dv, a->datt, s->att, s->lse, s->q, s->k, s->v, b->len, B, T, nh, nkv, d);
         rope_backward(a->dq, &a->rope, B, T, nh, d);
         rope_backward(a->dk, &a->rope, B, T, nkv, d);
+        rmsnorm_apply(a->xn, s->x, s->rstd1, ly->ln1, N, H); /* xn1 again */
         memset(a->dxn, 0, (size_t)(N * H) * sizeof(float));
-        linear_backward(lc, &ly->proj[BONE_Q], s->xn1, a->dq, a->dxn, N);
-        linear_backward(lc, &ly->proj[BONE_K], s->xn1, a->dk, a->dxn, N);
-        linear_backward(lc, &ly->proj[BONE_V], s->xn1, a->dv, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_Q], a->xn, a->dq, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_K], a->xn, a->dk, a->dxn, N);
+        linear_backward(lc, &ly->proj[BONE_V], a->xn, a->dv, a->dxn, N);
         rmsnorm_backward(a->dx, ly->dln1, a->dxn, s->x, ly->ln1, s->rstd1, N, H); // dx = dL/dx_l
     }
     if (m->d_embed) embedding_backward(m->d_embed, a->dx, b->ids, N, H);

@@ -13,6 +13,13 @@ void rmsnorm_forward(float *y,          // (N, H)
                      const float *x,    // (N, H)
                      const float *w,    // (H)
                      int64_t N, int64_t H, float eps);
+/* y = x·rstd·w from a kept rstd: exactly the values rmsnorm_forward wrote (the same float
+ * expression), so backward can recompute a normalised input instead of storing it. */
+void rmsnorm_apply(float *y,              // (N, H)
+                   const float *x,        // (N, H)
+                   const float *rstd,     // (N)
+                   const float *w,        // (H)
+                   int64_t N, int64_t H);
 void rmsnorm_backward(float *dx,        // (N, H) +=
                       float *dw,        // (H) += or NULL
                       const float *dy,  // (N, H)
@@ -80,14 +87,22 @@ double xent_forward_backward(const float *x,       // (N, H)
                              float *dW,            // (V, H) += or NULL
                              float *logits_out,    // (N, V) or NULL
                              int64_t *count);
-/* Reusable working memory of the cross-entropy (the chunk's logits: 32 MiB at V = 32000),
- * kept by the caller across steps so the pages are not faulted in again every step.
- * Zero-initialise; release with xent_ws_free. */
+/* Working memory of the cross-entropy (the chunk's logits: 32 MiB at V = 32000, H = 512).
+ * buf is owned and kept across steps, so its pages are not faulted in again every step.
+ * borrow, when set, is memory the caller lends for this call (training lends its backward
+ * scratch, unused until the loss is known): when it holds at least 64 rows the logits go
+ * there — in chunks as large as fit, up to 256 rows — and buf is not needed at all, so the
+ * loss adds nothing to peak memory. Zero-initialise; release with xent_ws_free. */
 typedef struct xent_ws {
     float *buf;
-    size_t cap; // floats
+    size_t cap;        // floats
+    float *borrow;     // not owned
+    size_t borrow_cap; // floats
 } xent_ws;
 void xent_ws_free(xent_ws *ws);
+/* Floats of working memory xent uses at most for N tokens (full-size chunks): what a lent
+ * block must hold for the loss to run at its best chunk size. */
+size_t xent_ws_floats(int64_t N, int64_t H, int64_t V, bone_dtype head_dtype);
 /* The same with the lm_head in its stored dtype: a bf16/f16 head is converted XENT_VTILE
  * rows at a time and never held whole in fp32. dW must be NULL unless W is fp32.
  * ws may be NULL (working memory allocated for this call only). */

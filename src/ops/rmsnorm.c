@@ -19,6 +19,16 @@ void rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int6
     }
 }
 
+void rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int64_t N, int64_t H) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * H;
+        float *yr = y + n * H;
+        const float r = rstd[n];
+        for (int64_t h = 0; h < H; h++) yr[h] = xr[h] * r * w[h]; /* as in rmsnorm_forward */
+    }
+}
+
 void rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
                       int64_t N, int64_t H) {
     int nt = omp_get_max_threads();

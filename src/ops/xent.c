@@ -65,6 +65,12 @@ double xent_forward_backward(const float *x, const float *W, const int32_t *targ
                                    count, NULL);
 }
 
+size_t xent_ws_floats(int64_t N, int64_t H, int64_t V, bone_dtype head_dtype) {
+    const int64_t chunk = N < XENT_CHUNK ? N : XENT_CHUNK;
+    const int64_t vtile = head_dtype != BONE_F32 ? (V < XENT_VTILE ? V : XENT_VTILE) : 0;
+    return (size_t)(chunk * (V + 2 * H) + vtile * H + 16);
+}
+
 void xent_ws_free(xent_ws *ws) {
     if (!ws) return;
     free(ws->buf);
@@ -75,7 +81,7 @@ void xent_ws_free(xent_ws *ws) {
 double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targets, int64_t N, int64_t H, int64_t V,
                                float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count, xent_ws *ws) {
     BONE_ASSERT(!dW || Wr.dtype == BONE_F32, "xent: a trained lm_head must be fp32");
-    xent_ws local = {NULL, 0};
+    xent_ws local = {NULL, 0, NULL, 0};
     if (!ws) ws = &local;
     head hd = {Wr, NULL, V, H};
     double total = 0.0;
@@ -84,16 +90,28 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
     int64_t nr = 0;
     for (int64_t n = 0; n < N; n++)
         if (targets[n] >= 0) rows[nr++] = n;
-    int64_t chunk = nr < XENT_CHUNK ? nr : XENT_CHUNK;
-    /* working memory, in ws: logits, gathered inputs, their gradient, a bf16 head's tile */
+    /* working memory: logits, gathered inputs, their gradient, a bf16 head's tile */
     const int64_t vtile = Wr.dtype != BONE_F32 ? (V < XENT_VTILE ? V : XENT_VTILE) : 0;
-    const size_t need = (size_t)(chunk * V + 2 * chunk * H + vtile * H + 16);
-    if (ws->cap < need) {
-        free(ws->buf);
-        ws->buf = xmalloc(need * sizeof(float));
-        ws->cap = need;
+    const int64_t per_row = V + 2 * H, fixed = vtile * H + 16; /* as in xent_ws_floats */
+    int64_t chunk = nr < XENT_CHUNK ? nr : XENT_CHUNK;
+    float *mem;
+    const int64_t lend = ws->borrow ? ((int64_t)ws->borrow_cap - fixed) / per_row : 0; /* rows that fit */
+    if (lend >= (chunk < 64 ? chunk : 64)) {
+        if (lend < chunk) { /* equal chunks no larger than what fits */
+            const int64_t nch = (nr + lend - 1) / lend;
+            chunk = (nr + nch - 1) / nch;
+        }
+        mem = ws->borrow;
+    } else {
+        const size_t need = (size_t)(chunk * per_row + fixed);
+        if (ws->cap < need) {
+            free(ws->buf);
+            ws->buf = xmalloc(need * sizeof(float));
+            ws->cap = need;
+        }
+        mem = ws->buf;
     }
-    float *lg = ws->buf;                              // (chunk, V) logits → dlogits
+    float *lg = mem;                                  // (chunk, V) logits → dlogits
     float *xc = lg + chunk * V;                       // (chunk, H) gathered inputs
     float *dxc = dx ? xc + chunk * H : NULL;          // (chunk, H)
     if (vtile) hd.tile = xc + 2 * chunk * H;          // (vtile, H) fp32 rows of a bf16/f16 head
@@ -128,7 +146,13 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
                 for (int64_t j = 0; j < H; j++) dst[j] += dxc[i * H + j];
             }
         }
-        if (dW) gemm_tn(V, H, m, 1.0f, lg, V, xc, H, 1.0f, dW, H); // dW += dlogitsᵀ·x
+        /* dW += dlogitsᵀ·x, XENT_VTILE vocabulary rows per call: one call over all V rows
+         * makes OpenBLAS pack a V-wide panel, which touched 32 MiB more of its buffers
+         * (peak RSS) than 4096-row calls at V = 32000 */
+        for (int64_t v0 = 0; dW && v0 < V; v0 += XENT_VTILE) {
+            const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
+            gemm_tn(vt, H, m, 1.0f, lg + v0, V, xc, H, 1.0f, dW + v0 * H, H);
+        }
     }
     free(rows);
     free(rowloss);

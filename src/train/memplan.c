@@ -41,20 +41,24 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     }
     if (side > 0) add(p, "PiSSA/OLoRA residual bases", side);
     /* activations kept for backward (model/step.c acts_ensure) */
-    double per_layer = N * H * 4 + N * 2 + N * qd * 2 + N * kd * 2 + (double)(B * c->n_heads * T) + N * F * 3;
+    double per_layer = N * H * 2 + N * 2 + N * qd * 2 + N * kd * 2 + (double)(B * c->n_heads * T) + N * F * 2;
     double kept = recompute ? per_layer + N * H * L : per_layer * L; /* step.c layouts 2 and 1 */
-    double acts = 4.0 * (kept + N * H * 2 + N + N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3);
+    double acts = 4.0 * (kept + N * H * 3 + N * F + N + N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3);
     add(p, recompute ? "activations (recomputed in backward)" : "activations", acts);
     /* scratch: one weight-sized buffer (bf16→fp32 view or Bone's W'), the G tile, the
      * lm_head fp32 view when stored in 16 bits, the cross-entropy chunk, attention blocks */
     double scratch = 0;
     if (any_low && !full) scratch += 4.0 * max_oi;
     scratch += 4.0 * 256 * (F > H ? F : H); /* G tile: 256 rows */
-    if (m->lm_head.dtype != BONE_F32) scratch += 4.0 * (V < 4096 ? V : 4096) * H; /* xent's vocabulary tile (ops/xent.c) */
-    double chunk = N < 256 ? N : 256;
-    scratch += 4.0 * (chunk * V + 2 * chunk * H);
-    scratch += 4.0 * (double)threads * (2.0 * (double)T * (double)T + (double)T);
-    add(p, "scratch (W'/bf16 view, G tile, xent chunk, attention)", scratch);
+    const double vtile = m->lm_head.dtype != BONE_F32 ? (V < 4096 ? V : 4096) * H : 0; /* xent's vocabulary tile (ops/xent.c) */
+    /* the cross-entropy chunk lives in the backward scratch, lent to it and grown to fit
+     * (step.c acts_ensure): only the growth is extra */
+    const double lent = N * H + N * F + N * qd * 2 + N * kd * 2 + N * F * 3, chunk = N < 256 ? N : 256;
+    const double xe = chunk * (V + 2 * H) + vtile + 16;
+    if (xe > lent) scratch += 4.0 * (xe - lent);
+    const double tq = T < 64 ? T : 64; /* attention: one query tile of scores per thread (ops/attention.c) */
+    scratch += 4.0 * (double)threads * (2.0 * tq * (double)T + tq);
+    add(p, "scratch (W'/bf16 view, G tile, xent chunk beyond lent, attention)", scratch);
     double tokens = 0;
     for (int64_t i = 0; i < d->n; i++) tokens += (double)d->ex[i].n;
     add(p, "data set", 8.0 * tokens + 32.0 * (double)d->n);
