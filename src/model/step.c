@@ -234,11 +234,15 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
         rope_backward(a->dq, &a->rope, B, T, nh, d);
         rope_backward(a->dk, &a->rope, B, T, nkv, d);
         rmsnorm_apply(a->xn, s->x, s->rstd1, ly->ln1, N, H); /* xn1 again */
-        memset(a->dxn, 0, (size_t)(N * H) * sizeof(float));
-        linear_backward(lc, &ly->proj[BONE_Q], a->xn, a->dq, a->dxn, N);
-        linear_backward(lc, &ly->proj[BONE_K], a->xn, a->dk, a->dxn, N);
-        linear_backward(lc, &ly->proj[BONE_V], a->xn, a->dv, a->dxn, N);
-        rmsnorm_backward(a->dx, ly->dln1, a->dxn, s->x, ly->ln1, s->rstd1, N, H); // dx = dL/dx_l
+        /* dL/dx_0 feeds only the embedding and ln1 of layer 0: when both are frozen (the
+         * adapter methods) the q/k/v input gradients of layer 0 are never formed */
+        const int need_dx = l > 0 || m->d_embed || ly->dln1;
+        float *dxn1 = need_dx ? a->dxn : NULL;
+        if (dxn1) memset(dxn1, 0, (size_t)(N * H) * sizeof(float));
+        linear_backward(lc, &ly->proj[BONE_Q], a->xn, a->dq, dxn1, N);
+        linear_backward(lc, &ly->proj[BONE_K], a->xn, a->dk, dxn1, N);
+        linear_backward(lc, &ly->proj[BONE_V], a->xn, a->dv, dxn1, N);
+        if (need_dx) rmsnorm_backward(a->dx, ly->dln1, a->dxn, s->x, ly->ln1, s->rstd1, N, H); // dx = dL/dx_l
     }
     if (m->d_embed) embedding_backward(m->d_embed, a->dx, b->ids, N, H);
     return 0;
