@@ -173,7 +173,7 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     if (T > c->max_pos)
         return bone_fail(e, "sequence length %lld exceeds max_position_embeddings %lld", (long long)T,
                          (long long)c->max_pos);
-    acts_ensure(a, c, B, T, train ? (a->recompute ? 2 : 1) : 0, xent_ws_floats(N, H, V, m->lm_head.dtype));
+    acts_ensure(a, c, B, T, train ? (a->recompute ? 2 : 1) : 0, xent_ws_floats(N, H, V, m->lm_head.dtype, m->d_lm_head != NULL));
     if (a->rope_T < T) {
         rope_free(&a->rope);
         rope_build(&a->rope, c, T);

@@ -53,7 +53,8 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     const double vtile = m->lm_head.dtype != BONE_F32 ? (V < 4096 ? V : 4096) * H : 0; /* xent's vocabulary tile (ops/xent.c) */
     /* the cross-entropy chunk lives in the backward scratch, lent to it and grown to fit
      * (step.c acts_ensure): only the growth is extra */
-    const double lent = N * H + N * F + N * qd * 2 + N * kd * 2 + N * F * 3, chunk = N < 256 ? N : 256;
+    const double cr = (double)xent_chunk_rows(V, full);
+    const double lent = N * H + N * F + N * qd * 2 + N * kd * 2 + N * F * 3, chunk = N < cr ? N : cr;
     const double xe = chunk * (V + 2 * H) + vtile + 16;
     if (xe > lent) scratch += 4.0 * (xe - lent);
     const double tq = T < 64 ? T : 64; /* attention: one query tile of scores per thread (ops/attention.c) */
