@@ -35,17 +35,25 @@ typedef struct head {
     int64_t V, H;
 } head;
 
+/* Rows of a vocabulary tile starting at v0, and those rows of the head as fp32 (*Wt, (vt, H)):
+ * the data itself for an fp32 head (one tile: all V rows), else converted into h->tile. */
+static int64_t head_tile(const head *h, int64_t v0, const float **Wt) {
+    const int64_t V = h->V, H = h->H;
+    if (h->w.dtype == BONE_F32) {
+        *Wt = (const float *)h->w.data;
+        return V;
+    }
+    const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
+    *Wt = wref_f32((bone_wref){h->w.dtype, (const uint16_t *)h->w.data + v0 * H}, h->tile, vt * H);
+    return vt;
+}
+
 /* lg (m, V) = xc (m, H)·Wᵀ */
 static void head_nt(const head *h, int64_t m, const float *xc, float *lg) {
     const int64_t V = h->V, H = h->H;
-    if (h->w.dtype == BONE_F32) {
-        gemm_nt(m, V, H, 1.0f, xc, H, h->w.data, H, 0.0f, lg, V);
-        return;
-    }
-    for (int64_t v0 = 0; v0 < V; v0 += XENT_VTILE) {
-        const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
-        bone_wref sub = {h->w.dtype, (const uint16_t *)h->w.data + v0 * H};
-        const float *Wt = wref_f32(sub, h->tile, vt * H); /* (vt, H) */
+    for (int64_t v0 = 0, vt; v0 < V; v0 += vt) {
+        const float *Wt;
+        vt = head_tile(h, v0, &Wt);
         gemm_nt(m, vt, H, 1.0f, xc, H, Wt, H, 0.0f, lg + v0, V);
     }
 }
@@ -53,16 +61,20 @@ static void head_nt(const head *h, int64_t m, const float *xc, float *lg) {
 /* dxc (m, H) = lg (m, V)·W */
 static void head_nn(const head *h, int64_t m, const float *lg, float *dxc) {
     const int64_t V = h->V, H = h->H;
-    if (h->w.dtype == BONE_F32) {
-        gemm_nn(m, H, V, 1.0f, lg, V, h->w.data, H, 0.0f, dxc, H);
-        return;
-    }
-    for (int64_t v0 = 0; v0 < V; v0 += XENT_VTILE) {
-        const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
-        bone_wref sub = {h->w.dtype, (const uint16_t *)h->w.data + v0 * H};
-        const float *Wt = wref_f32(sub, h->tile, vt * H);
+    for (int64_t v0 = 0, vt; v0 < V; v0 += vt) {
+        const float *Wt;
+        vt = head_tile(h, v0, &Wt);
         gemm_nn(m, H, vt, 1.0f, lg + v0, V, Wt, H, v0 ? 1.0f : 0.0f, dxc, H);
     }
+}
+
+/* rows of the fp32 tile a 16-bit head needs (0 for an fp32 head) */
+static int64_t vtile_rows(int64_t V, bone_dtype dt) { return dt != BONE_F32 ? (V < XENT_VTILE ? V : XENT_VTILE) : 0; }
+
+/* floats of working memory for chunks of `chunk` rows: logits, gathered inputs, their
+ * gradient, the tile; the one layout xent_forward_backward_w carves up */
+static size_t ws_floats(int64_t chunk, int64_t H, int64_t V, int64_t vtile) {
+    return (size_t)(chunk * (V + 2 * H) + vtile * H + 16);
 }
 
 double xent_forward_backward(const float *x, const float *W, const int32_t *targets, int64_t N, int64_t H,
@@ -79,8 +91,7 @@ int64_t xent_chunk_rows(int64_t V, int head_trains) {
 
 size_t xent_ws_floats(int64_t N, int64_t H, int64_t V, bone_dtype head_dtype, int head_trains) {
     const int64_t cr = xent_chunk_rows(V, head_trains), chunk = N < cr ? N : cr;
-    const int64_t vtile = head_dtype != BONE_F32 ? (V < XENT_VTILE ? V : XENT_VTILE) : 0;
-    return (size_t)(chunk * (V + 2 * H) + vtile * H + 16);
+    return ws_floats(chunk, H, V, vtile_rows(V, head_dtype));
 }
 
 void xent_ws_free(xent_ws *ws) {
@@ -103,8 +114,8 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
     for (int64_t n = 0; n < N; n++)
         if (targets[n] >= 0) rows[nr++] = n;
     /* working memory: logits, gathered inputs, their gradient, a bf16 head's tile */
-    const int64_t vtile = Wr.dtype != BONE_F32 ? (V < XENT_VTILE ? V : XENT_VTILE) : 0;
-    const int64_t per_row = V + 2 * H, fixed = vtile * H + 16; /* as in xent_ws_floats */
+    const int64_t vtile = vtile_rows(V, Wr.dtype);
+    const int64_t per_row = V + 2 * H, fixed = (int64_t)ws_floats(0, H, V, vtile);
     const int64_t cr = xent_chunk_rows(V, dW != NULL);
     int64_t chunk = nr < cr ? nr : cr;
     float *mem;
@@ -116,7 +127,7 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
         }
         mem = ws->borrow;
     } else {
-        const size_t need = (size_t)(chunk * per_row + fixed);
+        const size_t need = ws_floats(chunk, H, V, vtile);
         if (ws->cap < need) {
             free(ws->buf);
             ws->buf = xmalloc(need * sizeof(float));

@@ -16,7 +16,7 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
                           const bone_dataset *d, int threads, int recompute) {
     memset(p, 0, sizeof *p);
     const bone_config *c = &m->cfg;
-    double N = (double)(B * T), H = (double)c->hidden, F = (double)c->inter, V = (double)c->vocab;
+    double N = (double)(B * T), H = (double)c->hidden, F = (double)c->inter;
     double qd = (double)(c->n_heads * c->head_dim), kd = (double)(c->n_kv * c->head_dim), L = (double)c->n_layers;
     /* weights: every mapped byte is touched by a training step — except in full
      * fine-tuning, where bone_model_make_trainable copies each weight into the parameter
@@ -50,12 +50,11 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     double scratch = 0;
     if (any_low && !full) scratch += 4.0 * max_oi;
     scratch += 4.0 * 256 * (F > H ? F : H); /* G tile: 256 rows */
-    const double vtile = m->lm_head.dtype != BONE_F32 ? (V < 4096 ? V : 4096) * H : 0; /* xent's vocabulary tile (ops/xent.c) */
-    /* the cross-entropy chunk lives in the backward scratch, lent to it and grown to fit
-     * (step.c acts_ensure): only the growth is extra */
-    const double cr = (double)xent_chunk_rows(V, full);
-    const double lent = N * H + N * F + N * qd * 2 + N * kd * 2 + N * F * 3, chunk = N < cr ? N : cr;
-    const double xe = chunk * (V + 2 * H) + vtile + 16;
+    /* the cross-entropy's working memory (chunk of logits, a 16-bit head's fp32 tile) lives
+     * in the backward scratch, lent to it and grown to fit (step.c acts_ensure): only the
+     * growth is extra */
+    const double lent = N * H + N * F + N * qd * 2 + N * kd * 2 + N * F * 3;
+    const double xe = (double)xent_ws_floats(B * T, c->hidden, c->vocab, m->lm_head.dtype, full);
     if (xe > lent) scratch += 4.0 * (xe - lent);
     const double tq = T < 64 ? T : 64; /* attention: one query tile of scores per thread (ops/attention.c) */
     scratch += 4.0 * (double)threads * (2.0 * tq * (double)T + tq);
