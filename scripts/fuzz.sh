@@ -4,6 +4,10 @@
 # $BONE_FUZZ_SECONDS (default 60) from its seed corpus, $BONE_FUZZ_JOBS (default 2) targets at a
 # time. Any crash, leak, UB report, timeout (hang) or oversized allocation fails the script;
 # the input that caused it is kept under $BONE_FUZZ_OUT (default build-fuzz/fuzz-out)/artifacts.
+# $BONE_FUZZ_SEED (default: unset, libFuzzer picks a new seed each run) fixes the mutation
+# sequence: CI sets it so that a submission is judged on the same exploration every time (the
+# time limit still decides how far it gets); an exploratory run before submitting leaves it unset
+# so each run explores somewhere new.
 # usage: scripts/fuzz.sh [TARGET...]   (targets: the fuzz_*.c names without fuzz_; default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +36,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # -timeout: one input running longer is a hang; -malloc_limit_mb: one allocation larger is a
 # finding (parsers must cap sizes); -rss_limit_mb: the whole process
 FLAGS=(-timeout=10 -malloc_limit_mb=512 -rss_limit_mb=2048 -print_final_stats=1)
+[ -n "${BONE_FUZZ_SEED:-}" ] && FLAGS+=(-seed="$BONE_FUZZ_SEED")
 
 run_one() { # name → 0 when clean
     local t=$1 bin="$BUILD/tests/fuzz/fuzz_$1" log="$OUT/$1.log"
@@ -64,7 +69,7 @@ export -f run_one
 export BUILD SRC OUT
 export FLAGS_STR="${FLAGS[*]}"
 
-echo "== fuzzing ${targets[*]}: ${SECONDS_EACH}s each, $JOBS at a time"
+echo "== fuzzing ${targets[*]}: ${SECONDS_EACH}s each, $JOBS at a time, seed ${BONE_FUZZ_SEED:-random}"
 status=0
 printf '%s\n' "${targets[@]}" | xargs -P "$JOBS" -I{} bash -c 'FLAGS=($FLAGS_STR); SECONDS_EACH='"$SECONDS_EACH"' run_one {}' \
     >"$OUT/summary.txt" 2>&1 || status=1

@@ -463,7 +463,7 @@ int bone_l2c_convert_tokenizer(const char *tok_path, int64_t vocab, int64_t seq_
             mg[nm++] = (l2c_merge){pc[i].score, (int32_t)i, a, b};
         }
     }
-    qsort(mg, (size_t)nm, sizeof *mg, cmp_merge);
+    if (nm) qsort(mg, (size_t)nm, sizeof *mg, cmp_merge); /* mg is still NULL when nothing merges */
 
     root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "version", "1.0");

@@ -69,6 +69,11 @@ typedef struct bone_batch {
 typedef struct bone_acts bone_acts;
 bone_acts *bone_acts_new(void);
 void bone_acts_free(bone_acts *a);
+/* Floats bone_model_step allocates for its activations and scratch at batch B×T: layout 0
+ * evaluation, 1 training (every layer kept), 2 training with recomputation; xent_floats is
+ * the loss's working memory (ops/xent.h xent_ws_floats), which training lends from the
+ * backward scratch. The memory plan (train/memplan.c) calls this instead of restating it. */
+size_t bone_acts_floats(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats);
 
 /* Forward over the batch. Returns the SUM of token losses over targets != -100 in *loss_sum
  * and their count in *count. If logits is non-NULL, also writes (B, T, V) logits. With

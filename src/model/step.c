@@ -71,10 +71,7 @@ void bone_acts_free(bone_acts *a) {
 
 /* layout: 0 eval (one layer's buffers for all layers), 1 train (every layer's activations),
  * 2 train with recomputation (every layer's input x, one layer's other activations). */
-static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
-    if (a->mem && a->B == B && a->T == T && a->train_layout == layout && a->xent_floats == xent_floats) return;
-    free(a->mem);
-    free(a->la);
+size_t bone_acts_floats(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
     const int train = layout != 0;
     int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
     int64_t L = c->n_layers, nl = layout == 1 ? L : 1;
@@ -84,7 +81,17 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
     /* training lends xn .. dhm to the loss: make that block hold the loss's full chunk */
     const int64_t lent = N * H + N * F + (train ? N * qd * 2 + N * kd * 2 + N * F * 3 : 0);
     const int64_t pad = train && (int64_t)xent_floats > lent ? (int64_t)xent_floats - lent : 0;
-    size_t total = (size_t)(per_layer * nl + tail + back + pad + 64);
+    return (size_t)(per_layer * nl + tail + back + pad + 64);
+}
+
+static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
+    if (a->mem && a->B == B && a->T == T && a->train_layout == layout && a->xent_floats == xent_floats) return;
+    free(a->mem);
+    free(a->la);
+    const int train = layout != 0;
+    int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
+    int64_t L = c->n_layers, nl = layout == 1 ? L : 1;
+    const size_t total = bone_acts_floats(c, B, T, layout, xent_floats);
     a->mem = xmalloc(total * sizeof(float));
     a->mem_floats = total;
     a->la = xcalloc((size_t)L, sizeof *a->la);
@@ -125,7 +132,9 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
         a->dg = TAKE(N * F);
         a->du = TAKE(N * F);
         a->dhm = TAKE(N * F);
-        a->lend_end = TAKE(pad) + pad;
+        /* the loss's padding, if any, is the last block before the 64-float slack */
+        a->lend_end = a->mem + total - 64;
+        BONE_ASSERT(p <= a->lend_end, "bone_acts_floats and acts_ensure disagree on the layout");
     }
 #undef TAKE
     a->xent_floats = xent_floats;

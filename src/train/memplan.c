@@ -1,5 +1,6 @@
-/* memplan.c — the memory plan (see memplan.h). The activation and scratch sizes mirror
- * what model/step.c, ops/xent.c, ops/attention.c and the adapters allocate; the test
+/* memplan.c — the memory plan (see memplan.h). Activations and the loss's working memory
+ * are the sizes model/step.c and ops/xent.c allocate (their own size functions); the
+ * attention and adapter scratch mirror ops/attention.c and the adapters; the test
  * (tests/cli/test_memplan.sh) holds the estimate to within 15% of the measured peak RSS. */
 #include "train/memplan.h"
 #include <stdlib.h>
@@ -16,8 +17,7 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
                           const bone_dataset *d, int threads, int recompute) {
     memset(p, 0, sizeof *p);
     const bone_config *c = &m->cfg;
-    double N = (double)(B * T), H = (double)c->hidden, F = (double)c->inter;
-    double qd = (double)(c->n_heads * c->head_dim), kd = (double)(c->n_kv * c->head_dim), L = (double)c->n_layers;
+    const double H = (double)c->hidden, F = (double)c->inter;
     /* weights: every mapped byte is touched by a training step — except in full
      * fine-tuning, where bone_model_make_trainable copies each weight into the parameter
      * buffer and drops its mapped pages at once (only the copies count, below) */
@@ -40,22 +40,18 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
             side += 4.0 * oi + 8.0 * (double)(Ln->O + Ln->I) * 8; /* residual + A0/B0 (rank ≤ 64 estimate) */
     }
     if (side > 0) add(p, "PiSSA/OLoRA residual bases", side);
-    /* activations kept for backward (model/step.c acts_ensure) */
-    double per_layer = N * H * 2 + N * 2 + N * qd * 2 + N * kd * 2 + (double)(B * c->n_heads * T) + N * F * 2;
-    double kept = recompute ? per_layer + N * H * L : per_layer * L; /* step.c layouts 2 and 1 */
-    double acts = 4.0 * (kept + N * H * 3 + N * F + N + N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3);
+    /* activations and backward scratch (model/step.c); the cross-entropy's working memory
+     * (chunk of logits, a 16-bit head's fp32 tile) is lent the backward scratch and only
+     * its growth beyond it is extra, counted with the scratch below */
+    const int layout = recompute ? 2 : 1;
+    const size_t xe = xent_ws_floats(B * T, c->hidden, c->vocab, m->lm_head.dtype, full);
+    const double acts = 4.0 * (double)bone_acts_floats(c, B, T, layout, 0);
     add(p, recompute ? "activations (recomputed in backward)" : "activations", acts);
     /* scratch: one weight-sized buffer (bf16→fp32 view or Bone's W'), the G tile, the
      * lm_head fp32 view when stored in 16 bits, the cross-entropy chunk, attention blocks */
-    double scratch = 0;
+    double scratch = 4.0 * (double)bone_acts_floats(c, B, T, layout, xe) - acts;
     if (any_low && !full) scratch += 4.0 * max_oi;
     scratch += 4.0 * 256 * (F > H ? F : H); /* G tile: 256 rows */
-    /* the cross-entropy's working memory (chunk of logits, a 16-bit head's fp32 tile) lives
-     * in the backward scratch, lent to it and grown to fit (step.c acts_ensure): only the
-     * growth is extra */
-    const double lent = N * H + N * F + N * qd * 2 + N * kd * 2 + N * F * 3;
-    const double xe = (double)xent_ws_floats(B * T, c->hidden, c->vocab, m->lm_head.dtype, full);
-    if (xe > lent) scratch += 4.0 * (xe - lent);
     const double tq = T < 64 ? T : 64; /* attention: one query tile of scores per thread (ops/attention.c) */
     scratch += 4.0 * (double)threads * (2.0 * tq * (double)T + tq);
     add(p, "scratch (W'/bf16 view, G tile, xent chunk beyond lent, attention)", scratch);
