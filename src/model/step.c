@@ -132,11 +132,11 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
         a->dg = TAKE(N * F);
         a->du = TAKE(N * F);
         a->dhm = TAKE(N * F);
-        /* the loss's padding, if any, is the last block before the 64-float slack */
-        a->lend_end = a->mem + total - 64;
-        BONE_ASSERT(p <= a->lend_end, "bone_acts_floats and acts_ensure disagree on the layout");
     }
 #undef TAKE
+    /* the loss's padding, if any, is the last block before the 64-float slack */
+    BONE_ASSERT(p <= a->mem + total - 64, "bone_acts_floats and acts_ensure disagree on the layout");
+    a->lend_end = train ? a->mem + total - 64 : NULL;
     a->xent_floats = xent_floats;
     a->B = B;
     a->T = T;

@@ -87,12 +87,13 @@ double xent_forward_backward(const float *x,       // (N, H)
                              float *dW,            // (V, H) += or NULL
                              float *logits_out,    // (N, V) or NULL
                              int64_t *count);
-/* Working memory of the cross-entropy (the chunk's logits: 32 MiB at V = 32000, H = 512).
- * buf is owned and kept across steps, so its pages are not faulted in again every step.
- * borrow, when set, is memory the caller lends for this call (training lends its backward
- * scratch, unused until the loss is known): when it holds at least 64 rows the logits go
- * there — in chunks as large as fit, up to 256 rows — and buf is not needed at all, so the
- * loss adds nothing to peak memory. Zero-initialise; release with xent_ws_free. */
+/* Working memory of the cross-entropy (the chunk's logits: 32 MiB at V = 32000 for a trained
+ * head's 256 rows, 128 MiB for a frozen head's 1024). buf is owned and kept across steps, so
+ * its pages are not faulted in again every step. borrow, when set, is memory the caller lends
+ * for this call (training lends its backward scratch, unused until the loss is known): when
+ * it holds at least 64 rows the logits go there — in chunks as large as fit, up to
+ * xent_chunk_rows() — and buf is not needed at all, so the loss adds nothing to peak memory.
+ * Zero-initialise; release with xent_ws_free. */
 typedef struct xent_ws {
     float *buf;
     size_t cap;        // floats
