@@ -37,13 +37,17 @@ static void rows_f32(bone_wref w, int64_t off, int64_t n, float *dst) {
 
 /* 16 floats: one AVX-512 register or two AVX2 ones (GCC/Clang vector extension). The
  * kernels below keep a 4×16 tile of results in registers; used when b % 16 == 0. */
+/* Without AVX-512 (AMD Zen 2/3, older Intel) GCC warns that passing a 64-byte vector by value
+ * has a different ABI there; these helpers are static and always inlined, so no call ever
+ * crosses an ABI boundary and the warning says nothing about this file. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v16f __attribute__((vector_size(64)));
-static inline v16f ld16(const float *p) {
+static inline __attribute__((always_inline)) v16f ld16(const float *p) {
     v16f v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+static inline __attribute__((always_inline)) void st16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 
 /* Rows p..p+3 of W'_{a,c} = W_{a,c} + W_{a,c}·D + D. wr (4, b) is a copy of those rows of
  * W_{a,c} (the output overwrites them); out points at row p of the block (row stride I). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench_smoke.sh — `bone bench` runs on a tiny model and prints every row and ratio (no timing checks).
-# usage: bench_smoke.sh BONE CONFIG
+# test_bench.sh — `bone bench` runs on a tiny model and prints every row and ratio (no timing checks).
+# usage: test_bench.sh BONE CONFIG
 set -euo pipefail
 BONE=$1
 W=$(mktemp -d /tmp/bone-bench-smoke.XXXXXX)
