@@ -1,10 +1,14 @@
-/* bone.c — the `bone` command: dispatches to one cmd_*.c per subcommand. */
+/* bone.c — the `bone` command: dispatches to one cmd_*.c per subcommand; also owns the
+ * global options --version and --verbose. */
 #include <stdio.h>
 #include <string.h>
+#include "bone_version.h" /* BONE_GIT_COMMIT, written at build time by cmake/version.cmake */
 #include "cli/args.h"
 #include "cli/cmds.h"
 #include "cli/optfile.h"
 #include "core/blas_env.h"
+
+#define BONE_VERSION "0.1.0"
 
 typedef struct {
     const char *name;
@@ -33,6 +37,33 @@ static const command commands[] = {
 static void usage(FILE *f) {
     fprintf(f, "usage: bone COMMAND [options]   (bone help COMMAND for details)\n\ncommands:\n");
     for (const command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\nglobal options:\n"
+               "  --version    version, git commit and compute path (BLAS kernel, threads, wait policy)\n"
+               "  --verbose    (with any command) print the compute path to stderr first\n"
+               "\nfirst steps (from the repository root):\n"
+               "  bone inspect models/default\n"
+               "  bone generate --model models/default --prompt \"Once upon a time\" --max-new 30\n"
+               "  make demo    (fine-tunes the default model on data/gsm8k with bone-col and lora)\n"
+               "\nthe math of every method: docs/BONE.md; the file formats: docs/FORMATS.md\n");
+}
+
+/* the compute path: which BLAS kernel, how many threads, how they wait, and AVX-512 */
+static void compute_path(FILE *f, const char *prefix) {
+    char blas[512];
+    bone_blas_describe(blas, sizeof blas);
+    fprintf(f, "%s%s\n", prefix, blas);
+    __builtin_cpu_init();
+    int cpu = __builtin_cpu_supports("avx512f");
+#ifdef __AVX512F__
+    const int built = 1;
+#else
+    const int built = 0;
+#endif
+    fprintf(f, "%sAVX-512: %s\n", prefix,
+            built && cpu ? "yes (built with it, the CPU has it)"
+            : built      ? "built with it, but this CPU lacks it"
+            : cpu        ? "no (the CPU has it; this build was compiled without it)"
+                         : "no (this CPU lacks it; the AVX2/scalar paths run)");
 }
 
 int main(int argc, char **argv) {
@@ -42,6 +73,29 @@ int main(int argc, char **argv) {
         return BONE_EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (!strcmp(name, "--version")) {
+        printf("bone %s (git commit %s)\n", BONE_VERSION, BONE_GIT_COMMIT);
+        compute_path(stdout, "compute: ");
+        return 0;
+    }
+    /* --verbose: a global option, accepted before the command or anywhere among its options
+     * (up to a "--"); removed before the command parses its own */
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--verbose")) {
+            verbose = 1;
+            for (int j = i; j < argc; j++) argv[j] = argv[j + 1];
+            argc--;
+            i--;
+        }
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return BONE_EXIT_USAGE;
+    }
+    name = argv[1];
+    if (verbose) compute_path(stderr, "bone: ");
     if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
         usage(stdout);
         return 0;

@@ -1,6 +1,6 @@
 /* blas_env.c — OpenBLAS kernel check and one-time re-exec (see blas_env.h). */
 #include "core/blas_env.h"
-#include <omp.h>
+#include "core/threads.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,30 +28,41 @@ static const char *best_kernel(void) {
 }
 
 void bone_blas_fix_kernel(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("BONE_BLAS_REEXEC")) return;
+    if (getenv("BONE_REEXEC")) return; /* this is the re-executed process: stop here */
     const char *core = openblas_get_corename();
     const char *want = best_kernel();
-    if (!core || !want || !is_generic(core)) return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("BONE_BLAS_REEXEC", core, 1); /* remembers what the library chose; stops loops */
+    int kernel = !getenv("OPENBLAS_CORETYPE") && core && want && is_generic(core);
+    if (kernel) {
+        setenv("OPENBLAS_CORETYPE", want, 1);
+        setenv("BONE_BLAS_REEXEC", core, 1); /* remembers what the library chose */
+    }
+    int threads = bone_threads_env(); /* OMP_NUM_THREADS / OMP_WAIT_POLICY, see threads.h */
+    if (!kernel && !threads) return;
+    setenv("BONE_REEXEC", "1", 1); /* one re-exec at most */
     execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the slow kernel, but say so */
-    fprintf(stderr, "bone: warning: OpenBLAS chose its generic %s kernel and re-executing with "
-                    "OPENBLAS_CORETYPE=%s failed; dense products will be several times slower\n", core, want);
+    /* exec failed: carry on with what the runtimes read at load time, but say so */
+    if (kernel)
+        fprintf(stderr, "bone: warning: OpenBLAS chose its generic %s kernel and re-executing with "
+                        "OPENBLAS_CORETYPE=%s failed; dense products will be several times slower\n", core, want);
     unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("BONE_BLAS_REEXEC");
+    unsetenv("BONE_THREADS_SET");
+    unsetenv("BONE_REEXEC");
 }
 
 void bone_blas_describe(char *buf, size_t cap) {
     const char *core = openblas_get_corename();
     const char *was = getenv("BONE_BLAS_REEXEC");
+    char thr[384];
+    bone_threads_describe(thr, sizeof thr);
     if (was && getenv("OPENBLAS_CORETYPE"))
-        snprintf(buf, cap, "OpenBLAS kernel %s (OPENBLAS_CORETYPE set by bone: the library chose %s), %d threads",
-                 core, was, omp_get_max_threads());
+        snprintf(buf, cap, "OpenBLAS kernel %s (OPENBLAS_CORETYPE set by bone: the library chose %s), %s", core, was,
+                 thr);
     else if (getenv("OPENBLAS_CORETYPE"))
-        snprintf(buf, cap, "OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s from the environment), %d threads", core,
-                 getenv("OPENBLAS_CORETYPE"), omp_get_max_threads());
+        snprintf(buf, cap, "OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s from the environment), %s", core,
+                 getenv("OPENBLAS_CORETYPE"), thr);
     else
-        snprintf(buf, cap, "OpenBLAS kernel %s%s, %d threads", core,
+        snprintf(buf, cap, "OpenBLAS kernel %s%s, %s", core,
                  is_generic(core) && best_kernel() ? " (a generic kernel on a CPU that supports more: slow)" : "",
-                 omp_get_max_threads());
+                 thr);
 }
