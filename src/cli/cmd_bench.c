@@ -41,7 +41,7 @@ static const char *USAGE =
     "/rc = with activation recomputation).\n"
     "Without --data, token batches are seeded random ids (seed 1). Ratios are the result:\n"
     "absolute times depend on the machine and its load.\n\n"
-    "example:\n  bone bench --model models/small --methods lora:8,bone-col:16,full --steps 5";
+    "example:\n  bone bench --model models/default --methods lora:8,bone-col:16,full --steps 2 --warmup 1 --rounds 1";
 
 static double now_s(void) {
     struct timespec ts;

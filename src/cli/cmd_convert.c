@@ -19,7 +19,8 @@ static const char *USAGE =
     "generation_config.json). Without --tokenizer, tokenizer.bin next to MODEL.bin is used when\n"
     "present. The file size must match the header exactly; a negative vocab_size means a separate\n"
     "classifier (untied lm_head). The result is loaded back once as a check.\n\n"
-    "example:\n  bone convert llama2c stories15M.bin --tokenizer tokenizer.bin --out models/stories15M";
+    "example (stories15M.bin and tokenizer.bin are llama2.c's release files, downloaded separately):\n"
+    "  bone convert llama2c stories15M.bin --tokenizer tokenizer.bin --out models/stories15M";
 
 int cmd_convert(int argc, char **argv) {
     const char *tokp = NULL, *out = NULL, *dts = "f32";

@@ -10,7 +10,8 @@ static const char *USAGE =
     "--config FILE --method M [--block B] [--rank R] [--grid GRxGC] [--targets LIST] [--layers LIST] [--json]\n\n"
     "Prints the number of trainable parameters the method would train on the model described\n"
     "by FILE (a config.json, or a model directory containing one). full = all model parameters.\n\n"
-    "example:\n  bone count --config models/llama2-7b/config.json --method bone-col --block 64";
+    "example:\n  bone count --config configs/llama2-7b.json --method bone-col --block 64\n"
+    "  bone count --config models/default --method lora --rank 8";
 
 /* 87031808 → "87,031,808" */
 static void grouped(int64_t v, char *buf, size_t n) {

@@ -17,7 +17,7 @@ static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
     "                  [--max-new N] [--quiet]\n\n"
     "Zero-shot GSM8K: each question goes into the Alpaca prompt followed by \" Let's think step by\n"
-    "step.\" (FORMATS.md §7.4), the model decodes greedily (BOS added) until EOS, a stop string\n"
+    "step.\" (docs/FORMATS.md §7.4), the model decodes greedily (BOS added) until EOS, a stop string\n"
     "(Question, USER, ASSISTANT, Instruction, Response, with or without ':') or --max-new tokens.\n"
     "The answer is taken after the last \"The answer is: \" (MetaMath; fractions evaluated, rounded),\n"
     "else after the first \"#### \", else the last number; commas, '$', a trailing '.' and zero\n"
@@ -25,9 +25,9 @@ static const char *USAGE =
     "(or MetaMath's query/response); the gold is the text after the last \"#### \".\n"
     "Prints the accuracy; --out writes one JSON line per example (index, line, prompt, output,\n"
     "extracted, how, gold, correct).\n\n"
-    "example:\n"
-    "  bone eval gsm8k --model models/tiny --adapter runs/bone/adapter --data gsm8k/test.jsonl --limit 100 "
-    "--out runs/bone/gsm8k.jsonl";
+    "example (add --adapter runs/bone/adapter to score a `bone train` run):\n"
+    "  bone eval gsm8k --model models/default --data data/gsm8k/test.jsonl --limit 5 --max-new 128 "
+    "--out gsm8k-5.jsonl";
 
 typedef struct {
     char *question;

@@ -13,7 +13,9 @@ static const char *USAGE =
     "Greedy by default (--temperature 0); stops at the end-of-sequence token, at --stop STR,\n"
     "or after --max-new tokens. The text is streamed to stdout. With --adapter, the adapter runs\n"
     "unmerged (the output equals the merged model's).\n\n"
-    "example:\n  bone generate --model models/tiny --adapter runs/bone/adapter --prompt \"Question: 2+3?\" --max-new 64";
+    "example (add --adapter runs/bone/adapter to run a `bone train` result unmerged):\n"
+    "  bone generate --model models/default --prompt \"Once upon a time\" --max-new 40\n"
+    "  bone generate --model models/default --prompt \"Once upon a time\" --temperature 0.8 --top-p 0.9 --seed 3";
 
 static void put(const char *s, size_t n, void *ctx) {
     (void)ctx;

@@ -9,7 +9,7 @@ static const char *USAGE =
     "--config FILE --out DIR [--seed N] [--dtype f32|bf16]\n\n"
     "Writes DIR/config.json and DIR/model.safetensors: a Llama/Mistral/Qwen2 model with HF's\n"
     "initialisation (weights ~ normal(0, initializer_range), norms 1, biases 0).\n\n"
-    "example:\n  bone init --config tiny.json --out models/tiny --seed 1 --dtype bf16";
+    "example:\n  bone init --config configs/tiny-llama.json --out models/tiny --seed 1 --dtype bf16";
 
 int cmd_init(int argc, char **argv) {
     const char *config = NULL, *out = NULL, *dtype = "f32";

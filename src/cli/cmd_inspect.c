@@ -27,8 +27,9 @@ static const char *USAGE =
     "  a data set (JSONL / JSON): examples, length and label-token statistics. Text formats\n"
     "    (GSM8K, MetaMathQA, Alpaca, chat) are tokenized with --tokenizer (a model directory).\n"
     "--json prints one JSON object instead of text.\n\n"
-    "example:\n  bone inspect models/tiny\n  bone inspect runs/bone/adapter --json\n"
-    "  bone inspect gsm8k/train.jsonl --tokenizer models/tiny";
+    "example (an adapter: bone inspect runs/bone/adapter, after the `bone train` example):\n"
+    "  bone inspect models/default\n  bone inspect models/default/model.safetensors --json\n"
+    "  bone inspect data/gsm8k/train.jsonl --tokenizer models/default --template alpaca";
 
 /* ---- text rendering of the summary ---- */
 static void print_scalar(const cJSON *v) {

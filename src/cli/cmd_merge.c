@@ -10,14 +10,21 @@ static const char *MERGE_USAGE =
     "Writes OUT as a complete model (config.json, model.safetensors in the base's dtype, and the\n"
     "tokenizer/generation files copied) whose weights are W' = W + ΔW. The adapter may be ours\n"
     "or PEFT's (LORA, BONE, MISS).\n\n"
-    "example:\n  bone merge --model models/tiny --adapter runs/bone/adapter --out models/tiny-merged";
+    "example:\n"
+    "  bone train --model models/default --data data/gsm8k/train.jsonl --method bone-col --block 16 \\\n"
+    "             --out runs/bone --steps 2 --batch 2\n"
+    "  bone merge --model models/default --adapter runs/bone/adapter --out models/default-merged";
 
 static const char *UNMERGE_USAGE =
     "--model MERGED --adapter DIR --out DIR\n\n"
     "Inverts `bone merge`: recovers W from W' with the same adapter (bone-col/row/grid via\n"
     "(I + D)^-1, refusing singular or ill-conditioned blocks). Exact only up to the rounding of\n"
     "the merged model's dtype.\n\n"
-    "example:\n  bone unmerge --model models/tiny-merged --adapter runs/bone/adapter --out models/tiny-again";
+    "example:\n"
+    "  bone train --model models/default --data data/gsm8k/train.jsonl --method bone-col --block 16 \\\n"
+    "             --out runs/bone --steps 2 --batch 2\n"
+    "  bone merge --model models/default --adapter runs/bone/adapter --out models/default-merged\n"
+    "  bone unmerge --model models/default-merged --adapter runs/bone/adapter --out models/default-again";
 
 static int run(const char *cmd, const char *usage, int unmerge, int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *out = NULL;

@@ -9,7 +9,8 @@ static const char *USAGE =
     "RUN [RUN...] --out FILE.svg [--x step|tokens] [--title T] [--log]\n\n"
     "Train loss (solid) and eval loss (dashed) of each run directory's metrics.jsonl on one\n"
     "chart with a legend. A RUN may also be a metrics.jsonl path; NAME=RUN sets its label.\n\n"
-    "example:\n  bone plot runs/bone-col runs/lora --out compare.svg --x tokens";
+    "example (two runs of `bone train`: bone plot runs/bone-col runs/lora --out compare.svg):\n"
+    "  bone plot default=models/default/pretrain-metrics.jsonl --out pretrain.svg --x tokens";
 
 #define MAX_RUNS 64
 

@@ -10,7 +10,9 @@ static const char *USAGE =
     "--model DIR --data FILE [--adapter DIR] [--batch N] [--json]\n\n"
     "Mean cross-entropy over label tokens (HF causal-LM semantics: labels shifted inside the\n"
     "model, -100 ignored) and the number of tokens that counted.\n\n"
-    "example:\n  bone score --model models/tiny --data data.jsonl --adapter runs/bone/adapter --json";
+    "example (add --adapter runs/bone/adapter to score a `bone train` run):\n"
+    "  head -n 20 data/gsm8k/test.jsonl > test20.jsonl\n"
+    "  bone score --model models/default --data test20.jsonl --template alpaca --json";
 
 int cmd_score(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *adapter = NULL, *format = NULL, *tmpl = NULL;

@@ -14,7 +14,7 @@ static const char USAGE[] =
     "Token ids of a text, exactly as Hugging Face tokenizers produce them (add_special_tokens=False\n"
     "unless --add-special). PATH: a tokenizer.json, a model directory, GPT-2 vocab.json + merges.txt,\n"
     "or a llama2.c tokenizer.bin.\n\n"
-    "example:\n  bone tokenize --tokenizer models/qwen --text \"Hello world\" --json";
+    "example:\n  bone tokenize --tokenizer models/default --text \"Hello world\" --json";
 
 int cmd_tokenize(int argc, char **argv) {
     const char *tok_path = NULL, *text = NULL, *file = NULL;

@@ -13,8 +13,9 @@ static const char *USAGE =
     "OUT/adapter (PEFT layout) or, for full, OUT/model (an HF model directory). SIGINT/SIGTERM\n"
     "finish the step, write a checkpoint and exit with status 130; --resume continues with\n"
     "the same per-step losses an uninterrupted run would have had.\n\n"
-    "example:\n  bone train --model models/tiny --data train.jsonl --method bone-col --block 16 \\\n"
-    "             --out runs/bone --steps 100 --lr 1e-4 --batch 4 --schedule cosine --warmup 10";
+    "example:\n  bone train --model models/default --data data/gsm8k/train.jsonl --template alpaca --max-len 640 \\\n"
+    "             --method bone-col --block 16 --out runs/bone --steps 10 --batch 4 --lr 2e-3 \\\n"
+    "             --schedule cosine --warmup 2";
 
 int cmd_train(int argc, char **argv) {
     bone_train_opts o;
