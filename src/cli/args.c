@@ -5,6 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli/optfile.h"
+
+/* The options-file origins of the running command's arguments: written once by main() before
+ * the command starts (bone_args_set_origins), then only read. */
+static const bone_argv *origins;
+
+void bone_args_set_origins(const bone_argv *a) { origins = a; }
+
+/* the file (and line) an argument came from, or NULL for the command line's own */
+static const bone_arg_origin *origin_of(const char *arg) {
+    if (!origins || !origins->origin) return NULL;
+    for (int i = 0; i < origins->argc; i++)
+        if (origins->argv[i] == arg) return origins->origin[i].where ? &origins->origin[i] : NULL;
+    return NULL;
+}
 
 int bone_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -28,21 +43,30 @@ void bone_args_help(const char *cmd, const char *usage, const bone_opt *opts) {
     printf("  %-24s %s\n", "--options FILE", "read options from a JSON or TOML file; flags given here override it");
 }
 
-static int set_value(const char *cmd, bone_opt *o, const char *val) {
-    char *end;
+/* "FILE: " or "FILE:LINE: " for an argument from an options file, "" otherwise */
+static const char *prefix(const char *arg, char *buf, size_t cap) {
+    const bone_arg_origin *w = origin_of(arg);
+    if (!w) return "";
+    snprintf(buf, cap, "%s: ", w->where);
+    return buf;
+}
+
+static int set_value(const char *cmd, bone_opt *o, const char *arg, const char *val) {
+    char *end, pb[1200];
+    const char *from = prefix(arg, pb, sizeof pb);
     switch (o->type) {
     case OPT_FLAG: *(int *)o->target = 1; break;
     case OPT_INT: {
         errno = 0;
         long long v = strtoll(val, &end, 10);
-        if (errno || end == val || *end) return bone_usage_error(cmd, "--%s expects an integer, got \"%s\"", o->name, val);
+        if (errno || end == val || *end) return bone_usage_error(cmd, "%s--%s expects an integer, got \"%s\"", from, o->name, val);
         *(int64_t *)o->target = v;
         break;
     }
     case OPT_DOUBLE: {
         errno = 0;
         double v = strtod(val, &end);
-        if (errno || end == val || *end) return bone_usage_error(cmd, "--%s expects a number, got \"%s\"", o->name, val);
+        if (errno || end == val || *end) return bone_usage_error(cmd, "%s--%s expects a number, got \"%s\"", from, o->name, val);
         *(double *)o->target = v;
         break;
     }
@@ -70,10 +94,15 @@ int bone_args_parse(const char *cmd, const char *usage, bone_opt *opts, int argc
             bone_opt *o = NULL;
             for (bone_opt *p = opts; p && p->name; p++)
                 if (strlen(p->name) == len && !strncmp(p->name, name, len)) { o = p; break; }
-            if (!o) return bone_usage_error(cmd, "unknown option --%.*s", (int)len, name);
+            char pb[1200];
+            const char *from = prefix(a, pb, sizeof pb);
+            if (!o) return bone_usage_error(cmd, "%sunknown option --%.*s", from, (int)len, name);
             if (o->type == OPT_FLAG) {
                 if (eq) return bone_usage_error(cmd, "--%s takes no value", o->name);
-                if (set_value(cmd, o, NULL)) return BONE_EXIT_USAGE;
+                const bone_arg_origin *w = origin_of(a);
+                if (w && w->paired)
+                    return bone_usage_error(cmd, "%s: \"%s\" is a flag; use true/false", w->where, w->key);
+                if (set_value(cmd, o, a, NULL)) return BONE_EXIT_USAGE;
                 continue;
             }
             const char *val = eq ? eq + 1 : NULL;
@@ -81,7 +110,7 @@ int bone_args_parse(const char *cmd, const char *usage, bone_opt *opts, int argc
                 if (i + 1 >= argc) return bone_usage_error(cmd, "--%s needs a value", o->name);
                 val = argv[++i];
             }
-            if (set_value(cmd, o, val)) return BONE_EXIT_USAGE;
+            if (set_value(cmd, o, a, val)) return BONE_EXIT_USAGE;
             continue;
         }
         if (a[0] == '-' && a[1] && !only_pos) return bone_usage_error(cmd, "unknown option %s", a);

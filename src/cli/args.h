@@ -27,6 +27,11 @@ typedef struct bone_opt {
 int bone_args_parse(const char *cmd, const char *usage, bone_opt *opts, int argc, char **argv,
                     const char **pos, int maxpos, int *npos);
 void bone_args_help(const char *cmd, const char *usage, const bone_opt *opts);
+/* Where the arguments of options files came from (optfile.h): set once by main() before the
+ * command runs, read by bone_args_parse to name the file and line in its errors; the table
+ * stays owned by the caller and must outlive the command. NULL: none. */
+struct bone_argv;
+void bone_args_set_origins(const struct bone_argv *a);
 /* Prints "bone CMD: msg" and a hint to stderr; returns BONE_EXIT_USAGE. */
 int bone_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

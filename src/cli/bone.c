@@ -121,7 +121,9 @@ int main(int argc, char **argv) {
             bone_argv ex;
             int rc = bone_optfile_expand(name, argc - 1, argv + 1, config_is_options, &ex);
             if (rc) return rc;
+            bone_args_set_origins(&ex); /* errors about file options name the file and line */
             rc = c->fn(ex.argc, ex.argv);
+            bone_args_set_origins(NULL);
             bone_argv_free(&ex);
             return rc;
         }

@@ -8,20 +8,30 @@
 #include "core/fs.h"
 #include "io/json.h"
 
-typedef struct { char **v; int n, cap; } strv;
+/* arguments, each with where it came from (bone_arg_origin; all NULL for the command line's) */
+typedef struct { char **v; bone_arg_origin *o; int n, cap; } strv;
 
-static void push(strv *a, const char *s) {
+static void push(strv *a, const char *s, const char *where, const char *key, int paired) {
     if (a->n + 2 > a->cap) {
         a->cap = a->cap ? 2 * a->cap : 32;
         a->v = xrealloc(a->v, (size_t)a->cap * sizeof(char *));
+        a->o = xrealloc(a->o, (size_t)a->cap * sizeof *a->o);
     }
+    a->o[a->n] = (bone_arg_origin){where ? xstrdup(where) : NULL, key ? xstrdup(key) : NULL, paired};
     a->v[a->n++] = xstrdup(s);
     a->v[a->n] = NULL;
+    a->o[a->n] = (bone_arg_origin){NULL, NULL, 0};
 }
 
-/* one key = value; bools become a bare flag (true) or nothing (false) */
-static int add_opt(const char *cmd, strv *a, const char *where, const char *key, const char *val, int is_bool,
-                   int bval) {
+static void strv_free(strv *a) {
+    bone_argv t = {a->n, a->v, a->o};
+    bone_argv_free(&t);
+}
+
+/* one key = value; bools become a bare flag (true) or nothing (false). `seen` holds the
+ * options this file has set so far (a key given twice in one file is an error). */
+static int add_opt(const char *cmd, strv *a, strv *seen, const char *where, const char *key, const char *val,
+                   int is_bool, int bval) {
     if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(key))
         return bone_usage_error(cmd, "%s: \"%s\" is not an option name", where, key);
     char flag[256];
@@ -30,16 +40,22 @@ static int add_opt(const char *cmd, strv *a, const char *where, const char *key,
         if (*p == '_') *p = '-';
     if (!strcmp(flag, "--options") || !strcmp(flag, "--help"))
         return bone_usage_error(cmd, "%s: \"%s\" cannot be set from an options file", where, key);
+    for (int i = 0; i < seen->n; i++)
+        if (!strcmp(seen->v[i], flag))
+            return strcmp(where, seen->o[i].where)
+                       ? bone_usage_error(cmd, "%s: \"%s\" given twice (also at %s)", where, key, seen->o[i].where)
+                       : bone_usage_error(cmd, "%s: \"%s\" given twice", where, key);
+    push(seen, flag, where, key, 0);
     if (is_bool) {
-        if (bval) push(a, flag);
+        if (bval) push(a, flag, where, key, 0);
         return 0;
     }
-    push(a, flag);
-    push(a, val);
+    push(a, flag, where, key, 1);
+    push(a, val, where, NULL, 0);
     return 0;
 }
 
-static int from_json(const char *cmd, strv *a, const char *path, const char *text, size_t n) {
+static int from_json(const char *cmd, strv *a, strv *seen, const char *path, const char *text, size_t n) {
     bone_err e;
     cJSON *root = bone_json_parse(text, n, path, &e);
     if (!root) return bone_usage_error(cmd, "%s", e.msg);
@@ -49,13 +65,13 @@ static int from_json(const char *cmd, strv *a, const char *path, const char *tex
         char num[64];
         int64_t iv;
         if (cJSON_IsBool(it)) {
-            rc = add_opt(cmd, a, path, it->string, NULL, 1, cJSON_IsTrue(it));
+            rc = add_opt(cmd, a, seen, path, it->string, NULL, 1, cJSON_IsTrue(it));
         } else if (cJSON_IsString(it)) {
-            rc = add_opt(cmd, a, path, it->string, it->valuestring, 0, 0);
+            rc = add_opt(cmd, a, seen, path, it->string, it->valuestring, 0, 0);
         } else if (cJSON_IsNumber(it)) {
             if (bone_json_is_int(it, &iv)) snprintf(num, sizeof num, "%lld", (long long)iv);
             else snprintf(num, sizeof num, "%.17g", it->valuedouble);
-            rc = add_opt(cmd, a, path, it->string, num, 0, 0);
+            rc = add_opt(cmd, a, seen, path, it->string, num, 0, 0);
         } else {
             rc = bone_usage_error(cmd, "%s: option \"%s\" must be a string, number or boolean", path, it->string);
         }
@@ -65,7 +81,7 @@ static int from_json(const char *cmd, strv *a, const char *path, const char *tex
 }
 
 /* A TOML subset: comments, blank lines, [tables] (ignored), key = "str" | 'str' | number | bool. */
-static int from_toml(const char *cmd, strv *a, const char *path, char *text) {
+static int from_toml(const char *cmd, strv *a, strv *seen, const char *path, char *text) {
     int line = 0;
     char *p = text;
     while (*p) {
@@ -96,15 +112,15 @@ static int from_toml(const char *cmd, strv *a, const char *path, char *text) {
             *end = 0;
             if (q == '"' && strchr(v, '\\'))
                 return bone_usage_error(cmd, "%s: escape sequences are not supported; use a 'literal string'", where);
-            rc = add_opt(cmd, a, where, ln, v, 0, 0);
+            rc = add_opt(cmd, a, seen, where, ln, v, 0, 0);
         } else {
             char *hash = strchr(v, '#');
             if (hash) *hash = 0;
             size_t m = strlen(v);
             while (m && (v[m - 1] == ' ' || v[m - 1] == '\t')) v[--m] = 0;
             if (!*v) return bone_usage_error(cmd, "%s: missing value", where);
-            if (!strcmp(v, "true") || !strcmp(v, "false")) rc = add_opt(cmd, a, where, ln, NULL, 1, v[0] == 't');
-            else rc = add_opt(cmd, a, where, ln, v, 0, 0);
+            if (!strcmp(v, "true") || !strcmp(v, "false")) rc = add_opt(cmd, a, seen, where, ln, NULL, 1, v[0] == 't');
+            else rc = add_opt(cmd, a, seen, where, ln, v, 0, 0);
         }
         if (rc) return rc;
     }
@@ -116,21 +132,25 @@ static int load(const char *cmd, strv *a, const char *path) {
     size_t n;
     bone_err e;
     if (bone_read_file(path, &text, &n, &e)) return bone_usage_error(cmd, "%s", e.msg);
-    size_t i = 0;
+    /* a UTF-8 byte-order mark (Windows editors write one) is not part of the first key */
+    size_t i = n >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0, start = i;
     while (i < n && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) i++;
-    int rc = (i < n && text[i] == '{') ? from_json(cmd, a, path, text, n) : from_toml(cmd, a, path, text);
+    strv seen = {0};
+    int rc = (i < n && text[i] == '{') ? from_json(cmd, a, &seen, path, text + start, n - start)
+                                       : from_toml(cmd, a, &seen, path, text + start);
+    strv_free(&seen);
     free(text);
     return rc;
 }
 
 int bone_optfile_expand(const char *cmd, int argc, char **argv, int config_is_options, bone_argv *out) {
     strv file = {0}, rest = {0};
-    push(&rest, argv[0]);
+    push(&rest, argv[0], NULL, NULL, 0);
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i], *path = NULL;
         if (!strcmp(a, "--")) { /* everything after is positional */
-            for (; i < argc; i++) push(&rest, argv[i]);
+            for (; i < argc; i++) push(&rest, argv[i], NULL, NULL, 0);
             break;
         }
         if (!strcmp(a, "--options") || (config_is_options && !strcmp(a, "--config"))) {
@@ -142,32 +162,37 @@ int bone_optfile_expand(const char *cmd, int argc, char **argv, int config_is_op
             path = a + 9;
         }
         if (path) rc = load(cmd, &file, path);
-        else push(&rest, a);
+        else push(&rest, a, NULL, NULL, 0);
     }
     if (rc) {
-        bone_argv t = {file.n, file.v};
-        bone_argv r = {rest.n, rest.v};
-        bone_argv_free(&t);
-        bone_argv_free(&r);
+        strv_free(&file);
+        strv_free(&rest);
         return rc;
     }
     /* command name, then the file's options, then the command line's */
     strv all = {0};
-    push(&all, rest.v[0]);
-    for (int i = 0; i < file.n; i++) push(&all, file.v[i]);
-    for (int i = 1; i < rest.n; i++) push(&all, rest.v[i]);
-    bone_argv t = {file.n, file.v};
-    bone_argv r = {rest.n, rest.v};
-    bone_argv_free(&t);
-    bone_argv_free(&r);
+    push(&all, rest.v[0], NULL, NULL, 0);
+    for (int i = 0; i < file.n; i++) push(&all, file.v[i], file.o[i].where, file.o[i].key, file.o[i].paired);
+    for (int i = 1; i < rest.n; i++) push(&all, rest.v[i], NULL, NULL, 0);
+    strv_free(&file);
+    strv_free(&rest);
     out->argc = all.n;
     out->argv = all.v;
+    out->origin = all.o;
     return 0;
 }
 
 void bone_argv_free(bone_argv *a) {
-    for (int i = 0; i < a->argc; i++) free(a->argv[i]);
+    for (int i = 0; i < a->argc; i++) {
+        free(a->argv[i]);
+        if (a->origin) {
+            free(a->origin[i].where);
+            free(a->origin[i].key);
+        }
+    }
     free(a->argv);
+    free(a->origin);
     a->argv = NULL;
+    a->origin = NULL;
     a->argc = 0;
 }
