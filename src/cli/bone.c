@@ -35,16 +35,18 @@ static const command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: bone COMMAND [options]   (bone help COMMAND for details)\n\ncommands:\n");
-    for (const command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\nglobal options:\n"
+    /* the command list comes last: tests/cli/test_cli.sh reads every line after "commands:" */
+    fprintf(f, "usage: bone COMMAND [options]   (bone help COMMAND for details)\n"
+               "\nglobal options:\n"
                "  --version    version, git commit and compute path (BLAS kernel, threads, wait policy)\n"
                "  --verbose    (with any command) print the compute path to stderr first\n"
                "\nfirst steps (from the repository root):\n"
                "  bone inspect models/default\n"
                "  bone generate --model models/default --prompt \"Once upon a time\" --max-new 30\n"
                "  make demo    (fine-tunes the default model on data/gsm8k with bone-col and lora)\n"
-               "\nthe math of every method: docs/BONE.md; the file formats: docs/FORMATS.md\n");
+               "\nthe math of every method: docs/BONE.md; the file formats: docs/FORMATS.md\n"
+               "\ncommands:\n");
+    for (const command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
 }
 
 /* the compute path: which BLAS kernel, how many threads, how they wait, and AVX-512 */
