@@ -44,8 +44,14 @@ void bone_blas_fix_kernel(char **argv) {
     if (kernel)
         fprintf(stderr, "bone: warning: OpenBLAS chose its generic %s kernel and re-executing with "
                         "OPENBLAS_CORETYPE=%s failed; dense products will be several times slower\n", core, want);
-    unsetenv("OPENBLAS_CORETYPE");
+    if (kernel) unsetenv("OPENBLAS_CORETYPE");
     unsetenv("BONE_BLAS_REEXEC");
+    /* the runtime keeps what it read at load time: take back what bone set, so that the
+     * description does not present it as the user's */
+    char set[128];
+    snprintf(set, sizeof set, "%s", getenv("BONE_THREADS_SET") ? getenv("BONE_THREADS_SET") : "");
+    if (strstr(set, "OMP_NUM_THREADS")) unsetenv("OMP_NUM_THREADS");
+    if (strstr(set, "OMP_WAIT_POLICY")) unsetenv("OMP_WAIT_POLICY");
     unsetenv("BONE_THREADS_SET");
     unsetenv("BONE_REEXEC");
 }
