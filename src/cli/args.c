@@ -28,6 +28,14 @@ void bone_args_help(const char *cmd, const char *usage, const bone_opt *opts) {
     printf("  %-24s %s\n", "--options FILE", "read options from a JSON or TOML file; flags given here override it");
 }
 
+/* Options whose value is text, not a file, directory or name: these may be "". */
+static int free_text(const char *name) {
+    static const char *const names[] = {"prompt", "text", "title", "stop", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
 static int set_value(const char *cmd, bone_opt *o, const char *val) {
     char *end;
     switch (o->type) {
@@ -46,7 +54,11 @@ static int set_value(const char *cmd, bone_opt *o, const char *val) {
         *(double *)o->target = v;
         break;
     }
-    case OPT_STR: *(const char **)o->target = val; break;
+    case OPT_STR:
+        /* an empty path would name nothing (or the current directory); only free text may be empty */
+        if (!*val && !free_text(o->name)) return bone_usage_error(cmd, "--%s must not be empty", o->name);
+        *(const char **)o->target = val;
+        break;
     }
     o->seen = 1;
     return 0;

@@ -921,7 +921,7 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
     }
     if (bone_is_dir(path)) {
         char *tj = bone_path_join(path, "tokenizer.json");
-        if (bone_file_exists(tj)) {
+        if (bone_path_present(tj)) { /* a FIFO or directory there: say so (bone_read_file refuses it) */
             bone_tokenizer *t = load_tokenizer_json(tj, e);
             free(tj);
             return t;
@@ -953,7 +953,7 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
                      "directory", path);
         return NULL;
     }
-    if (!bone_file_exists(path)) {
+    if (!bone_path_present(path)) {
         bone_fail(e, "%s: no such file or directory", path);
         return NULL;
     }
