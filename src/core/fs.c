@@ -235,7 +235,9 @@ static const char *kind_name(mode_t m) {
            : S_ISSOCK(m) ? "a socket" : "not a plain file";
 }
 
-int bone_open_regular(const char *path, uint64_t *size, bone_err *e) {
+/* Opens path for reading without blocking on a FIFO. A regular file always passes; a pipe or
+ * FIFO when `stream` is set; anything else is refused by name. *is_stream says which. */
+static int open_input(const char *path, int stream, uint64_t *size, int *is_stream, bone_err *e) {
     /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) return bone_fail(e, "%s: cannot open: %s", path, strerror(errno));
@@ -245,26 +247,32 @@ int bone_open_regular(const char *path, uint64_t *size, bone_err *e) {
         close(fd);
         return bone_fail(e, "%s: cannot stat: %s", path, strerror(err));
     }
-    if (!S_ISREG(st.st_mode)) {
+    int ok = S_ISREG(st.st_mode) || (stream && S_ISFIFO(st.st_mode));
+    if (!ok) {
         close(fd);
         if (S_ISDIR(st.st_mode)) return bone_fail(e, "%s: is a directory, not a file", path);
         return bone_fail(e, "%s: not a regular file (%s)", path, kind_name(st.st_mode));
     }
+    /* reads block again: a pipe's writer may be slower than us (with no writer, read says EOF) */
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    if (size) *size = (uint64_t)st.st_size;
+    if (size) *size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    if (is_stream) *is_stream = !S_ISREG(st.st_mode);
     return fd;
 }
 
-int bone_read_file(const char *path, char **out, size_t *n, bone_err *e) {
+int bone_open_regular(const char *path, uint64_t *size, bone_err *e) { return open_input(path, 0, size, NULL, e); }
+
+static int read_input(const char *path, int stream, char **out, size_t *n, bone_err *e) {
     uint64_t size;
-    int fd = bone_open_regular(path, &size, e);
+    int is_stream;
+    int fd = open_input(path, stream, &size, &is_stream, e);
     if (fd < 0) return -1;
     if (size >= (uint64_t)SIZE_MAX / 2) {
         close(fd);
         return bone_fail(e, "%s: %llu bytes is too large to read", path, (unsigned long long)size);
     }
-    size_t cap = (size_t)size + 1, len = 0;
+    size_t cap = is_stream ? (1u << 16) : (size_t)size + 1, len = 0;
     /* the size comes from the file: a failure is the user's problem to hear about, not an abort */
     char *buf = malloc(cap);
     if (!buf) {
@@ -272,13 +280,19 @@ int bone_read_file(const char *path, char **out, size_t *n, bone_err *e) {
         return bone_fail(e, "%s: cannot hold its %llu bytes in memory", path, (unsigned long long)size);
     }
     for (;;) {
-        if (len + 1 >= cap) { /* the file grew while we read it */
+        if (is_stream && len > BONE_STREAM_MAX) {
+            free(buf);
+            close(fd);
+            return bone_fail(e, "%s: more than %llu GiB from a pipe; save it to a file first", path,
+                             (unsigned long long)(BONE_STREAM_MAX >> 30));
+        }
+        if (len + 1 >= cap) { /* a stream, or a file that grew while we read it */
             cap *= 2;
             char *nb = realloc(buf, cap);
             if (!nb) {
                 free(buf);
                 close(fd);
-                return bone_fail(e, "%s: out of memory reading it (it keeps growing)", path);
+                return bone_fail(e, "%s: out of memory after reading %zu bytes", path, len);
             }
             buf = nb;
         }
@@ -298,6 +312,12 @@ int bone_read_file(const char *path, char **out, size_t *n, bone_err *e) {
     *out = buf;
     if (n) *n = len;
     return 0;
+}
+
+int bone_read_file(const char *path, char **out, size_t *n, bone_err *e) { return read_input(path, 1, out, n, e); }
+
+int bone_read_regular_file(const char *path, char **out, size_t *n, bone_err *e) {
+    return read_input(path, 0, out, n, e);
 }
 
 int bone_mkdirs(const char *path, bone_err *e) {
@@ -349,7 +369,7 @@ char *bone_path_join(const char *a, const char *b) {
 int bone_copy_file(const char *src, const char *dst, bone_err *e) {
     char *buf;
     size_t n;
-    if (bone_read_file(src, &buf, &n, e)) return -1;
+    if (bone_read_regular_file(src, &buf, &n, e)) return -1;
     int rc = bone_write_file_atomic(dst, buf, n, e);
     free(buf);
     return rc;

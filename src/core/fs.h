@@ -42,10 +42,15 @@ int bone_write_file_atomic(const char *path, const void *p, size_t n, bone_err *
  * socket is refused by name ("is a directory", "not a regular file (a FIFO)"). Returns the
  * descriptor (caller closes) and its size, or -1 with a message. */
 int bone_open_regular(const char *path, uint64_t *size, bone_err *e);
-/* Reads a whole regular file (NUL-terminated for convenience; *n excludes the NUL). Anything
- * that is not a regular file is refused (see bone_open_regular): an endless device such as
- * /dev/zero would otherwise exhaust memory. */
+/* Reads a whole file (NUL-terminated for convenience; *n excludes the NUL): a regular file,
+ * or a pipe or FIFO (`--data /dev/stdin`, `<(...)`; a FIFO nobody writes to reads as empty
+ * instead of blocking), at most BONE_STREAM_MAX bytes of it. A directory, a device (/dev/zero
+ * never ends) or a socket is refused by name. */
 int bone_read_file(const char *path, char **out, size_t *n, bone_err *e);
+/* The same for a regular file only: model, tokenizer and adapter files, where a FIFO or a
+ * device is a mistake to report ("not a regular file (a FIFO or pipe)"). */
+int bone_read_regular_file(const char *path, char **out, size_t *n, bone_err *e);
+#define BONE_STREAM_MAX (4ull << 30)
 /* mkdir -p; an empty path is refused. */
 int bone_mkdirs(const char *path, bone_err *e);
 /* A regular file (following symlinks)? */

@@ -73,7 +73,7 @@ cJSON *bone_json_parse(const char *text, size_t n, const char *what, bone_err *e
 cJSON *bone_json_load_object(const char *path, bone_err *e) {
     char *text;
     size_t n;
-    if (bone_read_file(path, &text, &n, e)) return NULL;
+    if (bone_read_regular_file(path, &text, &n, e)) return NULL;
     cJSON *v = bone_json_parse(text, n, path, e);
     free(text);
     if (!v) return NULL;

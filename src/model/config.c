@@ -243,7 +243,7 @@ out:
 int bone_config_load(const char *path, bone_config *c, bone_err *e) {
     char *text;
     size_t n;
-    if (bone_read_file(path, &text, &n, e)) return -1;
+    if (bone_read_regular_file(path, &text, &n, e)) return -1;
     int rc = bone_config_parse(text, n, path, c, e);
     free(text);
     return rc;

@@ -308,8 +308,23 @@ static void test_fs(void) {
     TU_CHECK(bone_read_file(dir, &buf, NULL, &e) != 0 && strstr(e.msg, "is a directory"), "read a dir: %s", e.msg);
     char *fifo = bone_path_join(dir, "fifo");
     TU_CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
-    TU_CHECK(bone_read_file(fifo, &buf, NULL, &e) != 0 && strstr(e.msg, "not a regular file (a FIFO or pipe)"),
-             "read a FIFO (must not block): %s", e.msg);
+    TU_CHECK(bone_read_regular_file(fifo, &buf, NULL, &e) != 0 && strstr(e.msg, "not a regular file (a FIFO or pipe)"),
+             "read a FIFO as a regular file (must not block): %s", e.msg);
+    size_t n = 99;
+    TU_CHECK(bone_read_file(fifo, &buf, &n, &e) == 0 && n == 0, "a FIFO nobody writes to reads as empty: %s", e.msg);
+    if (n == 0) free(buf);
+    /* a pipe (what --data /dev/stdin is) is read to its end */
+    int fds[2];
+    if (pipe(fds) == 0) {
+        TU_CHECK(write(fds[1], "{\"a\": 1}\n", 9) == 9, "pipe write");
+        close(fds[1]);
+        char fdp[64];
+        snprintf(fdp, sizeof fdp, "/dev/fd/%d", fds[0]);
+        TU_CHECK(bone_read_file(fdp, &buf, &n, &e) == 0 && n == 9 && !strcmp(buf, "{\"a\": 1}\n"), "pipe read: %s",
+                 e.msg);
+        if (n == 9) free(buf);
+        close(fds[0]);
+    }
     TU_CHECK(bone_read_file("/dev/zero", &buf, NULL, &e) != 0 && strstr(e.msg, "character device"),
              "read /dev/zero: %s", e.msg);
     bone_st_set s;
