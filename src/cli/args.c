@@ -51,6 +51,14 @@ static const char *prefix(const char *arg, char *buf, size_t cap) {
     return buf;
 }
 
+/* Options whose value is text, not a file, directory or name: these may be "". */
+static int free_text(const char *name) {
+    static const char *const names[] = {"prompt", "text", "title", "stop", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
 static int set_value(const char *cmd, bone_opt *o, const char *arg, const char *val) {
     char *end, pb[1200];
     const char *from = prefix(arg, pb, sizeof pb);
@@ -70,7 +78,11 @@ static int set_value(const char *cmd, bone_opt *o, const char *arg, const char *
         *(double *)o->target = v;
         break;
     }
-    case OPT_STR: *(const char **)o->target = val; break;
+    case OPT_STR:
+        /* an empty path would name nothing (or the current directory); only free text may be empty */
+        if (!*val && !free_text(o->name)) return bone_usage_error(cmd, "%s--%s must not be empty", from, o->name);
+        *(const char **)o->target = val;
+        break;
     }
     o->seen = 1;
     return 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
@@ -363,8 +364,12 @@ int cmd_inspect(int argc, char **argv) {
         else rc = bone_fail(&e, "%s: a directory without config.json (model) or adapter_config.json (adapter)", path);
         free(cfg);
         free(acfg);
-    } else if (!bone_file_exists(path)) {
+    } else if (!bone_path_present(path)) {
         rc = bone_fail(&e, "%s: no such file or directory", path);
+    } else if (!bone_file_exists(path)) { /* a FIFO, device, socket or symlink loop: say which */
+        int fd = bone_open_regular(path, NULL, &e);
+        rc = fd < 0 ? -1 : bone_fail(&e, "%s: not a regular file", path);
+        if (fd >= 0) close(fd);
     } else {
         size_t n = strlen(path);
         if (n >= 12 && !strcmp(path + n - 12, ".safetensors")) rc = inspect_safetensors(path, o, &e);

@@ -7,6 +7,27 @@
 #include "core/fs.h"
 #include "core/utf8.h"
 
+/* Do arrays and objects nest deeper than cJSON accepts? (Only asked after a failed parse, to
+ * say so instead of "malformed JSON" about a well-formed file.) */
+static int too_deep(const char *t, size_t n) {
+    size_t depth = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > CJSON_NESTING_LIMIT) return 1;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 cJSON *bone_json_parse(const char *text, size_t n, const char *what, bone_err *e) {
     size_t bad = bone_utf8_check(text, n);
     if (bad != n) {
@@ -19,6 +40,11 @@ cJSON *bone_json_parse(const char *text, size_t n, const char *what, bone_err *e
     }
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    if (!v && too_deep(text, n)) {
+        bone_fail(e, "%s: JSON nested deeper than %d levels of arrays and objects (bone's JSON reader's limit)", what,
+                  CJSON_NESTING_LIMIT);
+        return NULL;
+    }
     if (!v) {
         size_t off = end ? (size_t)(end - text) : 0;
         const char *ep = cJSON_GetErrorPtr();
@@ -47,7 +73,7 @@ cJSON *bone_json_parse(const char *text, size_t n, const char *what, bone_err *e
 cJSON *bone_json_load_object(const char *path, bone_err *e) {
     char *text;
     size_t n;
-    if (bone_read_file(path, &text, &n, e)) return NULL;
+    if (bone_read_regular_file(path, &text, &n, e)) return NULL;
     cJSON *v = bone_json_parse(text, n, path, e);
     free(text);
     if (!v) return NULL;
@@ -63,12 +89,26 @@ cJSON *bone_json_load_object(const char *path, bone_err *e) {
     return v;
 }
 
+static int key_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int bone_json_check_dups(const cJSON *obj, const char *what, bone_err *e) {
+    /* sorted, so that an object with n keys costs n log n (a header of 150,000 tensors is fine) */
+    size_t n = 0;
     for (const cJSON *a = obj->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && !strcmp(a->string, b->string))
-                return bone_fail(e, "%s: duplicate key \"%s\"", what, a->string);
-    return 0;
+        if (a->string) n++;
+    if (n < 2) return 0;
+    const char **k = xmalloc(n * sizeof *k);
+    size_t i = 0;
+    for (const cJSON *a = obj->child; a; a = a->next)
+        if (a->string) k[i++] = a->string;
+    qsort(k, n, sizeof *k, key_cmp);
+    int rc = 0;
+    for (i = 1; i < n && !rc; i++)
+        if (!strcmp(k[i - 1], k[i])) rc = bone_fail(e, "%s: duplicate key \"%s\"", what, k[i]);
+    free(k);
+    return rc;
 }
 
 int bone_json_is_int(const cJSON *v, int64_t *out) {
@@ -134,3 +174,20 @@ void bone_json_list_fields(const cJSON *o, char *buf, size_t cap) {
 }
 
 char *bone_json_print(const cJSON *v) { return cJSON_PrintUnformatted(v); }
+
+int bone_json_add_float(cJSON *obj, const char *key, double v, const char *what, bone_err *e) {
+    if (!isfinite(v)) return bone_fail(e, "%s: \"%s\" is %g, which JSON cannot hold; it must be a finite number", what, key, v);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    for (int p = 1; p <= 17; p++) { /* the shortest text that reads back as v */
+        char t[64];
+        snprintf(t, sizeof t, "%.*g", p, v);
+        if (strtod(t, NULL) == v) {
+            memcpy(buf, t, sizeof t);
+            break;
+        }
+    }
+    if (!strpbrk(buf, ".eE")) strcat(buf, ".0");
+    cJSON_AddItemToObject(obj, key, cJSON_CreateRaw(buf));
+    return 0;
+}

@@ -25,6 +25,10 @@ int bone_json_is_int(const cJSON *v, int64_t *out);
 int bone_json_check_dups(const cJSON *obj, const char *what, bone_err *e);
 /* Writes the object's keys as "a", "b", ... into buf (or "none"): for "fields present" messages. */
 void bone_json_list_fields(const cJSON *obj, char *buf, size_t cap);
+/* Adds a float that stays a float in the text (always a '.' or 'e': transformers v5 checks
+ * types), in its shortest round-trip form. A non-finite value has no JSON form: refused, naming
+ * `what` and the key, and nothing is added. */
+int bone_json_add_float(cJSON *obj, const char *key, double v, const char *what, bone_err *e);
 /* Prints compact JSON; the caller frees with free(). */
 char *bone_json_print(const cJSON *v);
 

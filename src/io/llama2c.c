@@ -346,7 +346,7 @@ int bone_l2c_convert_tokenizer(const char *tok_path, int64_t vocab, int64_t seq_
                                int64_t *n_merges, bone_err *e) {
     char *buf;
     size_t n;
-    if (bone_read_file(tok_path, &buf, &n, e)) return -1;
+    if (bone_read_regular_file(tok_path, &buf, &n, e)) return -1;
     if (vocab < 259) {
         free(buf);
         return bone_fail(e, "%s: vocabulary of %lld is too small (need <unk>, <s>, </s> and 256 byte pieces)", tok_path,

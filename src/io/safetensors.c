@@ -25,9 +25,45 @@ static const struct { const char *name; int bits; } st_dtypes[] = {
 
 void bone_st_init(bone_st_set *s) { memset(s, 0, sizeof *s); }
 
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+    return h;
+}
+
+static uint64_t name_hash(const char *name) { return fnv1a(FNV_OFFSET, name, strlen(name)); }
+
+/* puts tensor i into the name table (open addressing, linear probing) */
+static void slot_put(bone_st_set *s, int64_t i) {
+    uint64_t mask = (uint64_t)s->nslot - 1;
+    for (uint64_t h = name_hash(s->t[i].name) & mask;; h = (h + 1) & mask)
+        if (!s->slot[h]) {
+            s->slot[h] = i + 1;
+            return;
+        }
+}
+
+/* rebuilds the table for the tensors 0..n-1, sized for at least `want` of them */
+static void slot_rebuild(bone_st_set *s, int64_t want) {
+    free(s->slot);
+    s->slot = NULL;
+    s->nslot = 0;
+    if (want <= 0) return;
+    int64_t ns = 64;
+    while (ns < 2 * want) ns *= 2;
+    s->slot = xcalloc((size_t)ns, sizeof *s->slot);
+    s->nslot = ns;
+    for (int64_t i = 0; i < s->n; i++) slot_put(s, i);
+}
+
 const bone_st_tensor *bone_st_find(const bone_st_set *s, const char *name) {
-    for (int64_t i = 0; i < s->n; i++)
-        if (!strcmp(s->t[i].name, name)) return &s->t[i];
+    if (!s->nslot) return NULL;
+    uint64_t mask = (uint64_t)s->nslot - 1;
+    for (uint64_t h = name_hash(name) & mask; s->slot[h]; h = (h + 1) & mask)
+        if (!strcmp(s->t[s->slot[h] - 1].name, name)) return &s->t[s->slot[h] - 1];
     return NULL;
 }
 
@@ -82,6 +118,7 @@ static void st_truncate(bone_st_set *s, int nf, int64_t nt) {
         s->t = NULL;
         s->cap = 0;
     }
+    slot_rebuild(s, s->n);
     if (!s->nfiles) {
         free(s->files);
         s->files = NULL;
@@ -122,6 +159,11 @@ static int st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t
     uint64_t data_size = size - data_start;
     int64_t count = 0;
     for (cJSON *it = root->child; it; it = it->next) count++;
+    if (s->n + count > BONE_ST_MAX_TENSORS + 1) { /* +1: __metadata__ */
+        bone_fail(e, "%s: the header lists %lld entries (%lld tensors already open); at most %d tensors are supported",
+                  what, (long long)count, (long long)s->n, BONE_ST_MAX_TENSORS);
+        goto out;
+    }
     spans = xcalloc((size_t)count + 1, sizeof *spans);
     int64_t ns = 0;
     for (cJSON *it = root->child; it; it = it->next) {
@@ -185,7 +227,12 @@ static int st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t
         if (b0 > b1) { bone_fail(e, "%s: tensor \"%s\": data_offsets begin %llu > end %llu", what, name,
                                  (unsigned long long)b0, (unsigned long long)b1); goto out; }
         uint64_t nbits;
-        if (bone_mul_u64(numel, (uint64_t)bits, &nbits) || nbits % 8) {
+        if (bone_mul_u64(numel, (uint64_t)bits, &nbits)) {
+            bone_fail(e, "%s: tensor \"%s\": shape product overflows (%llu elements of %s is more than 2^64 bits)", what,
+                      name, (unsigned long long)numel, dt->valuestring);
+            goto out;
+        }
+        if (nbits % 8) {
             bone_fail(e, "%s: tensor \"%s\": %llu elements of %s is not a whole number of bytes", what, name,
                       (unsigned long long)numel, dt->valuestring);
             goto out;
@@ -216,6 +263,8 @@ static int st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t
             s->t = xrealloc(s->t, (size_t)s->cap * sizeof *s->t);
         }
         s->t[s->n] = t;
+        if (2 * (s->n + 1) > s->nslot) slot_rebuild(s, 2 * (s->n + 1));
+        slot_put(s, s->n);
         spans[ns].begin = b0;
         spans[ns].end = b1;
         spans[ns].idx = s->n;
@@ -253,14 +302,10 @@ out:
 }
 
 int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return bone_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return bone_fail(e, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
+    uint64_t fsize;
+    int fd = bone_open_regular(path, &fsize, e); /* a FIFO would block in open(), a directory has no data */
+    if (fd < 0) return -1;
+    size_t size = (size_t)fsize;
     void *map = NULL;
     if (size > 0) {
         map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -295,18 +340,26 @@ int bone_st_open_dir(bone_st_set *s, const char *dir, bone_err *e) {
     const int64_t nt0 = s->n;
     int rc = -1;
     cJSON *root = NULL;
-    if (bone_file_exists(single)) {
+    /* anything named model.safetensors (a directory, a FIFO, a broken symlink) is opened, so
+     * that the message says what is wrong with it instead of "no model.safetensors" */
+    if (bone_path_present(single)) {
         rc = bone_st_open_file(s, single, e);
         goto out;
     }
-    if (!bone_file_exists(index)) {
+    if (!bone_path_present(index)) {
         bone_fail(e, "%s: no model.safetensors or model.safetensors.index.json in this directory", dir);
         goto out;
     }
     root = bone_json_load_object(index, e);
     if (!root) goto out;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    if (!cJSON_IsObject(wm)) { bone_fail(e, "%s: missing object \"weight_map\"", index); goto out; }
+    if (!wm) { bone_fail(e, "%s: missing object \"weight_map\"", index); goto out; }
+    if (!cJSON_IsObject(wm)) {
+        bone_fail(e, "%s: \"weight_map\" must be an object {\"tensor name\": \"shard file\", ...}", index);
+        goto out;
+    }
+    if (!wm->child) { bone_fail(e, "%s: \"weight_map\" is empty (it names no tensors and no shards)", index); goto out; }
+    if (bone_json_check_dups(wm, index, e)) goto out;
     /* open each distinct shard once, in order of first appearance */
     for (const cJSON *it = wm->child; it; it = it->next) {
         if (!cJSON_IsString(it)) { bone_fail(e, "%s: weight_map[\"%s\"] must be a file name", index, it->string); goto out; }
@@ -317,7 +370,7 @@ int bone_st_open_dir(bone_st_set *s, const char *dir, bone_err *e) {
         }
         char *p = bone_path_join(dir, f);
         int seen = 0;
-        for (int i = 0; i < s->nfiles; i++) if (!strcmp(s->files[i].path, p)) seen = 1;
+        for (int i = nf0; i < s->nfiles; i++) if (!strcmp(s->files[i].path, p)) seen = 1;
         int bad = !seen && bone_st_open_file(s, p, e);
         free(p);
         if (bad) goto out;
@@ -379,6 +432,7 @@ const bone_st_tensor *bone_st_get(const bone_st_set *s, const char *name, int nd
 void bone_st_close(bone_st_set *s) {
     for (int64_t i = 0; i < s->n; i++) free(s->t[i].name);
     free(s->t);
+    free(s->slot);
     for (int i = 0; i < s->nfiles; i++) {
         if (s->files[i].map) munmap(s->files[i].map, s->files[i].size);
         free(s->files[i].path);
@@ -394,15 +448,6 @@ const char *bone_st_meta(const bone_st_set *s, int file, const char *key) {
     for (int i = 0; i < f->nmeta; i++)
         if (!strcmp(f->meta[2 * i], key)) return f->meta[2 * i + 1];
     return NULL;
-}
-
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
-    return h;
 }
 
 uint64_t bone_st_data_hash(const bone_st_set *s, int file) {

@@ -35,7 +35,13 @@ typedef struct bone_st_set {
     int nfiles;
     bone_st_tensor *t;
     int64_t n, cap;
+    int64_t *slot;    /* name hash table: tensor index + 1, 0 = empty (bone_st_find is O(1)) */
+    int64_t nslot;    /* a power of two, at least 2n */
 } bone_st_set;
+
+/* At most this many tensors in one set: far above any released checkpoint (DeepSeek-V3 has
+ * about 92,000 across all shards), small enough that a hostile header cannot make loading slow. */
+#define BONE_ST_MAX_TENSORS 1000000
 
 void bone_st_init(bone_st_set *s);
 /* Opens one file and adds its tensors (duplicate names across files are an error). */

@@ -24,6 +24,8 @@ static const char *arch_class(bone_arch a) {
 #define MAX_HEADS (1ll << 12)
 #define MAX_HEAD_DIM (1ll << 12)
 #define MAX_POS (1ll << 30)
+/* a model config has a few dozen keys; tens of thousands is a broken or hostile file */
+#define MAX_KEYS 10000
 
 static int positive(const cJSON *o, const char *key, const char *path, int64_t max, int64_t *out, bone_err *e) {
     if (bone_json_int(o, key, path, out, e)) return -1;
@@ -34,13 +36,32 @@ static int positive(const cJSON *o, const char *key, const char *path, int64_t m
     return 0;
 }
 
-static int read_token_id(const cJSON *o, const char *key, const char *path, int64_t *out, bone_err *e) {
+/* A token id (or a list of them: eos may be one; the first is the primary), each in
+ * [0, vocab). pad_token_id -1 means "none", as some older Llama configs write it. */
+static int read_token_id(const cJSON *o, const char *key, const char *path, int64_t vocab, int64_t *out,
+                         bone_err *e) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     *out = -1;
     if (!v || cJSON_IsNull(v)) return 0;
-    if (cJSON_IsArray(v)) v = v->child; /* eos may be a list: the first is the primary */
-    if (!v) return 0;
-    if (!bone_json_is_int(v, out)) return bone_fail(e, "%s: field \"%s\" must be an integer or a list of integers", path, key);
+    const cJSON *first = cJSON_IsArray(v) ? v->child : v;
+    for (const cJSON *x = first; x; x = cJSON_IsArray(v) ? x->next : NULL) {
+        int64_t id;
+        if (!bone_json_is_int(x, &id))
+            return bone_fail(e, "%s: field \"%s\" must be an integer or a list of integers", path, key);
+        if (id == -1 && !strcmp(key, "pad_token_id") && x == v) continue;
+        if (id < 0 || id >= vocab)
+            return bone_fail(e, "%s: field \"%s\" = %lld is outside the vocabulary [0, %lld)", path, key, (long long)id,
+                             (long long)vocab);
+        if (x == first) *out = id;
+    }
+    return 0;
+}
+
+/* an optional number that must be finite and > 0 (1e999 reads as inf, and inf > 0) */
+static int finite_positive(const cJSON *o, const char *key, const char *path, double dflt, double *out, bone_err *e) {
+    if (bone_json_num_opt(o, key, path, dflt, out, e)) return -1;
+    if (!isfinite(*out) || !(*out > 0))
+        return bone_fail(e, "%s: field \"%s\" must be a finite number > 0, got %g", path, key, *out);
     return 0;
 }
 
@@ -53,15 +74,14 @@ static int parse_rope(const cJSON *o, const char *path, bone_config *c, bone_err
         if (!cJSON_IsObject(rp)) return bone_fail(e, "%s: field \"rope_parameters\" must be an object", path);
         const cJSON *fa = cJSON_GetObjectItemCaseSensitive(rp, "full_attention");
         if (cJSON_IsObject(fa)) rp = fa;
-        if (bone_json_num_opt(rp, "rope_theta", path, 10000.0, &c->rope_theta, e)) return -1;
+        if (finite_positive(rp, "rope_theta", path, 10000.0, &c->rope_theta, e)) return -1;
         sc = rp;
     } else {
-        if (bone_json_num_opt(o, "rope_theta", path, 10000.0, &c->rope_theta, e)) return -1;
+        if (finite_positive(o, "rope_theta", path, 10000.0, &c->rope_theta, e)) return -1;
         sc = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
         if (sc && cJSON_IsNull(sc)) sc = NULL;
         if (sc && !cJSON_IsObject(sc)) return bone_fail(e, "%s: field \"rope_scaling\" must be null or an object", path);
     }
-    if (!(c->rope_theta > 0)) return bone_fail(e, "%s: rope_theta must be positive", path);
     c->rope_type = BONE_ROPE_DEFAULT;
     if (!sc) return 0;
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(sc, "rope_type");
@@ -73,7 +93,8 @@ static int parse_rope(const cJSON *o, const char *path, bone_config *c, bone_err
     if (!strcmp(t, "linear")) {
         c->rope_type = BONE_ROPE_LINEAR;
         if (bone_json_num(sc, "factor", path, &c->rope_factor, e)) return -1;
-        if (!(c->rope_factor > 0)) return bone_fail(e, "%s: rope_scaling.factor must be positive", path);
+        if (!isfinite(c->rope_factor) || !(c->rope_factor > 0))
+            return bone_fail(e, "%s: rope_scaling.factor must be a finite number > 0", path);
         return 0;
     }
     if (!strcmp(t, "llama3")) {
@@ -83,7 +104,8 @@ static int parse_rope(const cJSON *o, const char *path, bone_config *c, bone_err
             bone_json_num(sc, "high_freq_factor", path, &c->rope_high, e) ||
             bone_json_int(sc, "original_max_position_embeddings", path, &c->rope_orig_max, e))
             return bone_wrap(e, "rope_scaling (llama3)");
-        if (!(c->rope_factor > 0) || !(c->rope_low > 0) || !(c->rope_high > c->rope_low) || c->rope_orig_max <= 0)
+        if (!isfinite(c->rope_factor) || !isfinite(c->rope_high) || !(c->rope_factor > 0) || !(c->rope_low > 0) ||
+            !(c->rope_high > c->rope_low) || c->rope_orig_max <= 0)
             return bone_fail(e, "%s: rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor, "
                                 "original_max_position_embeddings > 0", path);
         return 0;
@@ -97,6 +119,13 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
     if (!o) return -1;
     int rc = -1;
     if (!cJSON_IsObject(o)) { bone_fail(e, "%s: expected a JSON object", path); goto out; }
+    int64_t nkeys = 0;
+    for (const cJSON *k = o->child; k; k = k->next) nkeys++;
+    if (nkeys > MAX_KEYS) {
+        bone_fail(e, "%s: %lld keys; a model config has a few dozen (at most %d accepted)", path, (long long)nkeys,
+                  MAX_KEYS);
+        goto out;
+    }
     if (bone_json_check_dups(o, path, e)) goto out;
     const char *mt = bone_json_str(o, "model_type", path, e);
     if (!mt) goto out;
@@ -154,9 +183,8 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
                   (long long)MAX_POS);
         goto out;
     }
-    if (bone_json_num_opt(o, "rms_norm_eps", path, 1e-6, &c->eps, e)) goto out;
-    if (!(c->eps > 0)) { bone_fail(e, "%s: rms_norm_eps must be positive", path); goto out; }
-    if (bone_json_num_opt(o, "initializer_range", path, 0.02, &c->init_range, e)) goto out;
+    if (finite_positive(o, "rms_norm_eps", path, 1e-6, &c->eps, e)) goto out;
+    if (finite_positive(o, "initializer_range", path, 0.02, &c->init_range, e)) goto out;
     if (parse_rope(o, path, c, e)) goto out;
     int attn_bias = 0;
     if (bone_json_bool_opt(o, "attention_bias", path, 0, &attn_bias, e)) goto out;
@@ -189,15 +217,22 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
             goto out;
         }
     }
-    if (read_token_id(o, "bos_token_id", path, &c->bos, e) || read_token_id(o, "eos_token_id", path, &c->eos, e) ||
-        read_token_id(o, "pad_token_id", path, &c->pad, e))
+    if (read_token_id(o, "bos_token_id", path, c->vocab, &c->bos, e) ||
+        read_token_id(o, "eos_token_id", path, c->vocab, &c->eos, e) ||
+        read_token_id(o, "pad_token_id", path, c->vocab, &c->pad, e))
         goto out;
     c->dtype = BONE_F32;
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "torch_dtype");
-    if (!dt) dt = cJSON_GetObjectItemCaseSensitive(o, "dtype");
-    if (cJSON_IsString(dt)) {
+    const char *dkey = "torch_dtype";
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, dkey);
+    if (!dt) dt = cJSON_GetObjectItemCaseSensitive(o, dkey = "dtype");
+    if (dt && !cJSON_IsNull(dt)) {
+        if (!cJSON_IsString(dt)) { bone_fail(e, "%s: field \"%s\" must be a string", path, dkey); goto out; }
         if (!strcmp(dt->valuestring, "bfloat16")) c->dtype = BONE_BF16;
         else if (!strcmp(dt->valuestring, "float16")) c->dtype = BONE_F16;
+        else if (strcmp(dt->valuestring, "float32")) {
+            bone_fail(e, "%s: %s \"%s\" is not supported (float32, bfloat16 or float16)", path, dkey, dt->valuestring);
+            goto out;
+        }
     }
     rc = 0;
 out:
@@ -208,27 +243,14 @@ out:
 int bone_config_load(const char *path, bone_config *c, bone_err *e) {
     char *text;
     size_t n;
-    if (bone_read_file(path, &text, &n, e)) return -1;
+    if (bone_read_regular_file(path, &text, &n, e)) return -1;
     int rc = bone_config_parse(text, n, path, c, e);
     free(text);
     return rc;
 }
 
-/* JSON floats must stay floats (transformers v5 validates types): always print a '.' or 'e'. */
-static void add_float(cJSON *o, const char *key, double v) {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
-    /* shortest round-trip representation */
-    for (int p = 1; p <= 17; p++) {
-        char t[64];
-        snprintf(t, sizeof t, "%.*g", p, v);
-        if (strtod(t, NULL) == v) { memcpy(buf, t, sizeof t); break; }
-    }
-    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
-    cJSON_AddItemToObject(o, key, cJSON_CreateRaw(buf));
-}
-
 int bone_config_save(const bone_config *c, const char *path, bone_err *e) {
+    int flt = 0; /* a non-finite float (only from a config not made by bone_config_parse) */
     cJSON *o = cJSON_CreateObject();
     cJSON *ar = cJSON_AddArrayToObject(o, "architectures");
     cJSON_AddItemToArray(ar, cJSON_CreateString(arch_class(c->arch)));
@@ -242,17 +264,17 @@ int bone_config_save(const bone_config *c, const char *path, bone_err *e) {
     cJSON_AddNumberToObject(o, "head_dim", (double)c->head_dim);
     cJSON_AddStringToObject(o, "hidden_act", "silu");
     cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_pos);
-    add_float(o, "rms_norm_eps", c->eps);
-    add_float(o, "rope_theta", c->rope_theta);
+    flt |= bone_json_add_float(o, "rms_norm_eps", c->eps, path, e);
+    flt |= bone_json_add_float(o, "rope_theta", c->rope_theta, path, e);
     if (c->rope_type == BONE_ROPE_DEFAULT) {
         cJSON_AddNullToObject(o, "rope_scaling");
     } else {
         cJSON *sc = cJSON_AddObjectToObject(o, "rope_scaling");
         cJSON_AddStringToObject(sc, "rope_type", c->rope_type == BONE_ROPE_LINEAR ? "linear" : "llama3");
-        add_float(sc, "factor", c->rope_factor);
+        flt |= bone_json_add_float(sc, "factor", c->rope_factor, path, e);
         if (c->rope_type == BONE_ROPE_LLAMA3) {
-            add_float(sc, "low_freq_factor", c->rope_low);
-            add_float(sc, "high_freq_factor", c->rope_high);
+            flt |= bone_json_add_float(sc, "low_freq_factor", c->rope_low, path, e);
+            flt |= bone_json_add_float(sc, "high_freq_factor", c->rope_high, path, e);
             cJSON_AddNumberToObject(sc, "original_max_position_embeddings", (double)c->rope_orig_max);
         }
     }
@@ -271,9 +293,13 @@ int bone_config_save(const bone_config *c, const char *path, bone_err *e) {
     if (c->eos >= 0) cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos);
     else cJSON_AddNullToObject(o, "eos_token_id");
     if (c->pad >= 0) cJSON_AddNumberToObject(o, "pad_token_id", (double)c->pad);
-    add_float(o, "initializer_range", c->init_range);
+    flt |= bone_json_add_float(o, "initializer_range", c->init_range, path, e);
     cJSON_AddStringToObject(o, "torch_dtype",
                             c->dtype == BONE_BF16 ? "bfloat16" : c->dtype == BONE_F16 ? "float16" : "float32");
+    if (flt) {
+        cJSON_Delete(o);
+        return -1;
+    }
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     size_t n = strlen(txt);

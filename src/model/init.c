@@ -6,8 +6,28 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "model/model.h"
+#include "train/memplan.h"
+
+/* Elements of every tensor init writes (all are held in fp32 at once until the file is
+ * written). Fits easily: config.c bounds each size, so this stays below 2^56. */
+static double init_floats(const bone_config *c) {
+    double H = (double)c->hidden, V = (double)c->vocab, per_layer = 2 * H;
+    for (int p = 0; p < BONE_NPROJ; p++) {
+        int64_t O, I;
+        bone_proj_shape(c, p, &O, &I);
+        per_layer += (double)O * (double)I + (bone_proj_has_bias(c, p) ? (double)O : 0);
+    }
+    return V * H * (c->tied ? 1 : 2) + H + (double)c->n_layers * per_layer;
+}
 
 int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e) {
+    /* before anything is created: a model that cannot fit fails here, not in malloc after
+     * making an empty directory */
+    double need = init_floats(c) * sizeof(float), avail = bone_mem_available();
+    if (avail > 0 && need > avail)
+        return bone_fail(e, "%s: this model has %.4g parameters and needs %.1f GiB of memory to initialise (fp32), "
+                            "but %.1f GiB is available", dir, init_floats(c), need / 1073741824.0,
+                         avail / 1073741824.0);
     if (bone_mkdirs(dir, e)) return -1;
     int64_t H = c->hidden, V = c->vocab, L = c->n_layers;
     int64_t cap = 4 + L * 16;

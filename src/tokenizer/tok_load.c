@@ -750,7 +750,7 @@ fail:
 static cJSON *load_big_object(const char *path, bone_err *e) {
     char *text;
     size_t n;
-    if (bone_read_file(path, &text, &n, e)) return NULL;
+    if (bone_read_regular_file(path, &text, &n, e)) return NULL;
     cJSON *v = bone_json_parse(text, n, path, e);
     free(text);
     if (v && !cJSON_IsObject(v)) {
@@ -839,7 +839,7 @@ static int cmp_score(const void *a, const void *b) {
 bone_tokenizer *bone_tokenizer_load_llama2c(const char *path, int64_t vocab_size, bone_err *e) {
     char *buf;
     size_t n;
-    if (bone_read_file(path, &buf, &n, e)) return NULL;
+    if (bone_read_regular_file(path, &buf, &n, e)) return NULL;
     if (n < 4) {
         free(buf);
         bone_fail(e, "%s: too short for a llama2.c tokenizer.bin", path);
@@ -921,7 +921,7 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
     }
     if (bone_is_dir(path)) {
         char *tj = bone_path_join(path, "tokenizer.json");
-        if (bone_file_exists(tj)) {
+        if (bone_path_present(tj)) { /* a FIFO or directory there: say so (bone_read_file refuses it) */
             bone_tokenizer *t = load_tokenizer_json(tj, e);
             free(tj);
             return t;
@@ -953,7 +953,7 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
                      "directory", path);
         return NULL;
     }
-    if (!bone_file_exists(path)) {
+    if (!bone_path_present(path)) {
         bone_fail(e, "%s: no such file or directory", path);
         return NULL;
     }

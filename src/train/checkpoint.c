@@ -61,6 +61,7 @@ int bone_ckpt_save(const char *run_dir, const bone_params *P, const bone_ckpt_in
         free(dir);
         return -1;
     }
+    bone_remove_stale_temps(dir, NULL); /* a save killed mid-write (kill -9) left its temporary */
     int64_t n = P->n;
     bone_st_wtensor *w = xcalloc((size_t)(3 * n + 1), sizeof *w);
     char **names = xcalloc((size_t)(3 * n + 1), sizeof *names);
