@@ -186,11 +186,27 @@ static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t train
     add_num(j, "max_len", (double)o->data.max_len);
     cJSON_AddStringToObject(j, "on_save_error", o->save_error_continue ? "continue" : "exit");
     add_num(j, "trainable_params", (double)trainable);
-    char *txt = cJSON_Print(j);
+    /* one "key": value per line, as people read it and as earlier versions wrote it; keys and
+     * values are printed (escaped) by cJSON */
+    size_t n = 0, cap = 256;
+    char *txt = xmalloc(cap);
+    txt[n++] = '{';
+    for (const cJSON *it = j->child; it; it = it->next) {
+        cJSON *k = cJSON_CreateString(it->string);
+        char *ks = cJSON_PrintUnformatted(k), *vs = cJSON_PrintUnformatted(it);
+        size_t need = strlen(ks) + strlen(vs) + 8;
+        if (n + need + 4 > cap) {
+            cap = 2 * (n + need + 4);
+            txt = xrealloc(txt, cap);
+        }
+        n += (size_t)snprintf(txt + n, cap - n, "%s\n  %s: %s", it == j->child ? "" : ",", ks, vs);
+        free(ks);
+        free(vs);
+        cJSON_Delete(k);
+    }
+    memcpy(txt + n, "\n}\n", 3);
+    n += 3;
     cJSON_Delete(j);
-    size_t n = strlen(txt);
-    txt = xrealloc(txt, n + 2);
-    txt[n++] = '\n';
     int rc = bone_write_file_atomic(path, txt, n, e);
     free(txt);
     return rc;
@@ -363,10 +379,9 @@ static int keep_metrics_lines(const char *path, int64_t n, bone_err *e) {
 }
 
 /* "step N: checkpoint not written" and what is left to resume from */
-static void save_failed(bone_err *e, int64_t step, int64_t last_saved) {
+static void save_failed(bone_err *e, int64_t step, int64_t last_saved) { /* last_saved: 0 = none yet */
     if (last_saved > 0)
-        bone_wrap(e, "step %lld: checkpoint not written (the previous one, step %lld, is intact)", (long long)step,
-                  (long long)last_saved);
+        bone_wrap(e, "step %lld: checkpoint not written (the previous one is intact)", (long long)step);
     else
         bone_wrap(e, "step %lld: checkpoint not written (no checkpoint has been written yet)", (long long)step);
 }
@@ -393,7 +408,9 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         char *cd = bone_path_join(o->out_dir, "checkpoints");
         int there = bone_is_dir(cd);
         free(cd);
-        if (!there) return bone_fail(e, "%s: no run to resume (no checkpoints/ directory)", o->out_dir);
+        if (!there)
+            return bone_fail(e, "%s: no usable checkpoint: there is no run to resume here (no checkpoints/ directory)",
+                             o->out_dir);
     }
     if (bone_model_load(o->model_dir, &m, e)) return -1;
     int rc = -1;
