@@ -5,10 +5,11 @@
 # found before step 1 with file:line; --overwrite leaves nothing of the old run; a checkpoint
 # header flip is caught; resume refuses changed settings, another model or other data; a
 # second SIGTERM ends the run at once. Tiny model, a few steps each: fast.
-# usage: test_hostile_train.sh BONE SOURCE_DIR
+# usage: test_hostile_train.sh BONE SOURCE_DIR [FAULT_SHIM]  (tests/fault/fault_shim.c: the P30 case)
 set -u
 BONE=$1
 SRC=$2
+SHIM=${3:-}
 W=$(mktemp -d /tmp/bone-hostile.XXXXXX)
 # one thread: these runs are tiny, and on a shared loaded machine OpenMP's waiting threads
 # make each one take seconds instead of a tenth of one
@@ -116,6 +117,16 @@ fi
 # ---- B15: the NaN stop says there is no checkpoint when there is none
 case_ B15-nan-no-ckpt 1 "no checkpoint yet" "$BONE" train "${A[@]}" --steps 4 --debug-nan-step 2 --out "$W/nan"
 json_ok "$W/nan/run.json" && ok "B15: run.json valid JSON" || bad "B15: run.json invalid"
+
+# ---- P30: the first save fails: the message must not promise an earlier checkpoint
+if [ -n "$SHIM" ]; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    BONE_FAULT_MATCH=step-00000001 BONE_FAULT_AFTER=4096 LD_PRELOAD="$SHIM" "$BONE" train "${A[@]}" --steps 3 --save-every 1 \
+        --on-save-error continue --out "$W/p30" 2>"$W/err"
+    rc=$?
+    [ $rc -eq 0 ] && grep -qF "step 1: checkpoint not written (no checkpoint has been written yet)" "$W/err" \
+        && ok "P30: $(grep -m1 warning "$W/err" | head -c 160)" || bad "P30: exit $rc: $(cat "$W/err")"
+fi
 
 # ---- B7: --overwrite removes the old run's checkpoints; pruning and resume see only this run's
 R=(--model "$W/m" --data "$W/tok.jsonl" --method lora --rank 2 --quiet --keep 2 --lr 1e-2)
