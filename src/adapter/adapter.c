@@ -175,7 +175,7 @@ int bone_adapter_bind(bone_linear *L, bone_adapter *a, bone_err *e) {
     if (bone_adapter_numel(L->name, O, I, a->method, a->b, a->gr, a->gc, a->rank, e) < 0) return -1;
     if (a->method != BONE_METHOD_FREE && bone_method_is_bone(a->method)) a->ng = (O / a->b / a->gr) * (I / a->b / a->gc);
     if (is_lora(a->method)) {
-        if (a->alpha <= 0) a->alpha = (double)a->rank;
+        if (a->alpha == 0) a->alpha = (double)a->rank;
         if (a->scale == 0.0f) a->scale = (float)(a->alpha / (double)a->rank);
         if (!(a->dropout >= 0.0 && a->dropout < 1.0))
             return bone_fail(e, "%s: dropout must be in [0, 1), got %g", bone_method_name(a->method), a->dropout);
@@ -306,7 +306,7 @@ static int resolve(const bone_adapter_spec *s, resolved *r, bone_err *e) {
     if (bone_method_parse(s->method, &r->m, e)) return -1;
     r->b = s->block > 0 ? s->block : 64;
     r->rank = s->rank > 0 ? s->rank : 8;
-    r->alpha = s->alpha > 0 ? s->alpha : (double)r->rank;
+    r->alpha = s->alpha != 0 ? s->alpha : (double)r->rank;
     r->gr = r->gc = 1;
     if (r->m == BONE_METHOD_GRID) {
         if (s->grid_r < 1 || s->grid_c < 1) return bone_fail(e, "bone-grid needs --grid GRxGC (e.g. 2x2)");

@@ -43,7 +43,7 @@ typedef struct bone_adapter_spec {
     int64_t block;       /* Bone b; <= 0: 64 */
     int64_t grid_r, grid_c; /* bone-grid group shape in blocks (both >= 1) */
     int64_t rank;        /* LoRA family r; <= 0: 8 */
-    double alpha;        /* <= 0: = rank */
+    double alpha;        /* 0: = rank (negative is legal, as in PEFT) */
     double dropout;      /* LoRA family, on the adapter path only */
     int64_t svd_niter;   /* PiSSA: 0 = exact SVD (sgesdd), K > 0 = randomized SVD with K power iterations */
     const char *targets; /* comma list of q_proj..down_proj or "all-linear"; NULL = all seven */

@@ -24,6 +24,7 @@ void bone_dataset_push(bone_dataset *d, const int32_t *ids, const int32_t *label
     }
     bone_example *x = &d->ex[d->n++];
     x->n = n;
+    x->line = 0;
     x->ids = xmalloc((size_t)(n + 1) * sizeof(int32_t));
     x->labels = xmalloc((size_t)(n + 1) * sizeof(int32_t));
     memcpy(x->ids, ids, (size_t)n * sizeof(int32_t));
@@ -164,6 +165,7 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
             keep = opts->max_len;
         }
         bone_dataset_push(out, ids, labels, keep);
+        out->ex[out->n - 1].line = line;
         free(ids);
         free(labels);
     }

@@ -16,6 +16,7 @@ typedef struct bone_example {
     int32_t *ids;    /* (n) token ids */
     int32_t *labels; /* (n) labels, BONE_IGNORE where no loss */
     int64_t n;
+    int64_t line;    /* where it came from: > 0 a JSONL line, < 0 element -line of a JSON array, 0 unknown */
 } bone_example;
 
 typedef struct bone_dataset {
@@ -49,6 +50,13 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
 /* Walks JSONL text: returns 1 with [*a, *b) the next non-blank line (surrounding spaces, tabs
  * and CR trimmed) and *line its 1-based number; 0 at the end. *pos starts at 0. */
 int bone_jsonl_next(const char *text, size_t n, size_t *pos, int64_t *line, size_t *a, size_t *b);
+/* Checks every example before training (or scoring) starts, so that a bad one is named by
+ * file and line instead of failing when its batch runs: at most max_pos tokens (> 0), ids
+ * and labels inside [0, vocab) (labels may be -100). `tokenizer` (may be NULL) is the
+ * tokenizer path the data was rendered with; an id outside the vocabulary then says how
+ * many tokens that tokenizer has. 0 if all good. (validate.c) */
+int bone_dataset_validate(const bone_dataset *d, const char *path, int64_t max_pos, int64_t vocab,
+                          const char *tokenizer, bone_err *e);
 /* Number of label tokens that count for the loss (labels shifted: t >= 1, != -100). */
 int64_t bone_example_label_count(const bone_example *x);
 

@@ -90,6 +90,7 @@ typedef struct loader {
     fmt_t fmt;
     bone_dataset ds;
     int64_t truncated, dropped, seen;
+    int64_t line; /* the record's location, as bone_example.line */
 } loader;
 
 static int encode_count(loader *L, const char *s, int add_special, int32_t **ids, size_t *n, const char *where,
@@ -165,6 +166,7 @@ static int add_example(loader *L, const bone_segs *s, const char *where, bone_er
         keep = L->o->max_len;
     }
     bone_dataset_push(&L->ds, ids, labels, keep);
+    L->ds.ex[L->ds.n - 1].line = L->line;
     free(ids);
     free(labels);
     return 0;
@@ -311,6 +313,7 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
         int64_t k = 0;
         for (const cJSON *x = arr->child; x; x = x->next) {
             snprintf(where, sizeof where, "%s: element %lld", path, (long long)++k);
+            L.line = -k;
             if (process(&L, x, where, e)) {
                 cJSON_Delete(arr);
                 goto out;
@@ -329,6 +332,7 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
             cJSON *o = parse_line(text + a, b - a, path, line, e);
             if (!o) goto out;
             snprintf(where, sizeof where, "%s:%lld", path, (long long)line);
+            L.line = line;
             int prc = process(&L, o, where, e);
             cJSON_Delete(o);
             if (prc) goto out;

@@ -1,7 +1,9 @@
 /* checkpoint.c — atomic, checksummed training checkpoints (see checkpoint.h). */
 #include "train/checkpoint.h"
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,68 @@
 #include "io/safetensors.h"
 
 #define HASH_KEY "bone_data_fnv1a64"
+/* the header's checksum: every bone_* metadata entry and every tensor's name and shape, so a
+ * flipped bit in the step, a setting or a shape is caught like one in the data */
+#define META_KEY "bone_meta_fnv1a64"
+#define RUN_KEY "bone_set_run"
+
+uint64_t bone_fnv1a64(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* meta = {key, value, ..., NULL} (only bone_* keys count, the two checksums excepted);
+ * tensors = names and shapes. The order of either does not matter. */
+static uint64_t header_hash(const char *const *meta, int64_t nt, const char *const *tnames, const int *ndims,
+                            const int64_t (*shapes)[BONE_ST_MAX_DIMS]) {
+    int nm = 0;
+    while (meta[nm]) nm += 2;
+    const char **keys = xcalloc((size_t)nm / 2 + 1, sizeof *keys);
+    int nk = 0;
+    for (int i = 0; i < nm; i += 2)
+        if (!strncmp(meta[i], "bone_", 5) && strcmp(meta[i], HASH_KEY) && strcmp(meta[i], META_KEY)) keys[nk++] = meta[i];
+    qsort(keys, (size_t)nk, sizeof *keys, cmp_str);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int k = 0; k < nk; k++) {
+        const char *v = NULL;
+        for (int i = 0; i < nm && !v; i += 2)
+            if (!strcmp(meta[i], keys[k])) v = meta[i + 1];
+        h = bone_fnv1a64(h, keys[k], strlen(keys[k]) + 1);
+        h = bone_fnv1a64(h, v, strlen(v) + 1);
+    }
+    free(keys);
+    uint64_t th = 0; /* XOR of per-tensor hashes: independent of the order */
+    for (int64_t i = 0; i < nt; i++) {
+        uint64_t x = bone_fnv1a64(0xcbf29ce484222325ull, tnames[i], strlen(tnames[i]) + 1);
+        int64_t dims[1 + BONE_ST_MAX_DIMS] = {ndims[i]};
+        for (int d = 0; d < ndims[i]; d++) dims[1 + d] = shapes[i][d];
+        th ^= bone_fnv1a64(x, dims, (size_t)(1 + ndims[i]) * sizeof(int64_t));
+    }
+    return bone_fnv1a64(h, &th, sizeof th);
+}
+
+static uint64_t header_hash_of(const bone_st_set *s) {
+    const bone_st_file *f = &s->files[0];
+    const char **meta = xcalloc((size_t)f->nmeta * 2 + 1, sizeof *meta);
+    for (int i = 0; i < 2 * f->nmeta; i++) meta[i] = f->meta[i];
+    const char **tn = xcalloc((size_t)s->n + 1, sizeof *tn);
+    int *nd = xcalloc((size_t)s->n + 1, sizeof *nd);
+    int64_t(*sh)[BONE_ST_MAX_DIMS] = xcalloc((size_t)s->n + 1, sizeof *sh);
+    for (int64_t i = 0; i < s->n; i++) {
+        tn[i] = s->t[i].name;
+        nd[i] = s->t[i].ndim;
+        memcpy(sh[i], s->t[i].shape, sizeof sh[i]);
+    }
+    uint64_t h = header_hash(meta, s->n, tn, nd, (const int64_t(*)[BONE_ST_MAX_DIMS])sh);
+    free(meta);
+    free(tn);
+    free(nd);
+    free(sh);
+    return h;
+}
 
 static int is_ckpt_name(const char *n, int64_t *step) {
     long long s;
@@ -81,14 +145,14 @@ int bone_ckpt_save(const char *run_dir, const bone_params *P, const bone_ckpt_in
             for (int d = 0; d < p->ndim; d++) t->shape[d] = p->shape[d];
             t->data = buf[k] + p->offset;
         }
-    char s_step[32], s_t[32], s_el[64], s_tok[32];
+    char s_step[32], s_t[32], s_el[64], s_tok[32], s_meta[32];
     snprintf(s_step, sizeof s_step, "%lld", (long long)info->step);
     snprintf(s_t, sizeof s_t, "%lld", (long long)info->adam_t);
     snprintf(s_el, sizeof s_el, "%.17g", info->elapsed_s);
     snprintf(s_tok, sizeof s_tok, "%lld", (long long)info->tokens);
     int ns = 0;
     while (settings && settings[ns]) ns++;
-    const char **meta = xcalloc((size_t)(ns * 2 + 16), sizeof(char *));
+    const char **meta = xcalloc((size_t)(ns * 2 + 18), sizeof(char *));
     int k = 0;
     meta[k++] = "bone_checkpoint"; meta[k++] = "1";
     meta[k++] = "bone_step"; meta[k++] = s_step;
@@ -104,14 +168,48 @@ int bone_ckpt_save(const char *run_dir, const bone_params *P, const bone_ckpt_in
         meta[k++] = settings[i + 1];
     }
     meta[k] = NULL;
+    {
+        const char **tn = xcalloc((size_t)(3 * n + 1), sizeof *tn);
+        int *nd = xcalloc((size_t)(3 * n + 1), sizeof *nd);
+        int64_t(*sh)[BONE_ST_MAX_DIMS] = xcalloc((size_t)(3 * n + 1), sizeof *sh);
+        for (int64_t i = 0; i < 3 * n; i++) {
+            tn[i] = w[i].name;
+            nd[i] = w[i].ndim;
+            memcpy(sh[i], w[i].shape, sizeof sh[i]);
+        }
+        snprintf(s_meta, sizeof s_meta, "%016llx",
+                 (unsigned long long)header_hash(meta, 3 * n, tn, nd, (const int64_t(*)[BONE_ST_MAX_DIMS])sh));
+        free(tn);
+        free(nd);
+        free(sh);
+        meta[k++] = META_KEY;
+        meta[k++] = s_meta;
+        meta[k] = NULL;
+    }
     char *path = ckpt_path(dir, info->step);
     int rc = bone_st_write_meta(path, w, 3 * n, meta, HASH_KEY, e);
-    if (rc == 0 && keep > 0) { /* keep the newest `keep` */
+    if (rc == 0 && keep > 0) { /* keep this run's newest `keep`; another run's files are not ours to delete */
+        const char *run = NULL;
+        for (int i = 0; i + 1 < ns; i += 2)
+            if (!strcmp(settings[i], "run")) run = settings[i + 1];
         int64_t *steps;
-        int64_t m = list_steps(dir, &steps);
-        for (int64_t i = 0; i + keep < m; i++) {
+        int64_t m = list_steps(dir, &steps), mine = 0;
+        for (int64_t i = m - 1; i >= 0; i--) {
             char *old = ckpt_path(dir, steps[i]);
-            unlink(old);
+            int ours = 1;
+            if (run) {
+                bone_st_set cs;
+                bone_err ce;
+                bone_st_init(&cs);
+                if (bone_st_open_file(&cs, old, &ce) == 0) {
+                    const char *r = bone_st_meta(&cs, 0, RUN_KEY);
+                    ours = r && !strcmp(r, run);
+                }
+                /* an unreadable file is counted as ours: it is a broken save of this run at
+                 * worst, and keeping it forever would only waste space */
+                bone_st_close(&cs);
+            }
+            if (ours && ++mine > keep) unlink(old);
             free(old);
         }
         free(steps);
@@ -135,7 +233,21 @@ static int open_verified(const char *path, bone_st_set *s, bone_err *e) {
         bone_st_close(s);
         return bone_fail(e, "%s: not a bone checkpoint (no checkpoint metadata)", path);
     }
+    const char *mh = bone_st_meta(s, 0, META_KEY);
+    if (!mh) {
+        bone_st_close(s);
+        return bone_fail(e, "%s: the checkpoint has no header checksum (written by an older bone); it cannot be "
+                            "verified, start the run again", path);
+    }
     char want[32];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)header_hash_of(s));
+    if (strcmp(want, mh)) {
+        char rec[32];
+        snprintf(rec, sizeof rec, "%.20s", mh);
+        bone_st_close(s);
+        return bone_fail(e, "%s: header checksum mismatch (recorded %s, the header hashes to %s): the file is corrupted",
+                         path, rec, want);
+    }
     snprintf(want, sizeof want, "%016llx", (unsigned long long)bone_st_data_hash(s, 0));
     if (strcmp(want, h)) {
         char rec[32]; /* h lives in s: copy it before closing */
@@ -154,7 +266,7 @@ int bone_ckpt_verify(const char *path, bone_err *e) {
     return 0;
 }
 
-char *bone_ckpt_latest(const char *run_dir, bone_err *e) {
+char *bone_ckpt_latest(const char *run_dir, const char *run_id, bone_err *e) {
     char *dir = bone_path_join(run_dir, "checkpoints");
     int64_t *steps;
     int64_t n = list_steps(dir, &steps);
@@ -162,8 +274,17 @@ char *bone_ckpt_latest(const char *run_dir, bone_err *e) {
     for (int64_t i = n - 1; i >= 0 && !found; i--) {
         char *p = ckpt_path(dir, steps[i]);
         bone_err ve;
-        if (bone_ckpt_verify(p, &ve) == 0) {
-            found = p;
+        bone_st_set s;
+        if (open_verified(p, &s, &ve) == 0) {
+            const char *r = bone_st_meta(&s, 0, RUN_KEY);
+            if (run_id && (!r || strcmp(r, run_id))) {
+                fprintf(stderr, "bone: skipping checkpoint: %s belongs to another run (run %s, this run is %s)%s\n", p,
+                        r ? r : "(none)", run_id, i > 0 ? "; trying the previous one" : "");
+                free(p);
+            } else {
+                found = p;
+            }
+            bone_st_close(&s);
         } else {
             fprintf(stderr, "bone: skipping checkpoint: %s%s\n", ve.msg,
                     i > 0 ? "; trying the previous one" : "");
@@ -176,8 +297,22 @@ char *bone_ckpt_latest(const char *run_dir, bone_err *e) {
     return found;
 }
 
+/* the integer metadata `key` in [0, max] */
+static int meta_int(const bone_st_set *s, const char *path, const char *key, int64_t max, int64_t *out, bone_err *e) {
+    const char *v = bone_st_meta(s, 0, key);
+    if (!v) return bone_fail(e, "%s: missing metadata \"%s\"", path, key);
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0 || x > max)
+        return bone_fail(e, "%s: metadata \"%s\" = \"%.40s\" must be an integer in [0, %lld]", path, key, v,
+                         (long long)max);
+    *out = x;
+    return 0;
+}
+
 int bone_ckpt_load(const char *path, bone_params *P, bone_ckpt_info *info, const char *const *settings,
-                   bone_err *e) {
+                   int64_t max_step, bone_err *e) {
     bone_st_set s;
     if (open_verified(path, &s, e)) return -1;
     int rc = -1;
@@ -202,10 +337,19 @@ int bone_ckpt_load(const char *path, bone_params *P, bone_ckpt_info *info, const
             if (t->dtype != BONE_F32) { bone_fail(e, "%s: %s is not F32", path, nm); goto out; }
             memcpy(buf[k] + P->p[i].offset, t->data, (size_t)P->p[i].numel * sizeof(float));
         }
-    info->step = strtoll(bone_st_meta(&s, 0, "bone_step") ? bone_st_meta(&s, 0, "bone_step") : "0", NULL, 10);
-    info->adam_t = strtoll(bone_st_meta(&s, 0, "bone_adam_t") ? bone_st_meta(&s, 0, "bone_adam_t") : "0", NULL, 10);
-    info->elapsed_s = strtod(bone_st_meta(&s, 0, "bone_elapsed_s") ? bone_st_meta(&s, 0, "bone_elapsed_s") : "0", NULL);
-    info->tokens = strtoll(bone_st_meta(&s, 0, "bone_tokens") ? bone_st_meta(&s, 0, "bone_tokens") : "0", NULL, 10);
+    if (meta_int(&s, path, "bone_step", max_step, &info->step, e) ||
+        meta_int(&s, path, "bone_adam_t", info->step, &info->adam_t, e) ||
+        meta_int(&s, path, "bone_tokens", INT64_MAX, &info->tokens, e))
+        goto out;
+    {
+        const char *v = bone_st_meta(&s, 0, "bone_elapsed_s");
+        char *end = NULL;
+        info->elapsed_s = v ? strtod(v, &end) : -1;
+        if (!v || end == v || *end || !isfinite(info->elapsed_s) || info->elapsed_s < 0) {
+            bone_fail(e, "%s: metadata \"bone_elapsed_s\" must be a finite number >= 0", path);
+            goto out;
+        }
+    }
     rc = 0;
 out:
     bone_st_close(&s);

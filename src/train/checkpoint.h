@@ -3,7 +3,9 @@
  * change on resume, in one safetensors file per checkpoint:
  *     RUN/checkpoints/step-00000010.safetensors
  * Written atomically (temporary file, fsync, rename, fsync dir), so a name that exists is
- * complete; a checksum of the data area in the metadata catches later corruption. The data
+ * complete; checksums of the data area and of the header (every bone_* metadata entry, the
+ * tensor names and shapes) catch later corruption. Each checkpoint carries its run's id
+ * (setting "run"): pruning and resuming consider only the run's own checkpoints. The data
  * order and every random stream are functions of (seed, step), so the step is the whole
  * data position and RNG state. */
 #ifndef BONE_TRAIN_CHECKPOINT_H
@@ -20,15 +22,20 @@ typedef struct bone_ckpt_info {
     int64_t tokens;
 } bone_ckpt_info;
 
-/* settings = {key, value, ..., NULL}: recorded, and compared on resume */
+/* settings = {key, value, ..., NULL}: recorded, and compared on resume; a "run" entry is the
+ * run id (pruning keeps the newest `keep` checkpoints of that run and leaves others alone) */
 int bone_ckpt_save(const char *run_dir, const bone_params *P, const bone_ckpt_info *info,
                    const char *const *settings, int keep, bone_err *e);
-/* Path of the newest checkpoint that verifies (checksum, format); NULL with *e set when there
- * is none. A newer corrupted one is reported on stderr and skipped. */
-char *bone_ckpt_latest(const char *run_dir, bone_err *e);
-/* Loads into P (same names and sizes required) and info; compares settings. */
+/* Path of the newest checkpoint that verifies (checksums, format) and belongs to run_id (NULL:
+ * any run); NULL with *e set when there is none. A newer corrupted one, or one of another
+ * run, is reported on stderr and skipped. */
+char *bone_ckpt_latest(const char *run_dir, const char *run_id, bone_err *e);
+/* Loads into P (same names and sizes required) and info; compares settings (the message
+ * names the first that differs); the step must be in [0, max_step], adam_t in [0, step]. */
 int bone_ckpt_load(const char *path, bone_params *P, bone_ckpt_info *info, const char *const *settings,
-                   bone_err *e);
+                   int64_t max_step, bone_err *e);
+/* FNV-1a 64 of n bytes, continuing from h (start: 0xcbf29ce484222325) */
+uint64_t bone_fnv1a64(uint64_t h, const void *p, size_t n);
 /* Checks one file fully (header, checksum); 0 if good. */
 int bone_ckpt_verify(const char *path, bone_err *e);
 

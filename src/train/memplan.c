@@ -43,6 +43,12 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     /* activations and backward scratch (model/step.c); the cross-entropy's working memory
      * (chunk of logits, a 16-bit head's fp32 tile) is lent the backward scratch and only
      * its growth beyond it is extra, counted with the scratch below */
+    /* B·T beyond what any machine holds would overflow the size functions below (int64 and
+     * size_t products of B·T·H or B·T·V): plan it as too large instead of computing it */
+    if (B < 1 || T < 1 || (double)B * (double)T * ((double)c->hidden + (double)c->vocab + F) > 1e15) {
+        add(p, "activations (batch × length far too large to plan)", 1e18);
+        return;
+    }
     const int layout = recompute ? 2 : 1;
     const size_t xe = xent_ws_floats(B * T, c->hidden, c->vocab, m->lm_head.dtype, full);
     const double acts = 4.0 * (double)bone_acts_floats(c, B, T, layout, 0);

@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "core/blas_env.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/batch.h"
+#include "io/json.h"
 #include "model/step.h"
 #include "train/checkpoint.h"
 #include "train/memplan.h"
@@ -135,23 +140,188 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t trainable, const char *path, bone_err *e) {
-    char buf[4096];
+/* a number, or null when it is not finite: JSON has no NaN or Infinity */
+static void add_num(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+/* run.json: the run's settings for people and tools (cJSON escapes every string; a path of
+ * any length fits) */
+static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t trainable, const char *run_id,
+                          const char *path, bone_err *e) {
     const bone_adapter_spec *s = &o->adapter;
-    int n = snprintf(buf, sizeof buf,
-                     "{\n  \"model\": \"%s\",\n  \"data\": \"%s\",\n  \"method\": \"%s\",\n  \"steps\": %lld,\n"
-                     "  \"lr\": %.10g,\n  \"batch\": %lld,\n  \"accum\": %lld,\n  \"schedule\": \"%s\",\n"
-                     "  \"warmup\": %lld,\n  \"max_grad_norm\": %.10g,\n  \"weight_decay\": %.10g,\n"
-                     "  \"beta1\": %.10g,\n  \"beta2\": %.10g,\n  \"eps\": %.10g,\n  \"seed\": %llu,\n"
-                     "  \"shuffle\": %s,\n  \"block\": %lld,\n  \"grid\": \"%lldx%lld\",\n  \"rank\": %lld,\n"
-                     "  \"alpha\": %.10g,\n  \"on_save_error\": \"%s\",\n  \"trainable_params\": %lld\n}\n",
-                     o->model_dir, o->data_path, s->method, (long long)steps, o->lr, (long long)o->batch,
-                     (long long)o->accum, o->schedule, (long long)o->warmup, o->max_grad_norm, o->weight_decay,
-                     o->beta1, o->beta2, o->eps, (unsigned long long)o->seed, o->shuffle ? "true" : "false",
-                     (long long)s->block, (long long)s->grid_r, (long long)s->grid_c, (long long)s->rank,
-                     s->alpha > 0 ? s->alpha : (double)s->rank, o->save_error_continue ? "continue" : "exit",
-                     (long long)trainable);
-    return bone_write_file_atomic(path, buf, (size_t)n, e);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "run_id", run_id);
+    cJSON_AddStringToObject(j, "model", o->model_dir);
+    cJSON_AddStringToObject(j, "data", o->data_path);
+    if (o->eval_data) cJSON_AddStringToObject(j, "eval_data", o->eval_data);
+    if (o->init_adapter) cJSON_AddStringToObject(j, "init_adapter", o->init_adapter);
+    cJSON_AddStringToObject(j, "method", s->method);
+    add_num(j, "steps", (double)steps);
+    add_num(j, "lr", o->lr);
+    add_num(j, "batch", (double)o->batch);
+    add_num(j, "accum", (double)o->accum);
+    cJSON_AddStringToObject(j, "schedule", o->schedule);
+    add_num(j, "warmup", (double)o->warmup);
+    add_num(j, "max_grad_norm", o->max_grad_norm);
+    add_num(j, "weight_decay", o->weight_decay);
+    add_num(j, "beta1", o->beta1);
+    add_num(j, "beta2", o->beta2);
+    add_num(j, "eps", o->eps);
+    char seed[32]; /* a uint64 does not fit a JSON double exactly: written as a string when large */
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+    if (o->seed < (1ull << 53)) add_num(j, "seed", (double)o->seed);
+    else cJSON_AddStringToObject(j, "seed", seed);
+    cJSON_AddBoolToObject(j, "shuffle", o->shuffle);
+    add_num(j, "block", (double)s->block);
+    char grid[64];
+    snprintf(grid, sizeof grid, "%lldx%lld", (long long)s->grid_r, (long long)s->grid_c);
+    cJSON_AddStringToObject(j, "grid", grid);
+    add_num(j, "rank", (double)s->rank);
+    add_num(j, "alpha", s->alpha != 0 ? s->alpha : (double)s->rank);
+    add_num(j, "dropout", s->dropout);
+    if (s->targets) cJSON_AddStringToObject(j, "targets", s->targets);
+    if (s->layers) cJSON_AddStringToObject(j, "layers", s->layers);
+    add_num(j, "max_len", (double)o->data.max_len);
+    cJSON_AddStringToObject(j, "on_save_error", o->save_error_continue ? "continue" : "exit");
+    add_num(j, "trainable_params", (double)trainable);
+    /* one "key": value per line, as people read it and as earlier versions wrote it; keys and
+     * values are printed (escaped) by cJSON */
+    size_t n = 0, cap = 256;
+    char *txt = xmalloc(cap);
+    txt[n++] = '{';
+    for (const cJSON *it = j->child; it; it = it->next) {
+        cJSON *k = cJSON_CreateString(it->string);
+        char *ks = cJSON_PrintUnformatted(k), *vs = cJSON_PrintUnformatted(it);
+        size_t need = strlen(ks) + strlen(vs) + 8;
+        if (n + need + 4 > cap) {
+            cap = 2 * (n + need + 4);
+            txt = xrealloc(txt, cap);
+        }
+        n += (size_t)snprintf(txt + n, cap - n, "%s\n  %s: %s", it == j->child ? "" : ",", ks, vs);
+        free(ks);
+        free(vs);
+        cJSON_Delete(k);
+    }
+    memcpy(txt + n, "\n}\n", 3);
+    n += 3;
+    cJSON_Delete(j);
+    int rc = bone_write_file_atomic(path, txt, n, e);
+    free(txt);
+    return rc;
+}
+
+/* The run id recorded in run.json (NULL with *e set if there is none). */
+static char *read_run_id(const char *out_dir, bone_err *e) {
+    char *rp = bone_path_join(out_dir, "run.json");
+    cJSON *j = bone_json_load_object(rp, e);
+    char *id = NULL;
+    if (j) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "run_id");
+        if (cJSON_IsString(v) && v->valuestring[0]) id = xstrdup(v->valuestring);
+        else bone_fail(e, "%s: no \"run_id\" (written by an older bone?); the run cannot be resumed safely", rp);
+        cJSON_Delete(j);
+    }
+    free(rp);
+    return id;
+}
+
+/* A fresh run's id: time, pid and an address, mixed; only needs to differ between runs. */
+static void new_run_id(char *buf, size_t cap) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    x ^= (uint64_t)getpid() << 32;
+    x ^= (uint64_t)(uintptr_t)buf;
+    bone_rng r = bone_rng_seed(x, 0x72756eull);
+    snprintf(buf, cap, "%016llx", (unsigned long long)bone_rng_u64(&r));
+}
+
+/* --overwrite: the old run's outputs go first, so that nothing of it (a stale checkpoint
+ * outranking this run's, an old adapter) survives into the new one. Only the files bone
+ * writes are removed; a directory holding anything else is refused, not emptied. */
+static int clear_dir_files(const char *dir, bone_err *e) {
+    if (!bone_is_dir(dir)) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return bone_fail(e, "%s: cannot open: %s", dir, strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) && rc == 0) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        char *p = bone_path_join(dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            if (unlink(p) != 0) rc = bone_fail(e, "%s: cannot remove: %s", p, strerror(errno));
+        } else {
+            rc = bone_fail(e, "%s: --overwrite clears the old run's outputs, but this is a directory bone did not write; "
+                              "remove it yourself or use another --out", p);
+        }
+        free(p);
+    }
+    closedir(d);
+    if (rc == 0 && rmdir(dir) != 0) rc = bone_fail(e, "%s: cannot remove: %s", dir, strerror(errno));
+    return rc;
+}
+
+static int clear_old_run(const char *out_dir, bone_err *e) {
+    static const char *const dirs[] = {"checkpoints", "adapter", "model"};
+    static const char *const files[] = {"metrics.jsonl", "run.json", "loss.svg"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char *p = bone_path_join(out_dir, dirs[i]);
+        int r = clear_dir_files(p, e);
+        free(p);
+        if (r) return -1;
+    }
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *p = bone_path_join(out_dir, files[i]);
+        int r = unlink(p) != 0 && errno != ENOENT ? bone_fail(e, "%s: cannot remove: %s", p, strerror(errno)) : 0;
+        free(p);
+        if (r) return -1;
+    }
+    return 0;
+}
+
+/* Model identity for resume: config.json's bytes, and per weight file its size, its header
+ * and 64 samples of 4 KiB spread over it (a different base, even one that differs only in
+ * its values, changes the samples; hashing every byte of a 7B model would take a while). */
+static void model_hash(const bone_model *m, const char *model_dir, char *buf, size_t cap) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    char *cp = bone_path_join(model_dir, "config.json"), *text;
+    size_t n;
+    bone_err e;
+    if (bone_read_file(cp, &text, &n, &e) == 0) {
+        h = bone_fnv1a64(h, text, n);
+        free(text);
+    }
+    free(cp);
+    for (int i = 0; i < m->st.nfiles; i++) {
+        const bone_st_file *f = &m->st.files[i];
+        const unsigned char *b = f->map;
+        uint64_t sz = f->size;
+        h = bone_fnv1a64(h, &sz, sizeof sz);
+        if (!b || sz < 8) continue;
+        uint64_t hl = 0;
+        memcpy(&hl, b, 8);
+        h = bone_fnv1a64(h, b, hl <= sz - 8 ? 8 + hl : sz);
+        const size_t chunk = 4096;
+        if (sz <= 64 * chunk) h = bone_fnv1a64(h, b, sz);
+        else
+            for (uint64_t k = 0; k < 64; k++) h = bone_fnv1a64(h, b + k * ((sz - chunk) / 63), chunk);
+    }
+    snprintf(buf, cap, "%016llx", (unsigned long long)h);
+}
+
+/* The training examples as the trainer sees them (after format, template, --max-len): a
+ * resumed run must train on the same ones. */
+static void data_hash(const bone_dataset *d, char *buf, size_t cap) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int64_t i = 0; i < d->n; i++) {
+        h = bone_fnv1a64(h, &d->ex[i].n, sizeof d->ex[i].n);
+        h = bone_fnv1a64(h, d->ex[i].ids, (size_t)d->ex[i].n * sizeof(int32_t));
+        h = bone_fnv1a64(h, d->ex[i].labels, (size_t)d->ex[i].n * sizeof(int32_t));
+    }
+    snprintf(buf, cap, "%lld examples, %016llx", (long long)d->n, (unsigned long long)h);
 }
 
 /* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. A signal handler can only set
@@ -159,9 +329,19 @@ static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t train
 static volatile sig_atomic_t stop_requested;
 static struct sigaction old_int, old_term;
 
+/* The first signal asks for a clean stop; a second one (the user means it, or the step is
+ * long) gets the default action, which ends the process at once. Checkpoints are written
+ * atomically, so the newest complete one still resumes. sigaction is async-signal-safe. */
 static void on_signal(int sig) {
     (void)sig;
+    if (stop_requested) return; /* the default action is being restored below; raced */
     stop_requested = 1;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
 }
 
 static void bone_signals_install(void) {
@@ -198,6 +378,14 @@ static int keep_metrics_lines(const char *path, int64_t n, bone_err *e) {
     return rc;
 }
 
+/* "step N: checkpoint not written" and what is left to resume from */
+static void save_failed(bone_err *e, int64_t step, int64_t last_saved) { /* last_saved: 0 = none yet */
+    if (last_saved > 0)
+        bone_wrap(e, "step %lld: checkpoint not written (the previous one is intact)", (long long)step);
+    else
+        bone_wrap(e, "step %lld: checkpoint not written (no checkpoint has been written yet)", (long long)step);
+}
+
 int bone_train_run(const bone_train_opts *o, bone_err *e) {
     bone_model m;
     bone_params P;
@@ -210,7 +398,20 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         return bone_fail(e, "--schedule \"%s\": expected constant, linear or cosine", o->schedule);
     bone_method method;
     if (bone_method_parse(o->adapter.method, &method, e)) return -1;
-    if (o->batch <= 0 || o->accum <= 0) return bone_fail(e, "--batch and --accum must be positive");
+    if (o->batch <= 0 || o->accum <= 0 || o->batch > BONE_TRAIN_MAX_BATCH || o->accum > BONE_TRAIN_MAX_BATCH)
+        return bone_fail(e, "--batch and --accum must be in [1, %lld]", (long long)BONE_TRAIN_MAX_BATCH);
+    if (o->steps < 0 || o->steps > BONE_TRAIN_MAX_STEPS)
+        return bone_fail(e, "--steps must be in [0, %lld]", (long long)BONE_TRAIN_MAX_STEPS);
+    if (!(isfinite(o->epochs) && o->epochs > 0)) return bone_fail(e, "--epochs must be a finite number > 0");
+    if (o->resume && o->overwrite) return bone_fail(e, "--resume and --overwrite both given; choose one");
+    if (o->resume) { /* before anything is created: resuming where there is no run must leave no trace */
+        char *cd = bone_path_join(o->out_dir, "checkpoints");
+        int there = bone_is_dir(cd);
+        free(cd);
+        if (!there)
+            return bone_fail(e, "%s: no usable checkpoint: there is no run to resume here (no checkpoints/ directory)",
+                             o->out_dir);
+    }
     if (bone_model_load(o->model_dir, &m, e)) return -1;
     int rc = -1;
     FILE *metrics = NULL;
@@ -218,7 +419,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     bone_batch batch = {0};
     bone_example **mb = NULL;
     bone_order order = {0};
-    char *mpath = NULL;
+    char *mpath = NULL, *run_id = NULL, *line = NULL;
 
     bone_data_opts dopts = o->data;
     dopts.path = o->data_path;
@@ -229,10 +430,13 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         bone_fail(e, "--eval-data and --eval-split both given; choose one");
         goto out;
     }
+    /* every example, training and eval, is checked now: not when its batch comes up */
+    if (bone_dataset_validate(&data, o->data_path, m.cfg.max_pos, m.cfg.vocab, dopts.tokenizer, e)) goto out;
     if (o->eval_data) {
         bone_data_opts eo = dopts;
         eo.path = o->eval_data;
         if (bone_dataset_load(&eo, &evald, e)) goto out;
+        if (bone_dataset_validate(&evald, o->eval_data, m.cfg.max_pos, m.cfg.vocab, dopts.tokenizer, e)) goto out;
     } else if (o->eval_split > 0) {
         if (o->eval_split >= 1 || data.n < 2) {
             bone_fail(e, "--eval-split %g: need a fraction in (0, 1) and at least 2 examples (have %lld)", o->eval_split,
@@ -245,6 +449,24 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
                     (long long)evald.n, (long long)(data.n + evald.n), o->eval_split);
     }
 
+    /* the step count, bounded so that every data position s·batch·accum + k fits in int64 */
+    int64_t per_step = o->batch * o->accum;
+    int64_t steps = o->steps;
+    if (steps <= 0) {
+        double want = ceil(o->epochs * (double)data.n / (double)per_step);
+        if (!(want <= (double)BONE_TRAIN_MAX_STEPS)) {
+            bone_fail(e, "--epochs %g gives %.3g steps; at most %lld are allowed", o->epochs, want,
+                      (long long)BONE_TRAIN_MAX_STEPS);
+            goto out;
+        }
+        steps = want < 1 ? 1 : (int64_t)want;
+    }
+    if (steps > INT64_MAX / 4 / per_step) {
+        bone_fail(e, "%lld steps of %lld×%lld examples is too many", (long long)steps, (long long)o->batch,
+                  (long long)o->accum);
+        goto out;
+    }
+
     /* plan the trainable parameters, then the memory, before allocating anything large */
     int64_t trainable = 0;
     if (method == BONE_METHOD_FULL) {
@@ -255,6 +477,17 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     } else if (!o->init_adapter) {
         if (bone_adapter_attach(&m, &o->adapter, &P, e)) goto out;
         for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
+        if (method == BONE_METHOD_LORA) /* PiSSA/OLoRA refuse this in the adapter code already */
+            for (int64_t i = 0; i < bone_model_nlinears(&m); i++) {
+                const bone_linear *L = bone_model_linear(&m, i);
+                int64_t mn = L->O < L->I ? L->O : L->I;
+                if (L->ops && o->adapter.rank > mn) {
+                    bone_fail(e, "--rank %lld exceeds min(out_features, in_features) = %lld of %s (%lld x %lld); a "
+                                 "higher rank adds parameters but no capacity", (long long)o->adapter.rank,
+                              (long long)mn, L->name, (long long)L->O, (long long)L->I);
+                    goto out;
+                }
+            }
     }
     if (!o->init_adapter) {
         int64_t T = 1;
@@ -276,28 +509,50 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
             goto out;
         }
     }
+    /* the model's identity is hashed before full fine-tuning releases the mapped weights */
+    char s_model[32];
+    model_hash(&m, o->model_dir, s_model, sizeof s_model);
     if (method == BONE_METHOD_FULL) {
         bone_model_make_trainable(&m, &P);
     } else if (o->init_adapter) {
         if (bone_adapter_load(&m, o->init_adapter, &P, e)) goto out;
         for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
+        for (int64_t i = 0; i < bone_model_nlinears(&m); i++) { /* the adapter must be of the --method */
+            const bone_linear *L = bone_model_linear(&m, i);
+            if (!L->ops || !L->adapter) continue;
+            bone_method had = ((const bone_adapter *)L->adapter)->method;
+            if (had != method) {
+                bone_fail(e, "--init-adapter %s holds a %s adapter but --method is %s; use --method %s%s", o->init_adapter,
+                          bone_method_name(had), o->adapter.method, bone_method_name(had),
+                          had == BONE_METHOD_LORA ? " (a saved PiSSA/OLoRA adapter is a LoRA of the original base)" : "");
+                goto out;
+            }
+            break;
+        }
     } else {
         bone_params_alloc(&P);
         if (bone_adapter_init(&m, &P, e)) goto out;
     }
-    int64_t per_step = o->batch * o->accum;
-    int64_t steps = o->steps;
-    if (steps <= 0) steps = (int64_t)ceil(o->epochs * (double)data.n / (double)per_step);
-    if (steps <= 0) steps = 1;
-    if (bone_mkdirs(o->out_dir, e)) goto out;
     mpath = bone_path_join(o->out_dir, "metrics.jsonl");
     if (!o->resume && bone_file_exists(mpath) && !o->overwrite) {
         bone_fail(e, "%s already holds a run (metrics.jsonl exists); use --resume to continue it, --overwrite to "
                      "start over, or another --out", o->out_dir);
         goto out;
     }
-    /* the settings a resumed run must share with the original, recorded in checkpoints */
-    char s_steps[32], s_lr[64], s_batch[32], s_accum[32], s_seed[32], s_warm[32], s_train[32];
+    if (o->overwrite && clear_old_run(o->out_dir, e)) goto out;
+    if (o->resume) {
+        if (!(run_id = read_run_id(o->out_dir, e))) goto out;
+    } else {
+        char id[32];
+        new_run_id(id, sizeof id);
+        run_id = xstrdup(id);
+    }
+    if (bone_mkdirs(o->out_dir, e)) goto out;
+    /* the settings a resumed run must share with the original, recorded in checkpoints:
+     * everything that changes the result (the message on a mismatch names the setting) */
+    char s_steps[32], s_lr[64], s_batch[32], s_accum[32], s_seed[32], s_warm[32], s_train[32], s_b1[32], s_b2[32],
+        s_eps[32], s_wd[32], s_mgn[32], s_block[32], s_grid[48], s_rank[32], s_alpha[32], s_drop[32], s_niter[32],
+        s_maxlen[32], s_policy[8], s_data[64], s_calc[8];
     snprintf(s_steps, sizeof s_steps, "%lld", (long long)steps);
     snprintf(s_lr, sizeof s_lr, "%.17g", o->lr);
     snprintf(s_batch, sizeof s_batch, "%lld", (long long)o->batch);
@@ -305,28 +560,56 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     snprintf(s_seed, sizeof s_seed, "%llu", (unsigned long long)o->seed);
     snprintf(s_warm, sizeof s_warm, "%lld", (long long)o->warmup);
     snprintf(s_train, sizeof s_train, "%lld", (long long)trainable);
-    const char *settings[] = {"method", o->adapter.method, "steps", s_steps, "lr", s_lr, "batch", s_batch,
-                              "accum", s_accum, "seed", s_seed, "shuffle", o->shuffle ? "true" : "false",
-                              "schedule", o->schedule, "warmup", s_warm, "trainable", s_train, NULL};
+    snprintf(s_b1, sizeof s_b1, "%.17g", o->beta1);
+    snprintf(s_b2, sizeof s_b2, "%.17g", o->beta2);
+    snprintf(s_eps, sizeof s_eps, "%.17g", o->eps);
+    snprintf(s_wd, sizeof s_wd, "%.17g", o->weight_decay);
+    snprintf(s_mgn, sizeof s_mgn, "%.17g", o->max_grad_norm);
+    snprintf(s_block, sizeof s_block, "%lld", (long long)o->adapter.block);
+    snprintf(s_grid, sizeof s_grid, "%lldx%lld", (long long)o->adapter.grid_r, (long long)o->adapter.grid_c);
+    snprintf(s_rank, sizeof s_rank, "%lld", (long long)o->adapter.rank);
+    snprintf(s_alpha, sizeof s_alpha, "%.17g", o->adapter.alpha);
+    snprintf(s_drop, sizeof s_drop, "%.17g", o->adapter.dropout);
+    snprintf(s_niter, sizeof s_niter, "%lld", (long long)o->adapter.svd_niter);
+    snprintf(s_maxlen, sizeof s_maxlen, "%lld", (long long)o->data.max_len);
+    snprintf(s_policy, sizeof s_policy, "%d", (int)o->data.policy);
+    snprintf(s_calc, sizeof s_calc, "%d", o->data.keep_calc);
+    data_hash(&data, s_data, sizeof s_data);
+    const char *settings[] = {"run", run_id, "method", o->adapter.method, "steps", s_steps, "lr", s_lr,
+                              "batch", s_batch, "accum", s_accum, "seed", s_seed, "shuffle", o->shuffle ? "true" : "false",
+                              "schedule", o->schedule, "warmup", s_warm, "trainable", s_train,
+                              "beta1", s_b1, "beta2", s_b2, "adam-eps", s_eps, "weight-decay", s_wd,
+                              "max-grad-norm", s_mgn, "block", s_block, "grid", s_grid, "rank", s_rank,
+                              "alpha", s_alpha, "dropout", s_drop, "svd-niter", s_niter,
+                              "targets", o->adapter.targets ? o->adapter.targets : "(all)",
+                              "layers", o->adapter.layers ? o->adapter.layers : "(all)",
+                              "init-adapter", o->init_adapter ? o->init_adapter : "(none)",
+                              "model (hash of config.json and weights)", s_model,
+                              "data (the examples after format, template and --max-len)", s_data,
+                              "format", o->data.format ? o->data.format : "auto",
+                              "template", o->data.template_ ? o->data.template_ : "(default)",
+                              "max-len", s_maxlen, "max-len-policy", s_policy, "keep-calc", s_calc,
+                              "eval-split", o->eval_split > 0 ? "on" : "off", NULL};
     bone_adamw opt = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, 0};
-    int64_t s0 = 0, tokens_seen = 0;
+    int64_t s0 = 0, tokens_seen = 0, last_saved = 0;
     double elapsed0 = 0.0;
     if (o->resume) {
-        char *cp = bone_ckpt_latest(o->out_dir, e);
+        char *cp = bone_ckpt_latest(o->out_dir, run_id, e);
         if (!cp) goto out;
         bone_ckpt_info info;
-        int lr_ = bone_ckpt_load(cp, &P, &info, settings, e);
+        int lr_ = bone_ckpt_load(cp, &P, &info, settings, steps, e);
         if (!o->quiet && lr_ == 0) fprintf(stderr, "bone train: resuming from %s (step %lld)\n", cp, (long long)info.step);
         free(cp);
         if (lr_) goto out;
         s0 = info.step;
+        last_saved = s0;
         opt.t = info.adam_t;
         elapsed0 = info.elapsed_s;
         tokens_seen = info.tokens;
         if (keep_metrics_lines(mpath, s0, e)) goto out;
     } else {
         char *rp = bone_path_join(o->out_dir, "run.json");
-        int wr = write_run_json(o, steps, trainable, rp, e);
+        int wr = write_run_json(o, steps, trainable, run_id, rp, e);
         free(rp);
         if (wr) goto out;
     }
@@ -344,6 +627,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     acts = bone_acts_new();
     bone_acts_set_recompute(acts, o->recompute);
     mb = xmalloc((size_t)o->batch * sizeof *mb);
+    line = xmalloc(1024);
     bone_order_init(&order, data.n, o->shuffle, o->seed);
     double t0 = now_s() - elapsed0;
     m.lin.seed = o->seed;
@@ -374,9 +658,14 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         double loss = total ? loss_sum / (double)total : 0.0;
         if (o->debug_nan_step > 0 && s + 1 == o->debug_nan_step) loss = NAN; /* test hook */
         if (!isfinite(loss)) {
-            bone_fail(e, "step %lld: the loss is %s; stopping without updating (the last checkpoint is kept%s)",
-                      (long long)(s + 1), isnan(loss) ? "NaN" : "infinite",
-                      o->save_every > 0 ? "; resume from it with a lower --lr" : "");
+            if (last_saved > 0)
+                bone_fail(e, "step %lld: the loss is %s; stopping without updating (the last checkpoint, step %lld, is "
+                             "kept; resume from it with a lower --lr)", (long long)(s + 1), isnan(loss) ? "NaN" : "infinite",
+                          (long long)last_saved);
+            else
+                bone_fail(e, "step %lld: the loss is %s; stopping without updating (no checkpoint yet; try a lower "
+                             "--lr, or --save-every N to keep a checkpoint to resume from)", (long long)(s + 1),
+                          isnan(loss) ? "NaN" : "infinite");
             goto out;
         }
         double gnorm = bone_clip_grad(&P, o->max_grad_norm);
@@ -387,31 +676,53 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         double lr = o->lr * bone_lr_factor(sched, s, o->warmup, steps);
         bone_adamw_step(&opt, &P, lr);
         double el = now_s() - t0;
-        fprintf(metrics, "{\"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens\": %lld, "
-                         "\"label_tokens\": %lld, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f",
-                (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el, peak_rss_mib());
         int do_eval = evald.n > 0 && ((o->eval_every > 0 && (s + 1) % o->eval_every == 0) || s + 1 == steps);
         double el_loss = -1;
+        int eval_failed = 0;
+        bone_err ee;
         if (do_eval) {
             int64_t et;
-            if (bone_eval_loss(&m, &evald, o->batch, &el_loss, &et, e)) goto out;
-            fprintf(metrics, ", \"eval_loss\": %.9g", el_loss);
+            eval_failed = bone_eval_loss(&m, &evald, o->batch, &el_loss, &et, &ee) != 0;
         }
-        fprintf(metrics, "}\n");
-        if (fflush(metrics) != 0) { bone_fail(e, "%s: write failed", mpath); goto out; }
-        bone_progress_step(&prog, s + 1, loss, lr, tokens_seen, el, peak_rss_mib(), el_loss);
+        /* the whole line is built first and written in one piece: a failure never leaves half
+         * a JSON object in metrics.jsonl (non-finite numbers, which JSON lacks, are null). It
+         * is written before the checkpoint, so that every checkpointed step has its line. */
+        char ev[64] = "";
+        if (do_eval && !eval_failed) {
+            if (isfinite(el_loss)) snprintf(ev, sizeof ev, ", \"eval_loss\": %.9g", el_loss);
+            else snprintf(ev, sizeof ev, ", \"eval_loss\": null");
+        }
+        int ln = snprintf(line, 1024, "{\"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens\": "
+                                      "%lld, \"label_tokens\": %lld, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f%s}\n",
+                          (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el,
+                          peak_rss_mib(), ev);
+        if (ln < 0 || ln >= 1024 || fwrite(line, 1, (size_t)ln, metrics) != (size_t)ln || fflush(metrics) != 0) {
+            bone_fail(e, "%s: write failed", mpath);
+            goto out;
+        }
+        bone_progress_step(&prog, s + 1, loss, lr, tokens_seen, el, peak_rss_mib(), eval_failed ? -1 : el_loss);
         interrupted = bone_signals_pending();
-        int save = (o->save_every > 0 && (s + 1) % o->save_every == 0) || s + 1 == steps || interrupted;
+        /* a failed eval still saves the step, so that it does not cost the training done */
+        int save = (o->save_every > 0 && (s + 1) % o->save_every == 0) || s + 1 == steps || interrupted || eval_failed;
         if (save) {
             bone_ckpt_info info = {s + 1, opt.t, el, tokens_seen};
-            if (bone_ckpt_save(o->out_dir, &P, &info, settings, o->keep > 0 ? (int)o->keep : 2, e)) {
-                bone_wrap(e, "step %lld: checkpoint not written (the previous one is intact)", (long long)(s + 1));
+            if (bone_ckpt_save(o->out_dir, &P, &info, settings, (int)o->keep, e)) {
+                save_failed(e, s + 1, last_saved);
+                if (eval_failed) bone_wrap(e, "eval after step %lld failed (%s), and then", (long long)(s + 1), ee.msg);
                 /* --on-save-error continue: a periodic save may fail and be retried at the next
                  * one; the last step's and an interrupted run's save must succeed */
-                if (!o->save_error_continue || s + 1 == steps || interrupted) goto out;
+                if (!o->save_error_continue || s + 1 == steps || interrupted || eval_failed) goto out;
                 bone_progress_break(&prog);
                 fprintf(stderr, "bone train: warning: %s; continuing (--on-save-error continue)\n", e->msg);
+            } else {
+                last_saved = s + 1;
             }
+        }
+        if (eval_failed) {
+            bone_progress_break(&prog);
+            bone_fail(e, "eval after step %lld: %s (the step's checkpoint is written; fix the eval data and continue "
+                         "with --resume)", (long long)(s + 1), ee.msg);
+            goto out;
         }
         if (interrupted) {
             bone_progress_break(&prog);
@@ -457,6 +768,8 @@ out:
     bone_signals_restore();
     if (metrics) fclose(metrics);
     free(mpath);
+    free(run_id);
+    free(line);
     free(mb);
     bone_order_free(&order);
     bone_batch_free(&batch);

@@ -35,6 +35,10 @@ typedef struct bone_train_opts {
     int recompute;             /* --recompute: keep only layer inputs, redo each layer's forward before its backward */
 } bone_train_opts;
 
+/* Bounds that keep every product of steps, batch, accum and positions inside int64. */
+#define BONE_TRAIN_MAX_BATCH ((int64_t)1 << 20)     /* --batch, --accum */
+#define BONE_TRAIN_MAX_STEPS ((int64_t)1000000000)  /* --steps, --warmup, and steps from --epochs */
+
 void bone_train_opts_default(bone_train_opts *o);
 /* 0 when training finished; BONE_TRAIN_INTERRUPTED after SIGINT/SIGTERM (a checkpoint was
  * written); -1 on error. */
