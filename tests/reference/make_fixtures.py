@@ -9,8 +9,8 @@ Run with Debian's interpreter (torch + numpy only; no transformers, no safetenso
 
 Everything is computed in float64 from the *stored* weight values (f32, or bf16-rounded
 values for the bf16 case) and written as F32.  Semantics follow
-../shared/docs/FORMATS.md (§1 safetensors, §2 HF Llama/Qwen2, §5 PEFT) and
-../shared/docs/BONE.md (adapter math).  See README.md next to this file for the layout.
+docs/FORMATS.md (§1 safetensors, §2 HF Llama/Qwen2, §5 PEFT) and
+docs/BONE.md (adapter math).  See README.md next to this file for the layout.
 """
 
 import argparse
