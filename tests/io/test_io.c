@@ -33,11 +33,11 @@ static void expect_error(const char *name, const char *n1, const char *n2) {
     bone_st_init(&s);
     bone_err e = {{0}};
     int rc = bone_st_open_file(&s, p, &e);
-    TU_CHECK(rc != 0, "%s: opened although it is malformed", name);
+    CHECK(rc != 0, "%s: opened although it is malformed", name);
     if (rc != 0) {
-        TU_CHECK(strstr(e.msg, p) != NULL, "%s: message does not name the file: %s", name, e.msg);
-        TU_CHECK(!n1 || strstr(e.msg, n1), "%s: message lacks \"%s\": %s", name, n1, e.msg);
-        TU_CHECK(!n2 || strstr(e.msg, n2), "%s: message lacks \"%s\": %s", name, n2, e.msg);
+        CHECK(strstr(e.msg, p) != NULL, "%s: message does not name the file: %s", name, e.msg);
+        CHECK(!n1 || strstr(e.msg, n1), "%s: message lacks \"%s\": %s", name, n1, e.msg);
+        CHECK(!n2 || strstr(e.msg, n2), "%s: message lacks \"%s\": %s", name, n2, e.msg);
         printf("ok   %-22s -> %s\n", name, e.msg);
     }
     bone_st_close(&s);
@@ -109,7 +109,7 @@ static void test_hostile(void) {
         bone_st_set s;
         bone_st_init(&s);
         bone_err e;
-        TU_CHECK(bone_st_open_file(&s, p, &e) == 0, "%s should open: %s", ok[i], e.msg);
+        CHECK(bone_st_open_file(&s, p, &e) == 0, "%s should open: %s", ok[i], e.msg);
         bone_st_close(&s);
         free(p);
     }
@@ -125,44 +125,44 @@ static void test_roundtrip(void) {
     };
     char *p = bone_path_join(tmpdir, "rt.safetensors");
     bone_err e;
-    TU_CHECK(bone_st_write(p, w, 3, &e) == 0, "write: %s", e.msg);
+    CHECK(bone_st_write(p, w, 3, &e) == 0, "write: %s", e.msg);
     /* layout: F32 before BF16 before F16, header padded to 8, metadata first */
     char *buf;
     size_t n;
     bone_read_file(p, &buf, &n, &e);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | (uint8_t)buf[i];
-    TU_CHECK(hl % 8 == 0, "header length %llu not a multiple of 8", (unsigned long long)hl);
+    CHECK(hl % 8 == 0, "header length %llu not a multiple of 8", (unsigned long long)hl);
     const char *want_hdr = "{\"__metadata__\":{\"format\":\"pt\"},\"zeta\":{\"dtype\":\"F32\",\"shape\":[2,3],"
                            "\"data_offsets\":[0,24]},\"alpha\":{\"dtype\":\"BF16\"";
-    TU_CHECK(!strncmp(buf + 8, want_hdr, strlen(want_hdr)),
+    CHECK(!strncmp(buf + 8, want_hdr, strlen(want_hdr)),
              "header not in the reference layout: %.120s", buf + 8);
     free(buf);
     bone_st_set s;
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_file(&s, p, &e) == 0, "reopen: %s", e.msg);
+    CHECK(bone_st_open_file(&s, p, &e) == 0, "reopen: %s", e.msg);
     const bone_st_tensor *t = bone_st_find(&s, "zeta");
-    TU_CHECK(t && t->dtype == BONE_F32 && !memcmp(t->data, a, 24), "zeta round trip");
+    CHECK(t && t->dtype == BONE_F32 && !memcmp(t->data, a, 24), "zeta round trip");
     t = bone_st_find(&s, "alpha");
-    TU_CHECK(t && t->dtype == BONE_BF16 && !memcmp(t->data, hb, 8), "alpha round trip");
+    CHECK(t && t->dtype == BONE_BF16 && !memcmp(t->data, hb, 8), "alpha round trip");
     t = bone_st_find(&s, "conv");
     if (t) {
         float back[6];
         bone_to_f32(back, t->data, t->dtype, 6);
-        for (int i = 0; i < 6; i++) TU_CHECK(back[i] == bone_f16_to_f32(bone_f32_to_f16(a[i])), "f16 value %d", i);
+        for (int i = 0; i < 6; i++) CHECK(back[i] == bone_f16_to_f32(bone_f32_to_f16(a[i])), "f16 value %d", i);
     }
     int64_t want[1] = {5};
-    TU_CHECK(bone_st_get(&s, "alpha", 1, want, &e) == NULL && strstr(e.msg, "shape [4], expected [5]"),
+    CHECK(bone_st_get(&s, "alpha", 1, want, &e) == NULL && strstr(e.msg, "shape [4], expected [5]"),
              "shape check message: %s", e.msg);
     bone_st_close(&s);
     free(p);
     /* rounding conventions (FORMATS.md §1.3) */
-    TU_CHECK(bone_f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even (down)");
-    TU_CHECK(bone_f32_to_bf16(1.01171875f) == 0x3f82, "bf16 ties to even (up)");
-    TU_CHECK(bone_f32_to_bf16(__builtin_nanf("")) == 0x7fc0, "bf16 NaN");
-    TU_CHECK(bone_f32_to_f16(65520.0f) == 0x7c00, "f16 overflow to inf");
-    TU_CHECK(bone_f32_to_f16(5.9604645e-08f) == 0x0001, "f16 smallest subnormal");
-    TU_CHECK(bone_f16_to_f32(0x3555) == 0.33325195f, "f16 decode");
+    CHECK(bone_f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even (down)");
+    CHECK(bone_f32_to_bf16(1.01171875f) == 0x3f82, "bf16 ties to even (up)");
+    CHECK(bone_f32_to_bf16(__builtin_nanf("")) == 0x7fc0, "bf16 NaN");
+    CHECK(bone_f32_to_f16(65520.0f) == 0x7c00, "f16 overflow to inf");
+    CHECK(bone_f32_to_f16(5.9604645e-08f) == 0x0001, "f16 smallest subnormal");
+    CHECK(bone_f16_to_f32(0x3555) == 0.33325195f, "f16 decode");
 }
 
 static void test_sharded(void) {
@@ -181,21 +181,21 @@ static void test_sharded(void) {
     bone_write_file_atomic(ix, good, strlen(good), &e);
     bone_st_set s;
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_dir(&s, dir, &e) == 0, "sharded open: %s", e.msg);
-    TU_CHECK(s.n == 2 && bone_st_find(&s, "y") && ((const float *)bone_st_find(&s, "y")->data)[2] == 5.0f,
+    CHECK(bone_st_open_dir(&s, dir, &e) == 0, "sharded open: %s", e.msg);
+    CHECK(s.n == 2 && bone_st_find(&s, "y") && ((const float *)bone_st_find(&s, "y")->data)[2] == 5.0f,
              "sharded contents");
     bone_st_close(&s);
     const char *wrong = "{\"weight_map\":{\"x\":\"model-00002-of-00002.safetensors\","
                         "\"y\":\"model-00002-of-00002.safetensors\"}}";
     bone_write_file_atomic(ix, wrong, strlen(wrong), &e);
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "\"x\""), "index pointing at the wrong shard: %s",
+    CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "\"x\""), "index pointing at the wrong shard: %s",
              e.msg);
     bone_st_close(&s);
     const char *evil = "{\"weight_map\":{\"x\":\"../etc/passwd\"}}";
     bone_write_file_atomic(ix, evil, strlen(evil), &e);
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "plain file name"), "path in index: %s", e.msg);
+    CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "plain file name"), "path in index: %s", e.msg);
     bone_st_close(&s);
     free(p1);
     free(p2);
@@ -207,9 +207,9 @@ static void config_error(const char *json, const char *needle) {
     bone_config c;
     bone_err e = {{0}};
     int rc = bone_config_parse(json, strlen(json), "cfg.json", &c, &e);
-    TU_CHECK(rc != 0, "config accepted although it should fail (%s): %s", needle, json);
+    CHECK(rc != 0, "config accepted although it should fail (%s): %s", needle, json);
     if (rc) {
-        TU_CHECK(strstr(e.msg, "cfg.json") && strstr(e.msg, needle), "config message lacks \"%s\": %s", needle, e.msg);
+        CHECK(strstr(e.msg, "cfg.json") && strstr(e.msg, needle), "config message lacks \"%s\": %s", needle, e.msg);
         printf("ok   config -> %s\n", e.msg);
     }
 }
@@ -222,14 +222,14 @@ static void test_config(void) {
     const char *ok = "{" BASE ",\"num_key_value_heads\":1,\"rope_scaling\":{\"type\":\"llama3\",\"factor\":8.0,"
                      "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192},"
                      "\"eos_token_id\":[128001,128009]}";
-    TU_CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "valid config: %s", e.msg);
-    TU_CHECK(c.head_dim == 8 && c.n_kv == 1 && c.rope_type == BONE_ROPE_LLAMA3 && c.eos == 128001, "config values");
+    CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "valid config: %s", e.msg);
+    CHECK(c.head_dim == 8 && c.n_kv == 1 && c.rope_type == BONE_ROPE_LLAMA3 && c.eos == 128001, "config values");
     const char *v5 = "{" BASE ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":500000.0}}";
-    TU_CHECK(bone_config_parse(v5, strlen(v5), "v5.json", &c, &e) == 0 && c.rope_theta == 500000.0,
+    CHECK(bone_config_parse(v5, strlen(v5), "v5.json", &c, &e) == 0 && c.rope_theta == 500000.0,
              "v5 rope_parameters");
     const char *qw = "{\"model_type\":\"qwen2\",\"vocab_size\":32,\"hidden_size\":16,\"intermediate_size\":24,"
                      "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"sliding_window\":4096,\"use_sliding_window\":false}";
-    TU_CHECK(bone_config_parse(qw, strlen(qw), "qw.json", &c, &e) == 0 && c.qkv_bias && !c.o_bias,
+    CHECK(bone_config_parse(qw, strlen(qw), "qw.json", &c, &e) == 0 && c.qkv_bias && !c.o_bias,
              "qwen2 biases implied, unused window accepted: %s", e.msg);
     config_error("{\"model_type\":\"gpt2\"}", "model_type \"gpt2\"");
     config_error("{\"model_type\":\"llama\",\"hidden_size\":16}", "\"vocab_size\"");
