@@ -17,6 +17,7 @@ SRC=$2
 t_begin resume
 losses() { grep -o '"loss": [^,]*' "$1/metrics.jsonl"; }
 nlines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+has_lines() { [ "$(nlines "$1")" -ge "$2" ]; } # FILE N: counted anew at every poll
 # a checkpoint is being written: its temporary file ("step-N.safetensors.tmp.PID") exists
 writing_checkpoint() { compgen -G "$1/checkpoints/step-*.safetensors.tmp.*" >/dev/null; }
 # SIGKILL once `until` holds (polled without a fork) or, when given, once the run has at least
@@ -94,7 +95,7 @@ for method in lora bone-col; do
         start=$(nlines "$d/metrics.jsonl")
         "$BONE" train "${ARGS[@]}" --method $method --out "$d" --resume >/dev/null 2>"$W/err-$when" &
         if [ $when = in-checkpoint-write ]; then kill_when $! $((start + 4)) writing_checkpoint "$d"
-        else kill_when $! 0 [ "$(nlines "$d/metrics.jsonl")" -ge $((start + 2)) ]; fi
+        else kill_when $! 0 has_lines "$d/metrics.jsonl" $((start + 2)); fi
         [ $when = in-checkpoint-write ] && [ $caught -eq 0 ] && writes=$((writes + 1))
         resumed_from "$method: resume before the SIGKILL $when" "$W/err-$when" || continue 2
         interrupted "$method: SIGKILL $when$([ $when = in-checkpoint-write ] && [ $caught -ne 0 ] && echo ' (no temporary file caught; killed a few steps on)')" \
