@@ -1,5 +1,5 @@
-/* testutil.h — small helpers shared by the C tests: failure counting with file:line,
- * tolerance comparison of float arrays against reference tensors, and loading expected
+/* testutil.h — small helpers shared by every C test: the CHECK macro (failure counting with
+ * file:line and a hint, exit 1 on any failure), tolerance comparison of float arrays against reference tensors, and loading expected
  * tensors from a safetensors file. Every mismatch prints and makes the test exit 1. */
 #ifndef BONE_TESTUTIL_H
 #define BONE_TESTUTIL_H
@@ -7,21 +7,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "io/safetensors.h"
 
-static int tu_failures = 0;
-static int tu_checks = 0;
+/* The one check macro of the C tests. A failed CHECK prints "FAIL file:line: the condition
+ * (hint: the message)" and counts; tu_exit_guard below turns any counted failure into exit
+ * status 1 even when a test's main forgets to return it. */
+static int tu_failures __attribute__((unused)) = 0;
+static int tu_checks __attribute__((unused)) = 0;
 
-#define TU_CHECK(cond, ...)                                                    \
+#define CHECK(cond, ...)                                                       \
     do {                                                                       \
         tu_checks++;                                                           \
         if (!(cond)) {                                                         \
             tu_failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
+            fprintf(stderr, "FAIL %s:%d: %s (hint: ", __FILE__, __LINE__, #cond); \
             fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
+            fprintf(stderr, ")\n");                                            \
         }                                                                      \
     } while (0)
+
+/* Runs at exit (a destructor, so also after main returns 0): failures mean exit 1. */
+__attribute__((destructor, unused)) static void tu_exit_guard(void) {
+    if (tu_failures) {
+        fflush(stdout);
+        fprintf(stderr, "%d of %d checks FAILED\n", tu_failures, tu_checks);
+        _exit(1);
+    }
+}
 
 /* Compares got against ref (n floats): passes when every |got−ref| <= atol + rtol·|ref|.
  * Prints the worst element either way when verbose. Returns 1 on pass. */

@@ -110,7 +110,7 @@ int main(void) {
         printf("  %-9s wbuf %lld B (W' or the bf16->fp32 view), tile %lld B (G row-blocks), tmp %lld B\n", mm[k],
                (long long)mx[0] * 4, (long long)mx[1] * 4, (long long)mx[2] * 4);
     }
-    if (g_fail) fprintf(stderr, "%d check(s) failed\n", g_fail);
+    if (tu_failures) fprintf(stderr, "%d check(s) failed\n", tu_failures);
     else printf("all count checks passed\n");
-    return g_fail ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

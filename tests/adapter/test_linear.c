@@ -277,7 +277,7 @@ int main(void) {
     fd_case(BONE_METHOD_FREE, 40, 72, 16, 1, 1, 0, 0);
     fd_case(BONE_METHOD_LORA, 96, 64, 0, 0, 0, 4, 0);
     fd_case(BONE_METHOD_LORA, 64, 96, 0, 0, 0, 4, 0.3);
-    if (g_fail) fprintf(stderr, "%d check(s) failed\n", g_fail);
+    if (tu_failures) fprintf(stderr, "%d check(s) failed\n", tu_failures);
     else printf("all linear checks passed\n");
-    return g_fail ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

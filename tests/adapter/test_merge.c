@@ -213,7 +213,7 @@ int main(void) {
     init_case(BONE_METHOD_OLORA, 96, 64, 8, 0, BONE_F32);
     init_case(BONE_METHOD_OLORA, 64, 96, 8, 0, BONE_BF16);
     pissa_exact_vs_random();
-    if (g_fail) fprintf(stderr, "%d check(s) failed\n", g_fail);
+    if (tu_failures) fprintf(stderr, "%d check(s) failed\n", tu_failures);
     else printf("all merge checks passed\n");
-    return g_fail ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

@@ -102,7 +102,7 @@ static int setup(bone_model *m, bone_params *P, const bone_adapter_spec *s, bone
 static void test_errors(const char *mdir) {
     bone_model m;
     if (load_model(mdir, &m)) {
-        g_fail++;
+        tu_failures++;
         return;
     }
     bone_params P;
@@ -157,7 +157,7 @@ static void test_attach_init(const char *mdir) {
     for (int k = 0; k < 8; k++) {
         bone_model m, m2;
         if (load_model(mdir, &m) || load_model(mdir, &m2)) {
-            g_fail++;
+            tu_failures++;
             return;
         }
         bone_params P, P2;
@@ -310,7 +310,7 @@ static void test_save_load(const char *mdir) {
         bone_params P, P2;
         bone_err e;
         if (load_model(mdir, &m) || load_model(mdir, &m2)) {
-            g_fail++;
+            tu_failures++;
             return;
         }
         bone_adapter_spec s = spec_of(ms[k]);
@@ -364,7 +364,7 @@ static void test_merge_dirs(const char *mdir, bone_dtype dt, const char *method)
     snprintf(out, sizeof out, "%s/merged_%s_%s", tmpdir, method, bone_dtype_name(dt));
     snprintf(back, sizeof back, "%s/unmerged_%s_%s", tmpdir, method, bone_dtype_name(dt));
     if (load_model(mdir, &m)) {
-        g_fail++;
+        tu_failures++;
         return;
     }
     bone_adapter_spec s = spec_of(method);
@@ -386,7 +386,7 @@ static void test_merge_dirs(const char *mdir, bone_dtype dt, const char *method)
     CHECK(bone_file_exists(tk), "tokenizer.json copied");
     free(tk);
     if (load_model(out, &m)) {
-        g_fail++;
+        tu_failures++;
         return;
     }
     CHECK(m.layers[1].proj[4].w.dtype == dt, "merged dtype %s", bone_dtype_name(m.layers[1].proj[4].w.dtype));
@@ -432,7 +432,7 @@ static void test_peft_written(const char *mdir) {
     bone_params P, P2;
     char d[512];
     /* 1. BONE "bat" on q_proj of every layer: D (O/b, b, b) */
-    if (load_model(mdir, &m)) { g_fail++; return; }
+    if (load_model(mdir, &m)) { tu_failures++; return; }
     bone_adapter_spec s = spec_of("bone-col");
     s.targets = "q_proj";
     CHECK(setup(&m, &P, &s, &e) == 0, "setup");
@@ -454,7 +454,7 @@ static void test_peft_written(const char *mdir) {
                "  \"layers_to_transform\": null,\n  \"modules_to_save\": null,\n  \"peft_type\": \"BONE\",\n"
                "  \"r\": 16,\n  \"revision\": null,\n  \"target_modules\": [\n    \"q_proj\"\n  ],\n  \"task_type\": \"CAUSAL_LM\"\n}",
                t, NL);
-    if (load_model(mdir, &m2)) { g_fail++; return; }
+    if (load_model(mdir, &m2)) { tu_failures++; return; }
     bone_params_init(&P2);
     int rc = bone_adapter_load(&m2, d, &P2, &e);
     CHECK(rc == 0, "BONE bat load: %s", rc ? e.msg : "");
@@ -467,7 +467,7 @@ static void test_peft_written(const char *mdir) {
     bone_model_free(&m), bone_model_free(&m2), bone_params_free(&P), bone_params_free(&P2);
 
     /* 2. BONE init_weights true (linear Bone) on v_proj: B (b, O) */
-    if (load_model(mdir, &m)) { g_fail++; return; }
+    if (load_model(mdir, &m)) { tu_failures++; return; }
     s = spec_of("bone-free");
     s.targets = "v_proj";
     CHECK(setup(&m, &P, &s, &e) == 0, "setup");
@@ -608,7 +608,7 @@ int main(void) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
-    if (g_fail) fprintf(stderr, "%d check(s) failed\n", g_fail);
+    if (tu_failures) fprintf(stderr, "%d check(s) failed\n", tu_failures);
     else printf("all model-level adapter checks passed\n");
-    return g_fail ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

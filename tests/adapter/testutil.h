@@ -1,6 +1,6 @@
-/* testutil.h — shared helpers for the adapter tests: checks, a seeded RNG, bf16 weights,
- * and the naive dense reference of every variant written straight from BONE.md (double
- * precision, plain loops, no shared code with src/adapter). */
+/* testutil.h — shared helpers for the adapter tests (CHECK comes from tests/testutil.h): a
+ * seeded RNG, bf16 weights, and the naive dense reference of every variant written straight
+ * from BONE.md (double precision, plain loops, no shared code with src/adapter). */
 #ifndef BONE_TESTS_ADAPTER_TESTUTIL_H
 #define BONE_TESTS_ADAPTER_TESTUTIL_H
 #include <math.h>
@@ -10,17 +10,7 @@
 #include <string.h>
 #include "adapter/adapter.h"
 #include "core/dtype.h"
-
-static int g_fail __attribute__((unused)) = 0;
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            g_fail++;                                                     \
-        }                                                                 \
-    } while (0)
+#include "../testutil.h" /* CHECK */
 
 static uint64_t t_state __attribute__((unused)) = 0x1234567ull;
 static inline double t_uniform(void) { /* [0, 1) */

@@ -5,22 +5,8 @@
 set -u
 BONE=$1
 SRC=$2
-W=$(mktemp -d /tmp/bone-cli.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-expect_rc() { # rc description command...
-    local want=$1 what=$2
-    shift 2
-    "$@" >"$W/out" 2>"$W/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, wanted $want; stderr: $(head -c 300 "$W/err")"; fi
-}
-contains() { # file needle description
-    if grep -qF -- "$2" "$1"; then ok "$3"; else bad "$3: \"$2\" not in: $(head -c 300 "$1")"; fi
-}
+. "$(dirname "$0")/lib.sh"
+t_begin cli
 
 # usage errors exit 2 with a hint
 expect_rc 2 "no command" "$BONE"
@@ -30,11 +16,16 @@ contains "$W/err" "try: bone train --help" "usage error prints a hint"
 expect_rc 2 "unknown option" "$BONE" score --model x --data y --bogus
 expect_rc 2 "bad integer" "$BONE" init --config x --out y --seed abc
 expect_rc 2 "unknown method" "$BONE" train --model x --data y --out z --method dora
+# every command listed by `bone --help`; a listing that lost its commands fails here instead of
+# looping zero times (13 today, from init to bench; at least these 13 must stay listed)
+ncmd=0
 for c in $("$BONE" --help | awk '/^commands:/{f=1; next} f && NF {print $1}'); do
+    ncmd=$((ncmd + 1))
     expect_rc 0 "bone $c --help" "$BONE" "$c" --help
     contains "$W/out" "example" "bone $c --help has an example"
     expect_rc 0 "bone help $c" "$BONE" help "$c"
 done
+require_at_least "commands listed by bone --help" "$ncmd" 13 && ok "bone --help lists $ncmd commands"
 
 # init (f32 and bf16)
 expect_rc 0 "init f32" "$BONE" init --config "$SRC/configs/tiny-llama.json" --out "$W/m32" --seed 3
@@ -129,5 +120,4 @@ cp "$W/m32/model.safetensors" "$W/broken/model.safetensors"
 expect_rc 1 "config disagrees with the weights" "$BONE" score --model "$W/broken" --data "$W/data.jsonl"
 contains "$W/err" "model.layers.4" "message names the missing tensor"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

@@ -11,17 +11,7 @@
 #include "model/generate.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
-
-static int fails = 0;
-#define CHECK(c, ...)                                   \
-    do {                                                \
-        if (!(c)) {                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);               \
-            fprintf(stderr, "\n");                      \
-            fails++;                                    \
-        }                                               \
-    } while (0)
+#include "../testutil.h" /* CHECK */
 
 static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
 
@@ -74,8 +64,8 @@ static int unit(void) {
     float s6[6] = {0, 1, 2, 3, 4, 5}, d6[6], w6[6] = {0, 2, 4, 1, 3, 5};
     bone_rope_rows_meta_to_hf(d6, s6, 1, 6, 1);
     CHECK(!memcmp(d6, w6, sizeof w6), "permutation d=6");
-    printf(fails ? "unit: %d failures\n" : "unit: ok\n", fails);
-    return fails ? 1 : 0;
+    printf(tu_failures ? "unit: %d failures\n" : "unit: ok\n", tu_failures);
+    return tu_failures ? 1 : 0;
 }
 
 static int encode(const char *tokp, const char *file) {

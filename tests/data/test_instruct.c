@@ -31,21 +31,21 @@ static void expect_render(bone_tmpl_kind want_kind, const char *name, const bone
     bone_err e = {{0}};
     if (bone_template_open(name, r->msgs != NULL, NULL, &t, &e)) {
         fprintf(stderr, "line %d: open %s: %s\n", line, name, e.msg);
-        g_fails++;
+        tu_failures++;
         return;
     }
     CHECK(t.kind == want_kind, "line %d kind", line);
     bone_segs s;
     if (bone_template_render(&t, r, "test", &s, &e)) {
         fprintf(stderr, "line %d: render: %s\n", line, e.msg);
-        g_fails++;
+        tu_failures++;
         bone_template_close(&t);
         return;
     }
     char *full = bone_segs_join(&s);
     if (strcmp(full, want_full)) {
         fprintf(stderr, "line %d: %s rendered\n  \"%s\"\nwant\n  \"%s\"\n", line, name, full, want_full);
-        g_fails++;
+        tu_failures++;
     }
     if (want_prompt) {
         CHECK(s.n >= 2 && !s.train[0] && !strcmp(s.text[0], want_prompt), "line %d: prompt segment \"%s\"", line,
@@ -331,7 +331,7 @@ int main(void) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd)) fprintf(stderr, "warning: could not remove %s\n", g_dir);
-    if (g_fails) fprintf(stderr, "%d check(s) failed\n", g_fails);
+    if (tu_failures) fprintf(stderr, "%d check(s) failed\n", tu_failures);
     else printf("instruction data tests: ok\n");
-    return g_fails ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

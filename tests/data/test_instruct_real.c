@@ -3,26 +3,35 @@
  * token and the EOS is trained, the ids equal the tokenization of the rendered text, and the chat
  * templates put no second BOS. A missing fixture is a failure.
  * usage: test_instruct_real GSM8K_TRAIN.jsonl */
+#include <regex.h>
 #include <unistd.h>
 #include "data/dataset.h"
 #include "data/template.h"
 #include "tokenizer/tokenizer.h"
 #include "../tokenizer/tok_test_util.h"
 
-static char *strip_calc(const char *s) {
+/* The expected answer text, written here from the task's rule, not from src/data: every GSM8K
+ * calculator annotation is the leftmost match of the POSIX extended regex <<[^>]*>>, and each
+ * match is removed. */
+static char *expected_answer(const char *s) {
+    regex_t re;
+    if (regcomp(&re, "<<[^>]*>>", REG_EXTENDED)) { fprintf(stderr, "FAIL: regcomp\n"); exit(1); }
     size_t n = strlen(s), o = 0;
     char *p = malloc(n + 1);
-    for (size_t i = 0; i < n;) {
-        if (s[i] == '<' && s[i + 1] == '<') {
-            size_t j = i + 2;
-            while (j < n && s[j] != '>') j++;
-            if (j + 1 < n && s[j + 1] == '>') { i = j + 2; continue; }
-        }
-        p[o++] = s[i++];
+    regmatch_t m;
+    while (*s && !regexec(&re, s, 1, &m, 0)) {
+        memcpy(p + o, s, (size_t)m.rm_so);
+        o += (size_t)m.rm_so;
+        s += m.rm_eo;
     }
-    p[o] = 0;
+    strcpy(p + o, s);
+    regfree(&re);
     return p;
 }
+
+/* The alpaca training prompt, copied from FORMATS.md (not from src/data/template.c). */
+static const char ALPACA[] = "Below is an instruction that describes a task. Write a response that appropriately "
+                             "completes the request.\n\n### Instruction:\n%s\n\n### Response:";
 
 /* GSM8K with the alpaca template: the PiSSA/Bone recipe */
 static void check_alpaca(const char *tokrel, const char *gsm8k) {
@@ -30,12 +39,12 @@ static void check_alpaca(const char *tokrel, const char *gsm8k) {
     tt_cache_path(tokdir, sizeof tokdir, tokrel);
     bone_err e = {{0}};
     bone_tokenizer *t = bone_tokenizer_load(tokdir, &e);
-    if (!t) { fprintf(stderr, "FAIL: %s\n", e.msg); g_fails++; return; }
+    if (!t) { fprintf(stderr, "FAIL: %s\n", e.msg); tu_failures++; return; }
     bone_data_opts o = {0};
     o.path = gsm8k;
     o.tokenizer = tokdir;
     bone_dataset d;
-    if (bone_dataset_load_text(&o, &d, &e)) { fprintf(stderr, "FAIL: %s\n", e.msg); g_fails++; bone_tokenizer_free(t); return; }
+    if (bone_dataset_load_text(&o, &d, &e)) { fprintf(stderr, "FAIL: %s\n", e.msg); tu_failures++; bone_tokenizer_free(t); return; }
     size_t ng;
     char *g = tt_read(gsm8k, &ng);
     int64_t k = 0, ok = 0, prefix_ok = 0;
@@ -45,10 +54,10 @@ static void check_alpaca(const char *tokrel, const char *gsm8k) {
         if (nl) *nl = 0;
         cJSON *r = cJSON_Parse(line);
         const char *q = cJSON_GetObjectItem(r, "question")->valuestring, *a = cJSON_GetObjectItem(r, "answer")->valuestring;
-        char *ans = strip_calc(a);
-        size_t np = strlen(BONE_ALPACA_PROMPT) + strlen(q) + 1;
+        char *ans = expected_answer(a);
+        size_t np = strlen(ALPACA) + strlen(q) + 1;
         char *prompt = malloc(np);
-        snprintf(prompt, np, BONE_ALPACA_PROMPT, q);
+        snprintf(prompt, np, ALPACA, q);
         size_t nf = strlen(prompt) + strlen(ans) + 2;
         char *full = malloc(nf);
         snprintf(full, nf, "%s%s\n", prompt, ans);
@@ -85,7 +94,7 @@ static void check_chat(const char *tokrel, const char *tmpl, const char *gsm8k, 
     tt_cache_path(tokdir, sizeof tokdir, tokrel);
     bone_err e = {{0}};
     bone_tokenizer *t = bone_tokenizer_load(tokdir, &e);
-    if (!t) { fprintf(stderr, "FAIL: %s\n", e.msg); g_fails++; return; }
+    if (!t) { fprintf(stderr, "FAIL: %s\n", e.msg); tu_failures++; return; }
     int fd = mkstemp(tmp);
     FILE *f = fdopen(fd, "w");
     size_t ng;
@@ -128,7 +137,7 @@ static void check_chat(const char *tokrel, const char *tmpl, const char *gsm8k, 
     bone_dataset d;
     int rc = bone_dataset_load_text(&o, &d, &e);
     unlink(tmp);
-    if (rc) { fprintf(stderr, "FAIL %s/%s: %s\n", tokrel, tmpl ? tmpl : "default", e.msg); g_fails++; }
+    if (rc) { fprintf(stderr, "FAIL %s/%s: %s\n", tokrel, tmpl ? tmpl : "default", e.msg); tu_failures++; }
     int ok = 0;
     int32_t bos = bone_tokenizer_bos(t);
     for (int64_t k = 0; !rc && k < d.n; k++) {
@@ -170,5 +179,5 @@ int main(int argc, char **argv) {
     check_chat("qwen3", NULL, argv[1], "<|im_end|>", 0);
     check_chat("llama3", "llama3", argv[1], "<|eot_id|>", 1);
     check_chat("mistral", "llama2", argv[1], " </s>", 1);
-    return g_fails ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

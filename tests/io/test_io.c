@@ -42,11 +42,11 @@ static void expect_error(const char *name, const char *n1, const char *n2) {
     bone_st_init(&s);
     bone_err e = {{0}};
     int rc = bone_st_open_file(&s, p, &e);
-    TU_CHECK(rc != 0, "%s: opened although it is malformed", name);
+    CHECK(rc != 0, "%s: opened although it is malformed", name);
     if (rc != 0) {
-        TU_CHECK(strstr(e.msg, p) != NULL, "%s: message does not name the file: %s", name, e.msg);
-        TU_CHECK(!n1 || strstr(e.msg, n1), "%s: message lacks \"%s\": %s", name, n1, e.msg);
-        TU_CHECK(!n2 || strstr(e.msg, n2), "%s: message lacks \"%s\": %s", name, n2, e.msg);
+        CHECK(strstr(e.msg, p) != NULL, "%s: message does not name the file: %s", name, e.msg);
+        CHECK(!n1 || strstr(e.msg, n1), "%s: message lacks \"%s\": %s", name, n1, e.msg);
+        CHECK(!n2 || strstr(e.msg, n2), "%s: message lacks \"%s\": %s", name, n2, e.msg);
         printf("ok   %-22s -> %s\n", name, e.msg);
     }
     bone_st_close(&s);
@@ -118,7 +118,7 @@ static void test_hostile(void) {
         bone_st_set s;
         bone_st_init(&s);
         bone_err e;
-        TU_CHECK(bone_st_open_file(&s, p, &e) == 0, "%s should open: %s", ok[i], e.msg);
+        CHECK(bone_st_open_file(&s, p, &e) == 0, "%s should open: %s", ok[i], e.msg);
         bone_st_close(&s);
         free(p);
     }
@@ -134,44 +134,44 @@ static void test_roundtrip(void) {
     };
     char *p = bone_path_join(tmpdir, "rt.safetensors");
     bone_err e;
-    TU_CHECK(bone_st_write(p, w, 3, &e) == 0, "write: %s", e.msg);
+    CHECK(bone_st_write(p, w, 3, &e) == 0, "write: %s", e.msg);
     /* layout: F32 before BF16 before F16, header padded to 8, metadata first */
     char *buf;
     size_t n;
     bone_read_file(p, &buf, &n, &e);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | (uint8_t)buf[i];
-    TU_CHECK(hl % 8 == 0, "header length %llu not a multiple of 8", (unsigned long long)hl);
+    CHECK(hl % 8 == 0, "header length %llu not a multiple of 8", (unsigned long long)hl);
     const char *want_hdr = "{\"__metadata__\":{\"format\":\"pt\"},\"zeta\":{\"dtype\":\"F32\",\"shape\":[2,3],"
                            "\"data_offsets\":[0,24]},\"alpha\":{\"dtype\":\"BF16\"";
-    TU_CHECK(!strncmp(buf + 8, want_hdr, strlen(want_hdr)),
+    CHECK(!strncmp(buf + 8, want_hdr, strlen(want_hdr)),
              "header not in the reference layout: %.120s", buf + 8);
     free(buf);
     bone_st_set s;
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_file(&s, p, &e) == 0, "reopen: %s", e.msg);
+    CHECK(bone_st_open_file(&s, p, &e) == 0, "reopen: %s", e.msg);
     const bone_st_tensor *t = bone_st_find(&s, "zeta");
-    TU_CHECK(t && t->dtype == BONE_F32 && !memcmp(t->data, a, 24), "zeta round trip");
+    CHECK(t && t->dtype == BONE_F32 && !memcmp(t->data, a, 24), "zeta round trip");
     t = bone_st_find(&s, "alpha");
-    TU_CHECK(t && t->dtype == BONE_BF16 && !memcmp(t->data, hb, 8), "alpha round trip");
+    CHECK(t && t->dtype == BONE_BF16 && !memcmp(t->data, hb, 8), "alpha round trip");
     t = bone_st_find(&s, "conv");
     if (t) {
         float back[6];
         bone_to_f32(back, t->data, t->dtype, 6);
-        for (int i = 0; i < 6; i++) TU_CHECK(back[i] == bone_f16_to_f32(bone_f32_to_f16(a[i])), "f16 value %d", i);
+        for (int i = 0; i < 6; i++) CHECK(back[i] == bone_f16_to_f32(bone_f32_to_f16(a[i])), "f16 value %d", i);
     }
     int64_t want[1] = {5};
-    TU_CHECK(bone_st_get(&s, "alpha", 1, want, &e) == NULL && strstr(e.msg, "shape [4], expected [5]"),
+    CHECK(bone_st_get(&s, "alpha", 1, want, &e) == NULL && strstr(e.msg, "shape [4], expected [5]"),
              "shape check message: %s", e.msg);
     bone_st_close(&s);
     free(p);
     /* rounding conventions (FORMATS.md §1.3) */
-    TU_CHECK(bone_f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even (down)");
-    TU_CHECK(bone_f32_to_bf16(1.01171875f) == 0x3f82, "bf16 ties to even (up)");
-    TU_CHECK(bone_f32_to_bf16(__builtin_nanf("")) == 0x7fc0, "bf16 NaN");
-    TU_CHECK(bone_f32_to_f16(65520.0f) == 0x7c00, "f16 overflow to inf");
-    TU_CHECK(bone_f32_to_f16(5.9604645e-08f) == 0x0001, "f16 smallest subnormal");
-    TU_CHECK(bone_f16_to_f32(0x3555) == 0.33325195f, "f16 decode");
+    CHECK(bone_f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even (down)");
+    CHECK(bone_f32_to_bf16(1.01171875f) == 0x3f82, "bf16 ties to even (up)");
+    CHECK(bone_f32_to_bf16(__builtin_nanf("")) == 0x7fc0, "bf16 NaN");
+    CHECK(bone_f32_to_f16(65520.0f) == 0x7c00, "f16 overflow to inf");
+    CHECK(bone_f32_to_f16(5.9604645e-08f) == 0x0001, "f16 smallest subnormal");
+    CHECK(bone_f16_to_f32(0x3555) == 0.33325195f, "f16 decode");
 }
 
 static void test_sharded(void) {
@@ -190,21 +190,21 @@ static void test_sharded(void) {
     bone_write_file_atomic(ix, good, strlen(good), &e);
     bone_st_set s;
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_dir(&s, dir, &e) == 0, "sharded open: %s", e.msg);
-    TU_CHECK(s.n == 2 && bone_st_find(&s, "y") && ((const float *)bone_st_find(&s, "y")->data)[2] == 5.0f,
+    CHECK(bone_st_open_dir(&s, dir, &e) == 0, "sharded open: %s", e.msg);
+    CHECK(s.n == 2 && bone_st_find(&s, "y") && ((const float *)bone_st_find(&s, "y")->data)[2] == 5.0f,
              "sharded contents");
     bone_st_close(&s);
     const char *wrong = "{\"weight_map\":{\"x\":\"model-00002-of-00002.safetensors\","
                         "\"y\":\"model-00002-of-00002.safetensors\"}}";
     bone_write_file_atomic(ix, wrong, strlen(wrong), &e);
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "\"x\""), "index pointing at the wrong shard: %s",
+    CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "\"x\""), "index pointing at the wrong shard: %s",
              e.msg);
     bone_st_close(&s);
     const char *evil = "{\"weight_map\":{\"x\":\"../etc/passwd\"}}";
     bone_write_file_atomic(ix, evil, strlen(evil), &e);
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "plain file name"), "path in index: %s", e.msg);
+    CHECK(bone_st_open_dir(&s, dir, &e) != 0 && strstr(e.msg, "plain file name"), "path in index: %s", e.msg);
     bone_st_close(&s);
     free(p1);
     free(p2);
@@ -237,47 +237,47 @@ static void touch(const char *dir, const char *name) {
 static void test_fs(void) {
     bone_err e = {{0}};
     /* B2: an empty path was read past its end (ASan: heap-buffer-overflow in bone_mkdirs) */
-    TU_CHECK(bone_mkdirs("", &e) != 0 && strstr(e.msg, "empty name"), "mkdirs(\"\"): %s", e.msg);
+    CHECK(bone_mkdirs("", &e) != 0 && strstr(e.msg, "empty name"), "mkdirs(\"\"): %s", e.msg);
     bone_afile a;
-    TU_CHECK(bone_afile_open(&a, "", &e) != 0 && strstr(e.msg, "empty name"), "afile_open(\"\"): %s", e.msg);
+    CHECK(bone_afile_open(&a, "", &e) != 0 && strstr(e.msg, "empty name"), "afile_open(\"\"): %s", e.msg);
 
     /* the temporary names the writer uses, and the older PATH.tmp.PID, are recognised; others not */
     long pid;
     size_t bl;
-    TU_CHECK(bone_temp_name_parse("step-00000003.safetensors.tmp.123.0123456789abcdef", &pid, &bl) && pid == 123 &&
+    CHECK(bone_temp_name_parse("step-00000003.safetensors.tmp.123.0123456789abcdef", &pid, &bl) && pid == 123 &&
                  bl == strlen("step-00000003.safetensors"), "new-style temporary name");
-    TU_CHECK(bone_temp_name_parse("config.json.tmp.4567", &pid, &bl) && pid == 4567 && bl == strlen("config.json"),
+    CHECK(bone_temp_name_parse("config.json.tmp.4567", &pid, &bl) && pid == 4567 && bl == strlen("config.json"),
              "old-style temporary name");
     const char *not_temps[] = {"notes.tmp.txt", ".tmp.123", "a.tmp.", "a.tmp.12x", "a.tmp.1.0123", "a.tmp.1.0123456789ABCDEF",
                                "a.tmp.0", "a.tmp.99999999999", "a.tmp.1.0123456789abcdef0", "step-00000003.safetensors"};
     for (size_t i = 0; i < sizeof not_temps / sizeof not_temps[0]; i++)
-        TU_CHECK(!bone_temp_name_parse(not_temps[i], NULL, NULL), "\"%s\" taken for a temporary", not_temps[i]);
+        CHECK(!bone_temp_name_parse(not_temps[i], NULL, NULL), "\"%s\" taken for a temporary", not_temps[i]);
 
     /* the writer's temporary is such a name, in the target's directory; commit leaves none */
     char *dir = bone_path_join(tmpdir, "afile");
-    TU_CHECK(bone_mkdirs(dir, &e) == 0, "mkdirs: %s", e.msg);
+    CHECK(bone_mkdirs(dir, &e) == 0, "mkdirs: %s", e.msg);
     char *target = bone_path_join(dir, "out.bin");
-    TU_CHECK(bone_afile_open(&a, target, &e) == 0, "afile_open: %s", e.msg);
+    CHECK(bone_afile_open(&a, target, &e) == 0, "afile_open: %s", e.msg);
     if (a.tmp) {
         const char *base = strrchr(a.tmp, '/') + 1;
-        TU_CHECK(!strncmp(a.tmp, dir, strlen(dir)) && bone_temp_name_parse(base, &pid, &bl) && pid == (long)getpid() &&
+        CHECK(!strncmp(a.tmp, dir, strlen(dir)) && bone_temp_name_parse(base, &pid, &bl) && pid == (long)getpid() &&
                      bl == strlen("out.bin"), "temporary name %s", a.tmp);
         struct stat st;
-        TU_CHECK(lstat(a.tmp, &st) == 0 && S_ISREG(st.st_mode), "temporary is a new regular file");
+        CHECK(lstat(a.tmp, &st) == 0 && S_ISREG(st.st_mode), "temporary is a new regular file");
         /* a second writer of the same target gets its own temporary */
         bone_afile b;
-        TU_CHECK(bone_afile_open(&b, target, &e) == 0 && strcmp(a.tmp, b.tmp), "two writers, two temporaries");
+        CHECK(bone_afile_open(&b, target, &e) == 0 && strcmp(a.tmp, b.tmp), "two writers, two temporaries");
         bone_afile_abort(&b);
         static unsigned char big[3u << 20]; /* larger than the writer's buffer: written straight through */
         for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 7);
-        TU_CHECK(bone_afile_write(&a, "head", 4, &e) == 0 && bone_afile_write(&a, big, sizeof big, &e) == 0 &&
+        CHECK(bone_afile_write(&a, "head", 4, &e) == 0 && bone_afile_write(&a, big, sizeof big, &e) == 0 &&
                      bone_afile_write(&a, "tail", 4, &e) == 0 && bone_afile_commit(&a, &e) == 0, "write+commit: %s", e.msg);
         char *buf = NULL;
         size_t n = 0;
-        TU_CHECK(bone_read_file(target, &buf, &n, &e) == 0 && n == sizeof big + 8 && !memcmp(buf, "head", 4) &&
+        CHECK(bone_read_file(target, &buf, &n, &e) == 0 && n == sizeof big + 8 && !memcmp(buf, "head", 4) &&
                      !memcmp(buf + 4, big, sizeof big) && !memcmp(buf + 4 + sizeof big, "tail", 4), "written bytes");
         free(buf);
-        TU_CHECK(count_entries(dir, ".tmp.") == 0, "no temporary left after commit");
+        CHECK(count_entries(dir, ".tmp.") == 0, "no temporary left after commit");
     }
 
     /* stale temporaries: a dead writer's go, a live writer's and other files stay */
@@ -292,44 +292,44 @@ static void test_fs(void) {
     snprintf(name, sizeof name, "step-00000005.safetensors.tmp.%ld.0123456789abcdef", (long)getpid());
     touch(dir, name);
     touch(dir, "notes.tmp.txt");
-    TU_CHECK(bone_remove_stale_temps(dir, "other.bin") == 0 && count_entries(dir, ".tmp.") == 4,
+    CHECK(bone_remove_stale_temps(dir, "other.bin") == 0 && count_entries(dir, ".tmp.") == 4,
              "only the named target's temporaries are considered");
-    TU_CHECK(bone_remove_stale_temps(dir, NULL) == 2, "two stale temporaries removed");
-    TU_CHECK(count_entries(dir, ".tmp.") == 2 && count_entries(dir, "notes.tmp.txt") == 1 &&
+    CHECK(bone_remove_stale_temps(dir, NULL) == 2, "two stale temporaries removed");
+    CHECK(count_entries(dir, ".tmp.") == 2 && count_entries(dir, "notes.tmp.txt") == 1 &&
                  count_entries(dir, name) == 1, "live temporary and other files kept");
     /* opening a writer removes its own target's stale temporaries */
     snprintf(name, sizeof name, "out.bin.tmp.%ld.fedcba9876543210", (long)child);
     touch(dir, name);
-    TU_CHECK(bone_write_file_atomic(target, "x", 1, &e) == 0 && count_entries(dir, name) == 0,
+    CHECK(bone_write_file_atomic(target, "x", 1, &e) == 0 && count_entries(dir, name) == 0,
              "writer removed its target's stale temporary");
 
     /* reads refuse what is not a regular file, by name */
     char *buf = NULL;
-    TU_CHECK(bone_read_file(dir, &buf, NULL, &e) != 0 && strstr(e.msg, "is a directory"), "read a dir: %s", e.msg);
+    CHECK(bone_read_file(dir, &buf, NULL, &e) != 0 && strstr(e.msg, "is a directory"), "read a dir: %s", e.msg);
     char *fifo = bone_path_join(dir, "fifo");
-    TU_CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
-    TU_CHECK(bone_read_regular_file(fifo, &buf, NULL, &e) != 0 && strstr(e.msg, "not a regular file (a FIFO or pipe)"),
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    CHECK(bone_read_regular_file(fifo, &buf, NULL, &e) != 0 && strstr(e.msg, "not a regular file (a FIFO or pipe)"),
              "read a FIFO as a regular file (must not block): %s", e.msg);
     size_t n = 99;
-    TU_CHECK(bone_read_file(fifo, &buf, &n, &e) == 0 && n == 0, "a FIFO nobody writes to reads as empty: %s", e.msg);
+    CHECK(bone_read_file(fifo, &buf, &n, &e) == 0 && n == 0, "a FIFO nobody writes to reads as empty: %s", e.msg);
     if (n == 0) free(buf);
     /* a pipe (what --data /dev/stdin is) is read to its end */
     int fds[2];
     if (pipe(fds) == 0) {
-        TU_CHECK(write(fds[1], "{\"a\": 1}\n", 9) == 9, "pipe write");
+        CHECK(write(fds[1], "{\"a\": 1}\n", 9) == 9, "pipe write");
         close(fds[1]);
         char fdp[64];
         snprintf(fdp, sizeof fdp, "/dev/fd/%d", fds[0]);
-        TU_CHECK(bone_read_file(fdp, &buf, &n, &e) == 0 && n == 9 && !strcmp(buf, "{\"a\": 1}\n"), "pipe read: %s",
+        CHECK(bone_read_file(fdp, &buf, &n, &e) == 0 && n == 9 && !strcmp(buf, "{\"a\": 1}\n"), "pipe read: %s",
                  e.msg);
         if (n == 9) free(buf);
         close(fds[0]);
     }
-    TU_CHECK(bone_read_file("/dev/zero", &buf, NULL, &e) != 0 && strstr(e.msg, "character device"),
+    CHECK(bone_read_file("/dev/zero", &buf, NULL, &e) != 0 && strstr(e.msg, "character device"),
              "read /dev/zero: %s", e.msg);
     bone_st_set s;
     bone_st_init(&s);
-    TU_CHECK(bone_st_open_file(&s, fifo, &e) != 0 && strstr(e.msg, "FIFO"), "safetensors FIFO: %s", e.msg);
+    CHECK(bone_st_open_file(&s, fifo, &e) != 0 && strstr(e.msg, "FIFO"), "safetensors FIFO: %s", e.msg);
     bone_st_close(&s);
     free(fifo);
     free(target);
@@ -350,11 +350,11 @@ static void test_many_tensors(void) {
     bone_st_set s;
     bone_st_init(&s);
     bone_err e;
-    TU_CHECK(bone_st_parse(&s, "many", (const uint8_t *)"", 0, 0, &e) != 0, "empty buffer refused");
+    CHECK(bone_st_parse(&s, "many", (const uint8_t *)"", 0, 0, &e) != 0, "empty buffer refused");
     uint8_t *img = xmalloc(len + 8);
     for (int i = 0; i < 8; i++) img[i] = (uint8_t)((uint64_t)len >> (8 * i));
     memcpy(img + 8, h, len);
-    TU_CHECK(bone_st_parse(&s, "many", img, len + 8, 0, &e) == 0 && s.n == N, "200,000 tensors: %s", e.msg);
+    CHECK(bone_st_parse(&s, "many", img, len + 8, 0, &e) == 0 && s.n == N, "200,000 tensors: %s", e.msg);
     int found = 0;
     char name[32];
     for (int64_t i = 0; i < N; i += 997) {
@@ -362,8 +362,8 @@ static void test_many_tensors(void) {
         const bone_st_tensor *t = bone_st_find(&s, name);
         found += t && !strcmp(t->name, name);
     }
-    TU_CHECK(found == (int)((N + 996) / 997), "lookups by name: %d found", found);
-    TU_CHECK(!bone_st_find(&s, "t9999999") && !bone_st_find(&s, ""), "absent names not found");
+    CHECK(found == (int)((N + 996) / 997), "lookups by name: %d found", found);
+    CHECK(!bone_st_find(&s, "t9999999") && !bone_st_find(&s, ""), "absent names not found");
     /* a second "file" with a name already present fails and leaves the first file's tensors */
     const char *dup = "{\"zz\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
                       "\"t0000005\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}";
@@ -371,9 +371,9 @@ static void test_many_tensors(void) {
     size_t l2 = strlen(dup);
     for (int i = 0; i < 8; i++) img2[i] = (uint8_t)((uint64_t)l2 >> (8 * i));
     memcpy(img2 + 8, dup, l2);
-    TU_CHECK(bone_st_parse(&s, "second", img2, l2 + 8, 1, &e) != 0 && strstr(e.msg, "\"t0000005\" appears twice"),
+    CHECK(bone_st_parse(&s, "second", img2, l2 + 8, 1, &e) != 0 && strstr(e.msg, "\"t0000005\" appears twice"),
              "duplicate across files: %s", e.msg);
-    TU_CHECK(s.n == N && !bone_st_find(&s, "zz") && bone_st_find(&s, "t0000005"), "set unchanged after the failure");
+    CHECK(s.n == N && !bone_st_find(&s, "zz") && bone_st_find(&s, "t0000005"), "set unchanged after the failure");
     bone_st_close(&s);
     free(img);
     /* the same keys twice in one object: the duplicate is named */
@@ -382,7 +382,7 @@ static void test_many_tensors(void) {
     snprintf(h2, len + 128, "%s,\"t0000000\":1}", h);
     bone_err je;
     cJSON *o = bone_json_parse(h2, strlen(h2), "dups", &je);
-    TU_CHECK(o && bone_json_check_dups(o, "dups", &e) != 0 && strstr(e.msg, "duplicate key \"t0000000\""),
+    CHECK(o && bone_json_check_dups(o, "dups", &e) != 0 && strstr(e.msg, "duplicate key \"t0000000\""),
              "duplicate among 200,001 keys: %s", e.msg);
     cJSON_Delete(o);
     free(h2);
@@ -392,22 +392,22 @@ static void test_many_tensors(void) {
 static void test_json_floats(void) {
     bone_err e = {{0}};
     cJSON *o = cJSON_CreateObject();
-    TU_CHECK(bone_json_add_float(o, "a", 1e-6, "x", &e) == 0 && bone_json_add_float(o, "b", 500000.0, "x", &e) == 0,
+    CHECK(bone_json_add_float(o, "a", 1e-6, "x", &e) == 0 && bone_json_add_float(o, "b", 500000.0, "x", &e) == 0,
              "finite floats added");
-    TU_CHECK(bone_json_add_float(o, "c", INFINITY, "x.json", &e) != 0 && strstr(e.msg, "x.json: \"c\" is inf"),
+    CHECK(bone_json_add_float(o, "c", INFINITY, "x.json", &e) != 0 && strstr(e.msg, "x.json: \"c\" is inf"),
              "inf refused: %s", e.msg);
-    TU_CHECK(bone_json_add_float(o, "d", NAN, "x.json", &e) != 0, "nan refused");
+    CHECK(bone_json_add_float(o, "d", NAN, "x.json", &e) != 0, "nan refused");
     char *txt = bone_json_print(o);
-    TU_CHECK(!strcmp(txt, "{\"a\":1e-06,\"b\":5e+05}"), "float text: %s", txt);
+    CHECK(!strcmp(txt, "{\"a\":1e-06,\"b\":5e+05}"), "float text: %s", txt);
     free(txt);
     cJSON_Delete(o);
     /* a config that would print a non-finite value is not written */
     const char *ok = "{" BASE_CFG "}";
     bone_config c;
-    TU_CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "base config: %s", e.msg);
+    CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "base config: %s", e.msg);
     c.rope_theta = INFINITY;
     char *p = bone_path_join(tmpdir, "inf-config.json");
-    TU_CHECK(bone_config_save(&c, p, &e) != 0 && strstr(e.msg, "rope_theta") && !bone_path_present(p),
+    CHECK(bone_config_save(&c, p, &e) != 0 && strstr(e.msg, "rope_theta") && !bone_path_present(p),
              "config with inf rope_theta not saved: %s", e.msg);
     free(p);
 }
@@ -416,9 +416,9 @@ static void config_error(const char *json, const char *needle) {
     bone_config c;
     bone_err e = {{0}};
     int rc = bone_config_parse(json, strlen(json), "cfg.json", &c, &e);
-    TU_CHECK(rc != 0, "config accepted although it should fail (%s): %s", needle, json);
+    CHECK(rc != 0, "config accepted although it should fail (%s): %s", needle, json);
     if (rc) {
-        TU_CHECK(strstr(e.msg, "cfg.json") && strstr(e.msg, needle), "config message lacks \"%s\": %s", needle, e.msg);
+        CHECK(strstr(e.msg, "cfg.json") && strstr(e.msg, needle), "config message lacks \"%s\": %s", needle, e.msg);
         printf("ok   config -> %s\n", e.msg);
     }
 }
@@ -431,14 +431,14 @@ static void test_config(void) {
     const char *ok = "{" BASE ",\"num_key_value_heads\":1,\"rope_scaling\":{\"type\":\"llama3\",\"factor\":8.0,"
                      "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192},"
                      "\"eos_token_id\":[30,31]}";
-    TU_CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "valid config: %s", e.msg);
-    TU_CHECK(c.head_dim == 8 && c.n_kv == 1 && c.rope_type == BONE_ROPE_LLAMA3 && c.eos == 30, "config values");
+    CHECK(bone_config_parse(ok, strlen(ok), "ok.json", &c, &e) == 0, "valid config: %s", e.msg);
+    CHECK(c.head_dim == 8 && c.n_kv == 1 && c.rope_type == BONE_ROPE_LLAMA3 && c.eos == 30, "config values");
     const char *v5 = "{" BASE ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":500000.0}}";
-    TU_CHECK(bone_config_parse(v5, strlen(v5), "v5.json", &c, &e) == 0 && c.rope_theta == 500000.0,
+    CHECK(bone_config_parse(v5, strlen(v5), "v5.json", &c, &e) == 0 && c.rope_theta == 500000.0,
              "v5 rope_parameters");
     const char *qw = "{\"model_type\":\"qwen2\",\"vocab_size\":32,\"hidden_size\":16,\"intermediate_size\":24,"
                      "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"sliding_window\":4096,\"use_sliding_window\":false}";
-    TU_CHECK(bone_config_parse(qw, strlen(qw), "qw.json", &c, &e) == 0 && c.qkv_bias && !c.o_bias,
+    CHECK(bone_config_parse(qw, strlen(qw), "qw.json", &c, &e) == 0 && c.qkv_bias && !c.o_bias,
              "qwen2 biases implied, unused window accepted: %s", e.msg);
     config_error("{\"model_type\":\"gpt2\"}", "model_type \"gpt2\"");
     config_error("{\"model_type\":\"llama\",\"hidden_size\":16}", "\"vocab_size\"");
@@ -474,7 +474,7 @@ static void test_config(void) {
         config_error(deep, "nested deeper than 1000 levels");
     }
     const char *pad = "{" BASE ",\"pad_token_id\":-1,\"torch_dtype\":\"float32\",\"bos_token_id\":null}";
-    TU_CHECK(bone_config_parse(pad, strlen(pad), "pad.json", &c, &e) == 0 && c.pad == -1 && c.bos == -1 &&
+    CHECK(bone_config_parse(pad, strlen(pad), "pad.json", &c, &e) == 0 && c.pad == -1 && c.bos == -1 &&
                  c.dtype == BONE_F32, "pad_token_id -1 means none: %s", e.msg);
 }
 

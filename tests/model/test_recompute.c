@@ -18,7 +18,7 @@ static void grads(bone_model *m, bone_params *P, bone_acts *a, const bone_batch 
     bone_err e;
     bone_params_zero_grad(P);
     m->lin.step = 3;
-    TU_CHECK(bone_model_step(m, a, b, 1, 0.01f, loss, &cnt, NULL, &e) == 0, "step: %s", e.msg);
+    CHECK(bone_model_step(m, a, b, 1, 0.01f, loss, &cnt, NULL, &e) == 0, "step: %s", e.msg);
     memcpy(out, P->grad, (size_t)P->total * sizeof(float));
 }
 
@@ -73,13 +73,13 @@ int main(int argc, char **argv) {
         grads(&m, &P, ar, &b, g1, &l1);
         bone_acts_set_recompute(a, 1); /* same acts object, new layout */
         grads(&m, &P, a, &b, g2, &l2);
-        TU_CHECK(l0 == l1 && l0 == l2, "%s: losses %.17g %.17g %.17g", methods[k], l0, l1, l2);
-        TU_CHECK(memcmp(g0, g1, (size_t)P.total * sizeof(float)) == 0, "%s: recomputed gradients differ", methods[k]);
-        TU_CHECK(memcmp(g0, g2, (size_t)P.total * sizeof(float)) == 0, "%s: gradients differ after a layout switch",
+        CHECK(l0 == l1 && l0 == l2, "%s: losses %.17g %.17g %.17g", methods[k], l0, l1, l2);
+        CHECK(memcmp(g0, g1, (size_t)P.total * sizeof(float)) == 0, "%s: recomputed gradients differ", methods[k]);
+        CHECK(memcmp(g0, g2, (size_t)P.total * sizeof(float)) == 0, "%s: gradients differ after a layout switch",
                  methods[k]);
         double gn = 0.0;
         for (int64_t i = 0; i < P.total; i++) gn += (double)g0[i] * g0[i];
-        TU_CHECK(gn > 0.0, "%s: zero gradient (the check would be vacuous)", methods[k]);
+        CHECK(gn > 0.0, "%s: zero gradient (the check would be vacuous)", methods[k]);
         printf("%-9s loss %.6f, %lld gradient elements identical with recomputation\n", methods[k], l0 / 1.0,
                (long long)P.total);
         bone_acts_free(a);

@@ -49,8 +49,8 @@ static int run_case(const char *dir, bone_model *m, bone_st_set *exp, const char
     double ls;
     int64_t cnt;
     int rc = bone_model_step(m, a, &b, 1, 1.0f / (float)total, &ls, &cnt, logits, &e);
-    TU_CHECK(rc == 0, "%s: step failed: %s", label, e.msg);
-    TU_CHECK(cnt == total, "%s: counted %lld label tokens, batch has %lld", label, (long long)cnt, (long long)total);
+    CHECK(rc == 0, "%s: step failed: %s", label, e.msg);
+    CHECK(cnt == total, "%s: counted %lld label tokens, batch has %lld", label, (long long)cnt, (long long)total);
     float loss = (float)(ls / (double)cnt);
     const float *rl = tu_ref(exp, "loss", NULL);
     char what[512];
@@ -65,7 +65,7 @@ static int run_case(const char *dir, bone_model *m, bone_st_set *exp, const char
             int64_t n = 0;
             const float *ref = tu_ref(exp, nm, &n);
             if (!ref) continue;
-            TU_CHECK(n == d.ex[k].n * m->cfg.vocab, "%s: %s size %lld", label, nm, (long long)n);
+            CHECK(n == d.ex[k].n * m->cfg.vocab, "%s: %s size %lld", label, nm, (long long)n);
             snprintf(what, sizeof what, "%s %s", label, nm);
             worst_ok &= tu_close(what, logits + k * b.T * m->cfg.vocab, ref, n, LOGIT_ATOL, LOGIT_RTOL, 0);
         }
@@ -97,7 +97,7 @@ static void compare_grads(bone_params *P, bone_st_set *exp, const char *label) {
         int64_t n = 0;
         const float *ref = tu_ref(exp, nm, &n);
         if (!ref) continue;
-        TU_CHECK(n == P->p[k].numel, "%s: %s has %lld elements, ours %lld", label, nm, (long long)n,
+        CHECK(n == P->p[k].numel, "%s: %s has %lld elements, ours %lld", label, nm, (long long)n,
                  (long long)P->p[k].numel);
         if (n != P->p[k].numel) continue;
         double scale = max_abs(ref, n);
@@ -162,7 +162,7 @@ static void decode_case(const char *root, const char *name) {
         for (int64_t pos = 0; pos < x->n && ref;) {
             int64_t chunk = pos == 0 ? 5 : 1;
             if (bone_model_decode(&m, &kv, x->ids + pos, chunk, lg, &e)) {
-                TU_CHECK(0, "decode %s: %s", name, e.msg);
+                CHECK(0, "decode %s: %s", name, e.msg);
                 ok = 0;
                 break;
             }
@@ -224,7 +224,7 @@ static void adapter_case(const char *root, const char *variant) {
                 if (!bone_st_find(&exp, nm)) continue;
                 int64_t n = 0;
                 const float *ref = tu_ref(&exp, nm, &n);
-                TU_CHECK(L->w.dtype == BONE_F32 && n == L->O * L->I, "%s: merged %s", label, L->name);
+                CHECK(L->w.dtype == BONE_F32 && n == L->O * L->I, "%s: merged %s", label, L->name);
                 if (L->w.dtype == BONE_F32 && n == L->O * L->I) {
                     snprintf(nm, sizeof nm, "%s merged %s", label, L->name);
                     tu_close(nm, (const float *)L->w.data, ref, n, 1e-6, 1e-5, 0);

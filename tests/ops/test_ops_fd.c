@@ -54,7 +54,7 @@ static void fd_check(const char *what, void *ctx, eval_fn eval, float *x, const 
             bad++;
         }
     }
-    TU_CHECK(bad == 0, "%s: %d of %d finite differences disagree", what, bad, samples);
+    CHECK(bad == 0, "%s: %d of %d finite differences disagree", what, bad, samples);
     if (!bad) printf("ok   fd %-28s %d samples, worst/limit %.3f\n", what, samples, worst);
 }
 
@@ -180,14 +180,14 @@ static void test_attention_case(int64_t T, int64_t nh, int64_t nkv, int64_t len1
     float *o0 = malloc((size_t)nq * 4);
     att_eval(&c);
     memcpy(o0, c.o, (size_t)nq * 4);
-    TU_CHECK(att_naive_maxerr(&c) < 1e-5, "attention T=%lld: output differs from a naive double forward by %.3g",
+    CHECK(att_naive_maxerr(&c) < 1e-5, "attention T=%lld: output differs from a naive double forward by %.3g",
              (long long)T, att_naive_maxerr(&c));
     c.k[(probe * c.nkv) * c.d] += 1.0f; /* sequence 0, position probe, kv head 0 */
     att_eval(&c);
     int leak = 0;
     for (int64_t t = 0; t < probe; t++)
         for (int64_t j = 0; j < c.nh * c.d; j++) leak |= o0[t * c.nh * c.d + j] != c.o[t * c.nh * c.d + j];
-    TU_CHECK(!leak, "attention: an earlier position changed when a later key changed (causal mask)");
+    CHECK(!leak, "attention: an earlier position changed when a later key changed (causal mask)");
     free(o0);
     free(c.q); free(c.k); free(c.v); free(c.o); free(c.lse); free(c.r); free(dq); free(dk); free(dv);
 }
@@ -233,10 +233,10 @@ static void test_xent(void) {
     float *dx = calloc((size_t)(c.N * c.H), 4), *dW = calloc((size_t)(c.V * c.H), 4);
     int64_t cnt;
     xent_forward_backward(c.x, c.W, c.tg, c.N, c.H, c.V, 1.0f, dx, dW, NULL, &cnt);
-    TU_CHECK(cnt == c.N - 1, "xent: counted %lld targets, expected %lld", (long long)cnt, (long long)(c.N - 1));
+    CHECK(cnt == c.N - 1, "xent: counted %lld targets, expected %lld", (long long)cnt, (long long)(c.N - 1));
     fd_check("xent dx", &c, xe_eval, c.x, dx, c.N * c.H, 40);
     fd_check("xent dW", &c, xe_eval, c.W, dW, c.V * c.H, 60);
-    for (int64_t j = 0; j < c.H; j++) TU_CHECK(dx[2 * c.H + j] == 0.0f, "xent: masked row 2 has a gradient");
+    for (int64_t j = 0; j < c.H; j++) CHECK(dx[2 * c.H + j] == 0.0f, "xent: masked row 2 has a gradient");
     free(c.x); free(c.W); free(c.tg); free(dx); free(dW);
 }
 
@@ -253,10 +253,10 @@ static void test_embedding(void) {
         for (int64_t j = 0; j < H; j++) {
             float want = 0;
             for (int64_t n = 0; n < N; n++) if (ids[n] == v) want += dh[n * H + j];
-            TU_CHECK(fabsf(dE[v * H + j] - want) < 1e-6f, "embedding: dE[%lld][%lld]", (long long)v, (long long)j);
+            CHECK(fabsf(dE[v * H + j] - want) < 1e-6f, "embedding: dE[%lld][%lld]", (long long)v, (long long)j);
         }
     for (int64_t n = 0; n < N; n++)
-        for (int64_t j = 0; j < H; j++) TU_CHECK(h[n * H + j] == E[ids[n] * H + j], "embedding lookup");
+        for (int64_t j = 0; j < H; j++) CHECK(h[n * H + j] == E[ids[n] * H + j], "embedding lookup");
     free(E); free(h); free(dh); free(dE);
 }
 

@@ -69,7 +69,7 @@ static void one(int kind, int64_t M, int64_t N, int64_t K, float alpha, float be
         for (int64_t n = N; n < ldc; n++) /* the padding columns must be untouched */
             if (!(C[m * ldc + n] == C0[m * ldc + n] || (isnan(C[m * ldc + n]) && isnan(C0[m * ldc + n])))) bad++;
     }
-    TU_CHECK(bad == 0, "kind %d M=%lld N=%lld K=%lld alpha=%g beta=%g: %lld bad elements (worst %.3g of the bound)", kind,
+    CHECK(bad == 0, "kind %d M=%lld N=%lld K=%lld alpha=%g beta=%g: %lld bad elements (worst %.3g of the bound)", kind,
              (long long)M, (long long)N, (long long)K, alpha, beta, (long long)bad, worst);
     free(A), free(B), free(C), free(C0), free(R), free(G);
 }

@@ -25,8 +25,8 @@ int main(void) {
         sref += (double)y[i];
     }
     printf("exp: worst relative error %.3g over [-87, 88]\n", worst);
-    TU_CHECK(worst < 5e-7, "exp relative error %.3g", worst);
-    TU_CHECK(fabs(s - sref) <= 1e-12 * sref, "sum %.17g vs %.17g", s, sref);
+    CHECK(worst < 5e-7, "exp relative error %.3g", worst);
+    CHECK(fabs(s - sref) <= 1e-12 * sref, "sum %.17g vs %.17g", s, sref);
     for (int64_t n = 1; n <= 40; n++) {
         for (int64_t i = 0; i < n; i++) x[i] = (float)(i % 7) - 3.5f;
         y[n] = 12345.0f; /* must stay untouched */
@@ -35,14 +35,14 @@ int main(void) {
         float rmx = -INFINITY;
         for (int64_t i = 0; i < n; i++) rmx = x[i] > rmx ? x[i] : rmx;
         for (int64_t i = 0; i < n; i++) ref += exp((double)x[i] - rmx);
-        TU_CHECK(mx == rmx, "max n=%lld", (long long)n);
-        TU_CHECK(fabs(sum - ref) <= 1e-6 * ref, "softmax sum n=%lld: %.9g vs %.9g", (long long)n, sum, ref);
-        TU_CHECK(y[n] == 12345.0f, "wrote past n=%lld", (long long)n);
+        CHECK(mx == rmx, "max n=%lld", (long long)n);
+        CHECK(fabs(sum - ref) <= 1e-6 * ref, "softmax sum n=%lld: %.9g vs %.9g", (long long)n, sum, ref);
+        CHECK(y[n] == 12345.0f, "wrote past n=%lld", (long long)n);
     }
     /* very negative inputs give tiny non-negative values, never NaN */
     x[0] = -1000.0f;
     bone_vexp_sum(y, x, 1, 0.0f);
-    TU_CHECK(y[0] >= 0.0f && y[0] < 1e-30f, "exp(-1000) = %g", y[0]);
+    CHECK(y[0] >= 0.0f && y[0] < 1e-30f, "exp(-1000) = %g", y[0]);
 
     /* swiglu forward/backward vs double, n not a multiple of 16 */
     const int64_t n = 1000 + 7;
@@ -81,8 +81,8 @@ int main(void) {
         int64_t c0, c1;
         double l0 = xent_forward_backward(xt, Wf, tg, Nt, Ht, Vt, 0.1f, dx0, NULL, NULL, &c0);
         double l1 = xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.1f, dx1, NULL, NULL, &c1, NULL);
-        TU_CHECK(c0 == c1 && c0 == Nt - Nt / 5, "xent counts %lld %lld", (long long)c0, (long long)c1);
-        TU_CHECK(fabs(l0 - l1) <= 1e-5 * fabs(l0), "xent bf16 head loss %.9g vs fp32 %.9g", l1, l0);
+        CHECK(c0 == c1 && c0 == Nt - Nt / 5, "xent counts %lld %lld", (long long)c0, (long long)c1);
+        CHECK(fabs(l0 - l1) <= 1e-5 * fabs(l0), "xent bf16 head loss %.9g vs fp32 %.9g", l1, l0);
         tu_close("xent bf16 head dx", dx1, dx0, Nt * Ht, 1e-6, 1e-4, 1);
         xent_forward_backward(xt, Wf, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg0, &c0);
         xent_forward_backward_w(xt, (bone_wref){BONE_BF16, Wb}, tg, Nt, Ht, Vt, 0.0f, NULL, NULL, lg1, &c1, NULL);

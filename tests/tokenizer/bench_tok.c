@@ -103,5 +103,5 @@ int main(int argc, char **argv) {
     free(text);
     bone_tokenizer_free(t);
     bone_tokenizer_free(t2);
-    return g_fails ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
             const char *s = x->valuestring;
             int32_t *ids;
             size_t n;
-            if (bone_tokenizer_encode(t, s, strlen(s), add, &ids, &n, &e)) { fprintf(stderr, "FAIL encode: %s\n", e.msg); g_fails++; continue; }
+            if (bone_tokenizer_encode(t, s, strlen(s), add, &ids, &n, &e)) { fprintf(stderr, "FAIL encode: %s\n", e.msg); tu_failures++; continue; }
             int same = w && (size_t)cJSON_GetArraySize(w) == n;
             size_t j = 0;
             for (const cJSON *y = w ? w->child : NULL; same && y; y = y->next, j++) same = (int32_t)y->valuedouble == ids[j];
@@ -125,5 +125,5 @@ int main(int argc, char **argv) {
     free(inl);
     free(inp);
     bone_tokenizer_free(t);
-    return g_fails ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

@@ -42,14 +42,14 @@ static void expect_ids(bone_tokenizer *t, const char *text, int add, const char 
     bone_err e = {{0}};
     if (bone_tokenizer_encode(t, text, strlen(text), add, &ids, &n, &e)) {
         fprintf(stderr, "line %d: encode \"%s\" failed: %s\n", line, text, e.msg);
-        g_fails++;
+        tu_failures++;
         return;
     }
     char got[4096] = "";
     for (size_t i = 0; i < n; i++) snprintf(got + strlen(got), sizeof got - strlen(got), i ? " %d" : "%d", ids[i]);
     if (strcmp(got, want)) {
         fprintf(stderr, "line %d: encode \"%s\": want [%s] got [%s]\n", line, text, want, got);
-        g_fails++;
+        tu_failures++;
     }
     free(ids);
 }
@@ -61,12 +61,12 @@ static void expect_decode(bone_tokenizer *t, const int32_t *ids, size_t n, unsig
     bone_err e = {{0}};
     if (bone_tokenizer_decode(t, ids, n, flags, &out, &len, &e)) {
         fprintf(stderr, "line %d: decode failed: %s\n", line, e.msg);
-        g_fails++;
+        tu_failures++;
         return;
     }
     if (strlen(want) != len || memcmp(out, want, len)) {
         fprintf(stderr, "line %d: decode: want \"%s\" got \"%s\"\n", line, want, out);
-        g_fails++;
+        tu_failures++;
     }
     free(out);
 }
@@ -419,7 +419,7 @@ int main(void) {
     rm_file("tokenizer.json");
     rm_file("tokenizer_config.json");
     rmdir(g_dir);
-    if (g_fails) fprintf(stderr, "%d check(s) failed\n", g_fails);
+    if (tu_failures) fprintf(stderr, "%d check(s) failed\n", tu_failures);
     else printf("tokenizer unit tests: ok\n");
-    return g_fails ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

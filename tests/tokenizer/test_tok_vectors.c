@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
         for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " ")) want[nw++] = (int32_t)atoi(tok);
         int32_t *ids;
         size_t n;
-        if (bone_tokenizer_encode(t, in[i], inl[i], 0, &ids, &n, &e)) { fprintf(stderr, "FAIL #%zu: %s\n", i, e.msg); g_fails++; line = nl + 1; continue; }
+        if (bone_tokenizer_encode(t, in[i], inl[i], 0, &ids, &n, &e)) { fprintf(stderr, "FAIL #%zu: %s\n", i, e.msg); tu_failures++; line = nl + 1; continue; }
         int same = n == nw && !memcmp(ids, want, n * sizeof *ids);
         if (same) exact++;
         else {
@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
             char *dec;
             size_t dn;
             rt_n++;
-            if (bone_tokenizer_decode(t, ids, n, 0, &dec, &dn, &e)) { fprintf(stderr, "FAIL decode #%zu: %s\n", i, e.msg); g_fails++; }
+            if (bone_tokenizer_decode(t, ids, n, 0, &dec, &dn, &e)) { fprintf(stderr, "FAIL decode #%zu: %s\n", i, e.msg); tu_failures++; }
             else {
                 if (dn == inl[i] && !memcmp(dec, in[i], dn)) rt_ok++;
                 else fprintf(stderr, "ROUNDTRIP #%zu: \"%s\" -> \"%s\"\n", i, in[i], dec);
@@ -68,5 +68,5 @@ int main(int argc, char **argv) {
     free(inp);
     free(outp);
     bone_tokenizer_free(t);
-    return g_fails ? 1 : 0;
+    return tu_failures ? 1 : 0;
 }

@@ -1,22 +1,12 @@
-/* tok_test_util.h — small helpers shared by the tokenizer and data tests: check macros,
- * reading llama.cpp vector files, and the fixture cache location. */
+/* tok_test_util.h — small helpers shared by the tokenizer and data tests (CHECK comes from
+ * tests/testutil.h): reading llama.cpp vector files, and the fixture cache location. */
 #ifndef BONE_TESTS_TOK_TEST_UTIL_H
 #define BONE_TESTS_TOK_TEST_UTIL_H
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int g_fails = 0;
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-            g_fails++;                                                     \
-        }                                                                  \
-    } while (0)
+#include "../testutil.h" /* CHECK */
 
 /* Reads a whole file or exits 1 (a missing fixture is a failure, never a skip). */
 static __attribute__((unused)) char *tt_read(const char *path, size_t *n) {

@@ -104,35 +104,35 @@ static void test_fused_step(void) {
         double want = ref_norm(&B);
         double max_norm = s % 2 ? 2.0 * want : 0.25 * want;
         double got = bone_clip_grad(&A, max_norm);
-        TU_CHECK(fabs(got - want) <= 1e-12 * want, "step %d: norm %.17g, reference %.17g", s, got, want);
-        TU_CHECK(A.clip_pending == (s % 2 == 0), "step %d: clip_pending %d", s, A.clip_pending);
+        CHECK(fabs(got - want) <= 1e-12 * want, "step %d: norm %.17g, reference %.17g", s, got, want);
+        CHECK(A.clip_pending == (s % 2 == 0), "step %d: clip_pending %d", s, A.clip_pending);
         if (A.clip_pending)
-            TU_CHECK(fabs(bone_grad_norm(&A) - max_norm) <= 1e-6 * max_norm,
+            CHECK(fabs(bone_grad_norm(&A) - max_norm) <= 1e-6 * max_norm,
                      "step %d: the norm of the pending clipped gradient is %.9g, not %.9g", s, bone_grad_norm(&A),
                      max_norm);
         ref_clip(&B, got, max_norm);
         bone_adamw_step(&oa, &A, 1e-3 * (s + 1));
         ref_adamw(&ob, &B, 1e-3 * (s + 1));
-        TU_CHECK(!A.clip_pending, "step %d: AdamW left the clip pending", s);
-        TU_CHECK(same_state(&A, &B), "step %d: values or moments differ from clip-then-AdamW", s);
+        CHECK(!A.clip_pending, "step %d: AdamW left the clip pending", s);
+        CHECK(same_state(&A, &B), "step %d: values or moments differ from clip-then-AdamW", s);
     }
     /* a second clip on top of a pending one is torch's two clip_grad_norm_ calls in a row */
     set_grads(&A, &B, &r, 0.05);
     double n1 = bone_clip_grad(&A, 0.5);
     ref_clip(&B, n1, 0.5);
     double n2 = bone_clip_grad(&A, 0.1), n2ref = bone_grad_norm(&B);
-    TU_CHECK(n2 == n2ref, "second clip: norm %.17g, of the clipped gradients %.17g", n2, n2ref);
+    CHECK(n2 == n2ref, "second clip: norm %.17g, of the clipped gradients %.17g", n2, n2ref);
     ref_clip(&B, n2, 0.1);
     bone_adamw_step(&oa, &A, 1e-3);
     ref_adamw(&ob, &B, 1e-3);
-    TU_CHECK(same_state(&A, &B), "two clips: values or moments differ");
+    CHECK(same_state(&A, &B), "two clips: values or moments differ");
     /* zero_grad drops a pending coefficient: the next step's gradients are not clipped */
     bone_clip_grad(&A, 1e-6);
     set_grads(&A, &B, &r, 0.02);
-    TU_CHECK(!A.clip_pending, "zero_grad kept a pending clip");
+    CHECK(!A.clip_pending, "zero_grad kept a pending clip");
     bone_adamw_step(&oa, &A, 1e-3);
     ref_adamw(&ob, &B, 1e-3);
-    TU_CHECK(same_state(&A, &B), "after zero_grad: values or moments differ");
+    CHECK(same_state(&A, &B), "after zero_grad: values or moments differ");
     bone_params_free(&A);
     bone_params_free(&B);
     printf("ok   fused clip + AdamW bit-identical to clip-then-AdamW (%d checks so far)\n", tu_checks);
@@ -155,8 +155,8 @@ static void test_norm_threads(void) {
     }
     omp_set_num_threads(saved);
     double want = ref_norm(&A);
-    TU_CHECK(fabs(n[0] - want) <= 1e-12 * want, "norm %.17g, reference %.17g", n[0], want);
-    TU_CHECK(n[0] == n[1] && n[0] == n[2] && n[0] == n[3], "norm depends on the thread count: %.17g %.17g %.17g %.17g",
+    CHECK(fabs(n[0] - want) <= 1e-12 * want, "norm %.17g, reference %.17g", n[0], want);
+    CHECK(n[0] == n[1] && n[0] == n[2] && n[0] == n[3], "norm depends on the thread count: %.17g %.17g %.17g %.17g",
              n[0], n[1], n[2], n[3]);
     bone_params_free(&A);
     printf("ok   gradient norm: reference within 1e-12, identical for 1-4 threads\n");
@@ -193,13 +193,13 @@ static void test_release(const char *cfg_path, bone_dtype dtype) {
     bone_model_make_trainable(&m, &P);
     double after = rss_file_mib();
     /* every weight was read; what stays are boundary pages and the norms' pages */
-    TU_CHECK(after - before < 0.1 * file_mib + 1.0,
+    CHECK(after - before < 0.1 * file_mib + 1.0,
              "%s: %.1f MiB of file pages stay resident after the copy (file %.1f MiB)", dn, after - before, file_mib);
     /* the copies equal the tensors, read back through the released mapping */
     int64_t bad = 0, checked = 0;
     for (int64_t k = 0; k < P.n; k++) {
         const bone_st_tensor *t = bone_st_find(&m.st, P.p[k].name);
-        TU_CHECK(t && t->numel == P.p[k].numel, "%s: %s missing from the file", dn, P.p[k].name);
+        CHECK(t && t->numel == P.p[k].numel, "%s: %s missing from the file", dn, P.p[k].name);
         if (!t || t->numel != P.p[k].numel) continue;
         float *want = malloc((size_t)t->numel * sizeof(float));
         bone_to_f32(want, t->data, t->dtype, (size_t)t->numel);
@@ -207,7 +207,7 @@ static void test_release(const char *cfg_path, bone_dtype dtype) {
         checked++;
         free(want);
     }
-    TU_CHECK(bad == 0 && checked == P.n, "%s: %lld of %lld copies differ from the file", dn, (long long)bad,
+    CHECK(bad == 0 && checked == P.n, "%s: %lld of %lld copies differ from the file", dn, (long long)bad,
              (long long)checked);
     printf("ok   %s: file pages resident %+.1f MiB after make_trainable (file %.1f MiB); %lld copies equal\n", dn,
            after - before, file_mib, (long long)checked);

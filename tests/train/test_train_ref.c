@@ -84,7 +84,7 @@ static void run(const char *root, const char *work, const char *name) {
     if ((v = cJSON_GetObjectItem(a, "rank"))) o.adapter.rank = (int64_t)v->valuedouble;
     if ((v = cJSON_GetObjectItem(a, "alpha"))) o.adapter.alpha = v->valuedouble;
     if ((v = cJSON_GetObjectItem(a, "grid")) && bone_parse_grid(v->valuestring, &o.adapter.grid_r, &o.adapter.grid_c, &e))
-        TU_CHECK(0, "%s: grid: %s", name, e.msg);
+        CHECK(0, "%s: grid: %s", name, e.msg);
     if ((v = cJSON_GetObjectItem(a, "init_adapter"))) {
         snprintf(init, sizeof init, "%s/%s", dir, v->valuestring);
         o.init_adapter = init;
@@ -97,14 +97,14 @@ static void run(const char *root, const char *work, const char *name) {
     bone_method meth;
     bone_method_parse(o.adapter.method, &meth, NULL);
     int rc = bone_train_run(&o, &e);
-    TU_CHECK(rc == 0, "%s: training failed: %s", name, e.msg);
+    CHECK(rc == 0, "%s: training failed: %s", name, e.msg);
     char *xp = bone_path_join(dir, "expected.safetensors");
     bone_st_set exp;
     bone_st_init(&exp);
     if (rc == 0 && bone_st_open_file(&exp, xp, &e) == 0) {
         float *loss = calloc((size_t)o.steps, 4), *lr = calloc((size_t)o.steps, 4);
         char *mp = bone_path_join(out, "metrics.jsonl");
-        TU_CHECK(read_metrics(mp, loss, lr, o.steps) == 0, "%s: metrics.jsonl has fewer than %lld lines", name,
+        CHECK(read_metrics(mp, loss, lr, o.steps) == 0, "%s: metrics.jsonl has fewer than %lld lines", name,
                  (long long)o.steps);
         free(mp);
         char what[600];
@@ -127,7 +127,7 @@ static void run(const char *root, const char *work, const char *name) {
         int64_t compared = 0;
         if (gp) {
             if (bone_st_open_file(&got, gp, &e)) {
-                TU_CHECK(0, "%s: %s", name, e.msg);
+                CHECK(0, "%s: %s", name, e.msg);
             } else {
                 for (int64_t i = 0; i < got.n; i++) {
                     char nm[512];
@@ -135,7 +135,7 @@ static void run(const char *root, const char *work, const char *name) {
                     int64_t n = 0;
                     const float *ref = tu_ref(&exp, nm, &n);
                     if (!ref || n != got.t[i].numel || got.t[i].dtype != BONE_F32) {
-                        TU_CHECK(0, "%s: %s shape/dtype mismatch", name, nm);
+                        CHECK(0, "%s: %s shape/dtype mismatch", name, nm);
                         continue;
                     }
                     snprintf(what, sizeof what, "%s %s", name, nm);
@@ -152,7 +152,7 @@ static void run(const char *root, const char *work, const char *name) {
             bone_params_init(&P);
             char *ad = bone_path_join(out, "adapter");
             if (bone_model_load(model, &m, &e) || bone_adapter_load(&m, ad, &P, &e) || bone_adapter_merge(&m, &e)) {
-                TU_CHECK(0, "%s: reload: %s", name, e.msg);
+                CHECK(0, "%s: reload: %s", name, e.msg);
             } else {
                 for (int64_t i = 0; i < bone_model_nlinears(&m); i++) {
                     bone_linear *L = bone_model_linear(&m, i);
@@ -170,7 +170,7 @@ static void run(const char *root, const char *work, const char *name) {
             bone_params_free(&P);
             free(ad);
         }
-        TU_CHECK(compared > 0, "%s: no final tensors compared", name);
+        CHECK(compared > 0, "%s: no final tensors compared", name);
         printf("ok   %s: %lld final tensors compared\n", name, (long long)compared);
         free(loss);
         free(lr);
