@@ -12,6 +12,7 @@
 #include "eval/gsm8k.h"
 #include "io/json.h"
 #include "model/generate.h"
+#include "model/model.h"
 
 static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
@@ -141,6 +142,10 @@ int cmd_eval(int argc, char **argv) {
     if (bone_model_load(model, &m, &e)) goto fail;
     have_model = 1;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
+    /* NaN logits decode to plausible-looking tokens (argmax skips NaN), so a NaN weight would
+     * give an accuracy instead of an error (hostile-use B12): one pass over the weights, next
+     * to minutes of decoding */
+    if (bone_model_check_finite(&m, &P, &e)) goto fail;
     tok = bone_tokenizer_load(tokp ? tokp : model, &e);
     if (!tok) goto fail;
     if (outp) {
