@@ -20,7 +20,7 @@ case_() {
     local rc=$?
     local msg
     msg=$(sed "s#$W/#W/#g; s#$W#W#g" "$W/err" | tr '\n' ' ' | sed 's/ *$//')
-    if [ "$rc" -eq "$want" ] && grep -qF -- "$needle" "$W/err"; then
+    if [ "$rc" -eq "$want" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$W/err"; }; then
         ok "$name: $msg"
     else
         bad "$name: exit $rc (want $want), wanted \"$needle\" in: $msg $(head -c 300 "$W/out")"
@@ -70,6 +70,50 @@ echo '{"input_ids": [5, 6, 7], "labels": [-100, -100, -100]}' >"$W/allign.jsonl"
 case_ "B16 score --json, no label tokens" 1 "no label tokens to score" \
     "$BONE" score --model "$W/m" --data "$W/allign.jsonl" --json
 grep -q nan "$W/out" && bad "B16: stdout has nan: $(cat "$W/out")"
+
+# ---- B1: data from a pipe is read once (the format sniff used to eat the first 4096 bytes)
+python3 - "$W/d100.jsonl" <<'PY'
+import random, sys
+random.seed(1)
+with open(sys.argv[1], "w") as f:
+    for i in range(100):  # every line exactly 64 bytes, so 4096 bytes = 64 whole lines
+        s = '{"input_ids": [' + ", ".join(str(random.randint(100, 499)) for _ in range(11)) + "]}"
+        f.write(s + " " * (63 - len(s)) + "\n")
+PY
+want=$("$BONE" score --model "$W/m" --data "$W/d100.jsonl")
+case "$want" in *"(100 examples)"*) ok "B1 regular file: $want" ;; *) bad "B1 regular file: $want" ;; esac
+got=$(cat "$W/d100.jsonl" | "$BONE" score --model "$W/m" --data /dev/stdin 2>&1)
+[ "$got" = "$want" ] && ok "B1 --data /dev/stdin from a pipe: $got" || bad "B1 --data /dev/stdin: $got (file: $want)"
+got=$("$BONE" score --model "$W/m" --data <(cat "$W/d100.jsonl") 2>&1)
+[ "$got" = "$want" ] && ok "B1 --data <(cat f): $got" || bad "B1 --data <(cat f): $got (file: $want)"
+head -n 10 "$W/d100.jsonl" >"$W/small.jsonl"
+want=$("$BONE" score --model "$W/m" --data "$W/small.jsonl")
+got=$("$BONE" score --model "$W/m" --data <(cat "$W/small.jsonl") 2>&1)
+[ "$got" = "$want" ] && ok "B1 small file through a pipe: $got" || bad "B1 small file through a pipe: $got (file: $want)"
+
+# ---- P6: a UTF-8 byte order mark before the first record is skipped (tokens and text data)
+printf '\xef\xbb\xbf' | cat - "$W/tok.jsonl" >"$W/bom.jsonl"
+got=$("$BONE" score --model "$W/m" --data "$W/bom.jsonl" --json 2>&1 | loss)
+[ "$got" = "$base" ] && ok "P6 BOM, pre-tokenized: loss $got" || bad "P6 BOM, pre-tokenized: $got (without BOM: $base)"
+D="$(cd "$SRC" && pwd)/models/default"
+printf '{"question": "What is 1+1?", "answer": "2\\n#### 2"}\n' >"$W/g1.jsonl"
+printf '\xef\xbb\xbf' | cat - "$W/g1.jsonl" >"$W/g1bom.jsonl"
+a=$("$BONE" score --model "$D" --data "$W/g1.jsonl" --json 2>&1)
+b=$("$BONE" score --model "$D" --data "$W/g1bom.jsonl" --json 2>&1)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "P6 BOM, gsm8k text: $b" || bad "P6 BOM, gsm8k text: $b (without BOM: $a)"
+
+# ---- P7: a key given twice in a data line is refused, as in config.json
+echo '{"input_ids":[1,2,3],"input_ids":[4,5,6,7]}' >"$W/dup.jsonl"
+case_ "P7 duplicate key, pre-tokenized" 1 'dup.jsonl:1: duplicate key "input_ids"' \
+    "$BONE" score --model "$W/m" --data "$W/dup.jsonl"
+
+# ---- P32: the format comes from the first record's top-level keys, not a text search
+echo '{"text": "hello world", "meta": {"input_ids": 1}}' >"$W/sniff.jsonl"
+case_ "P32 nested input_ids is text data" 0 "" "$BONE" score --model "$D" --data "$W/sniff.jsonl"
+echo '{"text": "the field \"input_ids\" is mentioned"}' >"$W/sniff2.jsonl"
+case_ "P32 input_ids inside a string is text data" 0 "" "$BONE" score --model "$D" --data "$W/sniff2.jsonl"
+case_ "P32 malformed first line still says where" 1 "t.jsonl:1:" \
+    bash -c "echo '{\"input_ids\": [1,2' >t.jsonl; \"$BONE\" score --model m --data t.jsonl"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
