@@ -115,5 +115,74 @@ case_ "P32 input_ids inside a string is text data" 0 "" "$BONE" score --model "$
 case_ "P32 malformed first line still says where" 1 "t.jsonl:1:" \
     bash -c "echo '{\"input_ids\": [1,2' >t.jsonl; \"$BONE\" score --model m --data t.jsonl"
 
+# ---- adapters: a LoRA r=4 on M, then edited copies of it
+"$BONE" train --model "$W/m" --data "$W/tok.jsonl" --method lora --rank 4 --alpha 8 --steps 3 --lr 2e-2 --out "$W/run0" \
+    --quiet >/dev/null 2>"$W/err" || { bad "train: $(cat "$W/err")"; }
+A="$W/run0/adapter"
+# adapter NAME PYTHON : copies A to W/NAME and runs PYTHON with c = its config (dict), t = its tensors
+# ({name: (dtype, shape, bytes)}); both are written back
+adapter() {
+    rm -rf "${W:?}/$1"; cp -r "$A" "$W/$1"
+    python3 - "$W/$1" "$2" <<'PY'
+import json, struct, sys
+d, code = sys.argv[1], sys.argv[2]
+c = json.load(open(d + "/adapter_config.json"))
+b = open(d + "/adapter_model.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+meta = h.pop("__metadata__", None)
+t = {k: (v["dtype"], v["shape"], b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in h.items()}
+exec(code)
+json.dump(c, open(d + "/adapter_config.json", "w"))
+hdr, data, off = {}, b"", 0
+if meta is not None: hdr["__metadata__"] = meta
+for k, (dt, sh, by) in t.items():
+    hdr[k] = {"dtype": dt, "shape": sh, "data_offsets": [off, off + len(by)]}; data += by; off += len(by)
+hj = json.dumps(hdr).encode(); hj += b" " * (-len(hj) % 8)
+open(d + "/adapter_model.safetensors", "wb").write(struct.pack("<Q", len(hj)) + hj + data)
+PY
+}
+sc() { "$BONE" score --model "$W/m" --data "$W/tok.jsonl" --json "$@" 2>"$W/err" | loss; }
+
+# B11: lora_alpha 0 means scaling 0 (PEFT: alpha / r), not "unset"; an absent key is the default
+with=$(sc --adapter "$A")
+adapter a0 'c["lora_alpha"] = 0'
+got=$(sc --adapter "$W/a0")
+[ "$got" = "$base" ] && [ "$with" != "$base" ] && ok "B11 lora_alpha 0: loss $got = base $base (adapter at alpha 8: $with)" \
+    || bad "B11 lora_alpha 0: loss $got, base $base, adapter at alpha 8: $with $(cat "$W/err")"
+adapter a8 'c.pop("lora_alpha")'
+got=$(sc --adapter "$W/a8")
+[ "$got" = "$with" ] && ok "B11 no lora_alpha: PEFT's default 8: $got" || bad "B11 no lora_alpha: $got, want $with $(cat "$W/err")"
+
+# P10: r 0 names the config field
+adapter r0 'c["r"] = 0'
+case_ "P10 r 0" 1 'r0/adapter_config.json: "r" must be >= 1, got 0' "$BONE" score --model m --data tok.jsonl --adapter r0
+
+# P11: tensors outside target_modules / layers_to_transform are refused
+adapter tq 'c["target_modules"] = ["q_proj"]'
+case_ "P11 target_modules [q_proj], all seven present" 1 'lora_A.weight" is outside the modules' \
+    "$BONE" score --model m --data tok.jsonl --adapter tq
+adapter tre 'c["target_modules"] = ".*\\.(q_proj|v_proj)"'
+case_ "P11 target_modules regex" 1 "is outside the modules adapter_config.json targets" \
+    "$BONE" score --model m --data tok.jsonl --adapter tre
+adapter tl0 'c["layers_to_transform"] = [0]'
+case_ "P11 layers_to_transform [0]" 1 "model.layers.1." "$BONE" score --model m --data tok.jsonl --adapter tl0
+adapter tok 'c["layers_to_transform"] = 2; t = {k: v for k, v in t.items() if ".layers.2." in k}'
+case_ "P11 layers_to_transform 2 with layer-2 tensors only" 0 "" "$BONE" score --model m --data tok.jsonl --adapter tok
+adapter tall 'c["target_modules"] = "all-linear"'
+case_ "P11 all-linear" 0 "" "$BONE" score --model m --data tok.jsonl --adapter tall
+
+# P12: targeted modules without weights are named in a warning
+adapter nol3 't = {k: v for k, v in t.items() if ".layers.3." not in k}'
+case_ "P12 layer 3 removed" 0 "targets 7 module(s) that" "$BONE" score --model m --data tok.jsonl --adapter nol3
+grep -q "model.layers.3.self_attn.q_proj" "$W/err" || bad "P12: the first missing module is not named: $(cat "$W/err")"
+
+# P13: modules_to_save and trained biases are refused, not ignored
+adapter mts 'c["modules_to_save"] = ["lm_head"]'
+case_ "P13 modules_to_save" 1 "modules_to_save is not supported" "$BONE" score --model m --data tok.jsonl --adapter mts
+adapter ball 'c["bias"] = "all"'
+case_ "P13 bias all" 1 'bias "all" is not supported' "$BONE" score --model m --data tok.jsonl --adapter ball
+case_ "P13 bias all, merge" 1 'bias "all" is not supported' "$BONE" merge --model m --adapter ball --out mg
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
