@@ -8,6 +8,7 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/samefile.h"
 #include "core/fs.h"
 #include "eval/gsm8k.h"
 #include "io/json.h"
@@ -125,6 +126,9 @@ int cmd_eval(int argc, char **argv) {
     if (!model || !data) return bone_usage_error("eval", "--model and --data are required");
     if (opts[4].seen && limit <= 0) return bone_usage_error("eval", "--limit must be positive");
     if (max_new <= 0) return bone_usage_error("eval", "--max-new must be positive");
+    if (outp && bone_same_file(outp, data))
+        return bone_usage_error("eval", "--out %s is the same file as --data %s: the results would replace the data "
+                                        "set; choose another --out", outp, data);
 
     bone_err e;
     gsm_item *items = NULL;

@@ -184,5 +184,29 @@ adapter ball 'c["bias"] = "all"'
 case_ "P13 bias all" 1 'bias "all" is not supported' "$BONE" score --model m --data tok.jsonl --adapter ball
 case_ "P13 bias all, merge" 1 'bias "all" is not supported' "$BONE" merge --model m --adapter ball --out mg
 
+# ---- B13: an output that is one of the inputs is refused (exit 2) and the input is untouched
+cp -r "$W/m" "$W/X"
+sum0=$(md5sum <"$W/X/model.safetensors")
+case_ "B13 merge --out = --model" 2 "--out X is the --model directory X" \
+    "$BONE" merge --model X --adapter run0/adapter --out X
+case_ "B13 merge --out = --model, other spelling" 2 "is the --model directory" \
+    "$BONE" merge --model X --adapter run0/adapter --out ./X/
+[ "$(md5sum <"$W/X/model.safetensors")" = "$sum0" ] && ok "B13 merge: base weights unchanged" || bad "B13 merge: base replaced"
+cp "$W/run0/metrics.jsonl" "$W/metrics0"
+case_ "B13 plot --out = RUN/metrics.jsonl" 2 "--out run0/metrics.jsonl is run0/metrics.jsonl, the metrics of the input RUN run0" \
+    "$BONE" plot run0 --out run0/metrics.jsonl
+case_ "B13 plot --out = a metrics.jsonl RUN" 2 "the metrics of the input RUN run0/metrics.jsonl" "$BONE" plot a=run0/metrics.jsonl --out ./run0/metrics.jsonl
+cmp -s "$W/metrics0" "$W/run0/metrics.jsonl" && ok "B13 plot: metrics unchanged" || bad "B13 plot: metrics replaced"
+cp "$W/g1.jsonl" "$W/g1.orig"
+case_ "B13 eval gsm8k --out = --data" 2 "--out g1.jsonl is the same file as --data g1.jsonl" \
+    "$BONE" eval gsm8k --model "$D" --data g1.jsonl --out g1.jsonl --max-new 4 --quiet
+cmp -s "$W/g1.orig" "$W/g1.jsonl" && ok "B13 eval: data unchanged" || bad "B13 eval: data replaced"
+
+# ---- B12 for eval gsm8k: NaN logits decode to some token, so the weights are checked first
+cp -r "$D" "$W/D-nan"
+poke "$W/D-nan" model.layers.0.self_attn.q_proj.weight 7 nan
+case_ "B12 eval gsm8k, nan in q_proj" 1 "model.layers.0.self_attn.q_proj.weight[7] = nan" \
+    "$BONE" eval gsm8k --model D-nan --data g1.jsonl --max-new 4 --quiet
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
