@@ -208,5 +208,23 @@ poke "$W/D-nan" model.layers.0.self_attn.q_proj.weight 7 nan
 case_ "B12 eval gsm8k, nan in q_proj" 1 "model.layers.0.self_attn.q_proj.weight[7] = nan" \
     "$BONE" eval gsm8k --model D-nan --data g1.jsonl --max-new 4 --quiet
 
+# ---- B25, P31: plot skips non-finite points and says so; huge finite losses still draw;
+# bare nan (older bone versions wrote it) is read; errors say file:line:column once
+mkdir -p "$W/pl/huge" "$W/pl/infl" "$W/pl/nan" "$W/pl/bad"
+printf '{"step": 1, "loss": 1e308}\n{"step": 2, "loss": -1e308}\n' >"$W/pl/huge/metrics.jsonl"
+case_ "B25 plot losses of ±1e308" 0 "" "$BONE" plot pl/huge --out huge.svg
+grep -qi nan "$W/huge.svg" && bad "B25 huge: NaN coordinates: $(grep -i nan "$W/huge.svg" | head -2)" \
+    || ok "B25 huge: no NaN in the SVG"
+printf '{"step": 1, "loss": 3.5}\n{"step": 2, "loss": 1e999}\n{"step": 3, "loss": 2.5, "eval_loss": 1e999}\n' \
+    >"$W/pl/infl/metrics.jsonl"
+case_ "B25 plot an infinite loss" 0 "skipped 2 non-finite point(s)" "$BONE" plot pl/infl --out inf.svg
+grep -qiE "nan|inf<" "$W/inf.svg" && bad "B25 inf: non-finite in the SVG" || ok "B25 inf: nothing non-finite in the SVG"
+printf '{"step": 1, "loss": 3.5, "lr": nan}\n\n{"step": 2, "loss": nan, "lr": -nan}\n{"step": 3, "loss": 2.5, "lr": inf}\n' \
+    >"$W/pl/nan/metrics.jsonl"
+case_ "P31 plot metrics with bare nan" 0 "skipped 1 non-finite point(s) (NaN or infinite loss or step; the first on line 3" \
+    "$BONE" plot pl/nan --out nan.svg
+printf '{"step": 1, "loss": 3.5}\n\n{"step": 2, "loss": }\n' >"$W/pl/bad/metrics.jsonl"
+case_ "P31 plot error line:column not doubled" 1 "pl/bad/metrics.jsonl:3:21: malformed JSON" "$BONE" plot pl/bad --out bad.svg
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
