@@ -65,6 +65,11 @@ cp -r "$W/m" "$W/m-norm"
 poke "$W/m-norm" model.norm.weight 0 nan
 case_ "P35 score, nan in model.norm" 1 "model.norm.weight[0]" "$BONE" score --model "$W/m-norm" --data "$W/tok.jsonl"
 
+case_ "B12 inspect names a non-finite weight" 0 "model.layers.0.self_attn.q_proj.weight[5]" "$BONE" inspect m-nan --json
+grep -q '"non_finite":\s*1' "$W/out" || bad "B12 inspect --json: no \"non_finite\": 1 in $(head -c 300 "$W/out")"
+case_ "B12 inspect of a clean model" 0 "" "$BONE" inspect m --json
+grep -q '"non_finite":\s*0' "$W/out" || bad "B12 inspect --json of a clean model: no \"non_finite\": 0"
+
 # ---- B16: nothing to score is an error, not {"loss": nan}
 echo '{"input_ids": [5, 6, 7], "labels": [-100, -100, -100]}' >"$W/allign.jsonl"
 case_ "B16 score --json, no label tokens" 1 "no label tokens to score" \
