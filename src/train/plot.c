@@ -88,6 +88,8 @@ static char *denan(const char *s, size_t n, int64_t *count) {
     return o;
 }
 
+static void free_series(series *s);
+
 static int load_series(const char *run, const char *label, const char *xkey, series *s, bone_err *e) {
     memset(s, 0, sizeof *s);
     char *path = strstr(run, ".jsonl") ? xstrdup(run) : bone_path_join(run, "metrics.jsonl");
@@ -174,6 +176,7 @@ static int load_series(const char *run, const char *label, const char *xkey, ser
         }
     }
     free(path);
+    if (rc) free_series(s); /* the caller frees only the series loaded before this one */
     return rc;
 }
 
