@@ -175,8 +175,10 @@ int bone_adapter_bind(bone_linear *L, bone_adapter *a, bone_err *e) {
     if (bone_adapter_numel(L->name, O, I, a->method, a->b, a->gr, a->gc, a->rank, e) < 0) return -1;
     if (a->method != BONE_METHOD_FREE && bone_method_is_bone(a->method)) a->ng = (O / a->b / a->gr) * (I / a->b / a->gc);
     if (is_lora(a->method)) {
-        if (a->alpha == 0) a->alpha = (double)a->rank;
-        if (a->scale == 0.0f) a->scale = (float)(a->alpha / (double)a->rank);
+        if (!a->scale_set) { /* only an unset alpha means the default (hostile-use B11); negative is legal, as in PEFT */
+            if (a->alpha == 0) a->alpha = (double)a->rank;
+            if (a->scale == 0.0f) a->scale = (float)(a->alpha / (double)a->rank);
+        }
         if (!(a->dropout >= 0.0 && a->dropout < 1.0))
             return bone_fail(e, "%s: dropout must be in [0, 1), got %g", bone_method_name(a->method), a->dropout);
     }

@@ -61,6 +61,8 @@ typedef struct bone_adapter {
     int64_t rank;       /* LoRA family */
     float scale;        /* LoRA family: alpha / rank */
     double alpha;       /* LoRA family: as configured (saved as lora_alpha) */
+    int scale_set;      /* LoRA family: scale (and alpha) are final as given, 0 included (a PEFT
+                         * config's lora_alpha: 0 means scaling 0); else bind derives them */
     double dropout;     /* LoRA family */
     uint64_t id;        /* linear index: selects this linear's init and dropout streams */
     uint64_t seed;      /* spec seed (init, dropout) */

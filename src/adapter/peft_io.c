@@ -8,6 +8,7 @@
  *   bone-row/-grid/-hadamard → MISS "bat" layout + "bone_variant" (+ "bone_grid"); PEFT cannot load these.
  * Reading accepts ours and PEFT's LORA / BONE (bone_block) / MISS (miss_block). */
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,93 @@ static int nonempty_object(const cJSON *cfg, const char *key) {
     return v && cJSON_IsObject(v) && v->child;
 }
 
+/* modules_to_save (whole modules trained and saved next to the adapter) and trained biases
+ * are PEFT features this loader does not apply: refuse them rather than drop them (P13) */
+static int unsupported_extras(const cJSON *cfg, const char *cpath, bone_err *e) {
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(cfg, "modules_to_save");
+    if (ms && !cJSON_IsNull(ms) && !(cJSON_IsArray(ms) && !ms->child))
+        return bone_fail(e, "%s: modules_to_save is not supported (whole trained modules next to the adapter)", cpath);
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(cfg, "bias");
+    if (bs && !cJSON_IsNull(bs) && !(cJSON_IsString(bs) && !strcmp(bs->valuestring, "none")))
+        return bone_fail(e, "%s: bias %s%s%s is not supported (only \"none\": trained biases are not loaded)", cpath,
+                         cJSON_IsString(bs) ? "\"" : "", cJSON_IsString(bs) ? bs->valuestring : "(not a string)",
+                         cJSON_IsString(bs) ? "\"" : "");
+    return 0;
+}
+
+/* The modules adapter_config.json targets, as PEFT matches them: target_modules is a list of
+ * names (a module matches when its full name equals one or ends with "." + one), the string
+ * "all-linear", or a regular expression matched against the whole module name (compiled as
+ * POSIX ERE: a Python-only construct gives a warning and no check); layers_to_transform (an
+ * int or a list) then narrows a list to those layer indices. Absent: nothing is checked. */
+typedef struct target_set {
+    const cJSON *tm, *lt;   /* target_modules list, layers_to_transform (NULL: any layer) */
+    int all, use_re, known; /* known: the set can be checked */
+    regex_t re;
+} target_set;
+
+static int target_set_parse(const cJSON *cfg, const char *cpath, target_set *ts, bone_err *e) {
+    memset(ts, 0, sizeof *ts);
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(cfg, "target_modules");
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(cfg, "layers_to_transform");
+    if (lt && !cJSON_IsNull(lt)) {
+        int ok = bone_json_is_int(lt, NULL) || cJSON_IsArray(lt);
+        for (const cJSON *x = cJSON_IsArray(lt) ? lt->child : NULL; x && ok; x = x->next) ok = bone_json_is_int(x, NULL);
+        if (!ok) return bone_fail(e, "%s: layers_to_transform must be an integer or a list of integers", cpath);
+    }
+    if (!tm || cJSON_IsNull(tm)) return 0;
+    if (cJSON_IsString(tm)) {
+        if (!strcmp(tm->valuestring, "all-linear")) {
+            ts->all = ts->known = 1;
+        } else {
+            size_t n = strlen(tm->valuestring);
+            char *pat = xmalloc(n + 5);
+            snprintf(pat, n + 5, "^(%s)$", tm->valuestring);
+            int rc = regcomp(&ts->re, pat, REG_EXTENDED | REG_NOSUB);
+            free(pat);
+            if (rc) {
+                fprintf(stderr, "bone: warning: %s: target_modules \"%s\" is not a POSIX regular expression; the "
+                                "adapter's modules are not checked against it\n", cpath, tm->valuestring);
+                return 0;
+            }
+            ts->use_re = ts->known = 1;
+            return 0; /* PEFT ignores layers_to_transform for a regex */
+        }
+    } else if (cJSON_IsArray(tm)) {
+        for (const cJSON *x = tm->child; x; x = x->next)
+            if (!cJSON_IsString(x)) return bone_fail(e, "%s: target_modules must be a list of strings or a string", cpath);
+        ts->tm = tm;
+        ts->known = 1;
+    } else {
+        return bone_fail(e, "%s: target_modules must be a list of strings or a string", cpath);
+    }
+    if (lt && !cJSON_IsNull(lt)) ts->lt = lt;
+    return 0;
+}
+
+/* 1: targeted, 0: not, -1: unknown */
+static int target_set_has(const target_set *ts, const char *name, int64_t layer) {
+    if (!ts->known) return -1;
+    if (ts->use_re) return regexec(&ts->re, name, 0, NULL, 0) == 0;
+    int hit = ts->all;
+    size_t nl = strlen(name);
+    for (const cJSON *x = ts->tm ? ts->tm->child : NULL; x && !hit; x = x->next) {
+        size_t k = strlen(x->valuestring);
+        hit = !strcmp(name, x->valuestring) || (nl > k && name[nl - k - 1] == '.' && !strcmp(name + nl - k, x->valuestring));
+    }
+    if (!hit || !ts->lt) return hit;
+    int64_t v;
+    if (bone_json_is_int(ts->lt, &v)) return v == layer;
+    for (const cJSON *x = ts->lt->child; x; x = x->next)
+        if (bone_json_is_int(x, &v) && v == layer) return 1;
+    return 0;
+}
+
+static void target_set_free(target_set *ts) {
+    if (ts->use_re) regfree(&ts->re);
+    ts->use_re = 0;
+}
+
 int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *e) {
     if (P->n || P->value) return bone_fail(e, "bone_adapter_load: the parameter store must be empty");
     char *cpath = bone_path_join(dir, "adapter_config.json");
@@ -309,6 +397,8 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
     bone_st_init(&st);
     const int64_t nlin = bone_model_nlinears(m);
     slot *slots = xcalloc((size_t)(nlin > 0 ? nlin : 1), sizeof *slots);
+    target_set ts;
+    memset(&ts, 0, sizeof ts);
     int rc = -1;
     if (!cfg) goto out;
     const char *pt = bone_json_str(cfg, "peft_type", cpath, e);
@@ -382,6 +472,12 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
         if (bone_json_bool_opt(cfg, "use_rslora", cpath, 0, &b1, e)) goto out;
         scale = b1 ? alpha / sqrt((double)r) : alpha / (double)r;
     }
+    if (r < 1) { /* before any tensor: the config is what is wrong (hostile-use P10) */
+        bone_fail(e, "%s: \"r\" must be >= 1, got %lld", cpath, (long long)r);
+        goto out;
+    }
+    if (unsupported_extras(cfg, cpath, e)) goto out;
+    if (target_set_parse(cfg, cpath, &ts, e)) goto out;
     if (bone_st_open_file(&st, spath, e)) goto out;
     /* map every tensor to (linear, slot) */
     const char *sfx_bone = !strcmp(pt, "BONE") ? ".bone_block" : ".miss_block";
@@ -412,7 +508,24 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
                       (int)(kl - pl - sl), key + pl);
             goto out;
         }
+        /* a tensor the config does not target: PEFT would skip it, we would apply it; the
+         * adapter is inconsistent, so say so rather than choose (hostile-use P11) */
+        if (target_set_has(&ts, bone_model_linear(m, li)->name, li / BONE_NPROJ) == 0) {
+            bone_fail(e, "%s: tensor \"%s\" is outside the modules adapter_config.json targets (target_modules%s); "
+                         "PEFT would not apply it", spath, key, ts.lt ? " and layers_to_transform" : "");
+            goto out;
+        }
         slots[li].t[which] = &st.t[t];
+    }
+    { /* targeted modules without weights are left unadapted (as PEFT would, with a warning) (P12) */
+        int64_t missing = 0, first = -1;
+        for (int64_t i = 0; i < nlin; i++)
+            if (!slots[i].t[0] && !slots[i].t[1] && target_set_has(&ts, bone_model_linear(m, i)->name, i / BONE_NPROJ) == 1 &&
+                missing++ == 0)
+                first = i;
+        if (missing)
+            fprintf(stderr, "bone: warning: %s targets %lld module(s) that %s has no weights for (the first: %s); "
+                            "they stay unadapted\n", cpath, (long long)missing, spath, bone_model_linear(m, first)->name);
     }
     /* attach and plan */
     char name[512];
@@ -427,7 +540,7 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
         bone_adapter *a = bone_adapter_new(method);
         a->id = (uint64_t)i;
         if (is_bone) a->b = r, a->gr = gr, a->gc = gc;
-        else a->rank = r, a->alpha = alpha, a->scale = (float)scale, a->dropout = dropout;
+        else a->rank = r, a->alpha = alpha, a->scale = (float)scale, a->scale_set = 1, a->dropout = dropout;
         if (bone_adapter_bind(L, a, e)) {
             free(a);
             bone_wrap(e, "%s", spath);
@@ -473,6 +586,7 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
     }
     rc = 0;
 out:
+    target_set_free(&ts);
     free(slots);
     bone_st_close(&st);
     cJSON_Delete(cfg);

@@ -8,10 +8,12 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/samefile.h"
 #include "core/fs.h"
 #include "eval/gsm8k.h"
 #include "io/json.h"
 #include "model/generate.h"
+#include "model/model.h"
 
 static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
@@ -124,6 +126,9 @@ int cmd_eval(int argc, char **argv) {
     if (!model || !data) return bone_usage_error("eval", "--model and --data are required");
     if (opts[4].seen && limit <= 0) return bone_usage_error("eval", "--limit must be positive");
     if (max_new <= 0) return bone_usage_error("eval", "--max-new must be positive");
+    if (outp && bone_same_file(outp, data))
+        return bone_usage_error("eval", "--out %s is the same file as --data %s: the results would replace the data "
+                                        "set; choose another --out", outp, data);
 
     bone_err e;
     gsm_item *items = NULL;
@@ -141,6 +146,10 @@ int cmd_eval(int argc, char **argv) {
     if (bone_model_load(model, &m, &e)) goto fail;
     have_model = 1;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
+    /* NaN logits decode to plausible-looking tokens (argmax skips NaN), so a NaN weight would
+     * give an accuracy instead of an error (hostile-use B12): one pass over the weights, next
+     * to minutes of decoding */
+    if (bone_model_check_finite(&m, &P, &e)) goto fail;
     tok = bone_tokenizer_load(tokp ? tokp : model, &e);
     if (!tok) goto fail;
     if (outp) {

@@ -15,6 +15,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *USAGE =
@@ -83,6 +84,20 @@ static cJSON *shape_json(const bone_st_tensor *t) {
     cJSON *a = cJSON_CreateArray();
     for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)t->shape[d]));
     return a;
+}
+
+/* NaN/±Inf weights: "non_finite": count (0 when clean) and the first one's tensor[element],
+ * with a warning on stderr; one pass over the weights, which inspect can afford (B12) */
+static void nonfinite_summary(const bone_st_set *s, cJSON *o, const char *path) {
+    int64_t ft, fi;
+    int64_t n = bone_st_count_nonfinite(s, &ft, &fi);
+    cJSON_AddNumberToObject(o, "non_finite", (double)n);
+    if (!n) return;
+    char where[700];
+    snprintf(where, sizeof where, "%s[%lld]", s->t[ft].name, (long long)fi);
+    cJSON_AddStringToObject(o, "first_non_finite", where);
+    fprintf(stderr, "bone inspect: warning: %s has %lld non-finite value(s) (NaN or infinite); the first is %s\n", path,
+            (long long)n, where);
 }
 
 /* per dtype: tensors, elements, bytes; totals into the object */
@@ -156,6 +171,7 @@ static int inspect_model(const char *dir, cJSON *o, bone_err *e) {
     cJSON_AddNumberToObject(o, "files", s.nfiles);
     int64_t numel;
     tensor_totals(&s, o, &numel);
+    nonfinite_summary(&s, o, dir);
     bone_st_close(&s);
     /* what the config implies (every weight, norm and bias; lm_head only when untied) */
     bone_adapter_spec spec = {0};
@@ -226,6 +242,7 @@ static int inspect_adapter(const char *dir, cJSON *o, bone_err *e) {
     if (bone_st_open_file(&s, sp, e)) goto out;
     int64_t numel;
     tensor_totals(&s, o, &numel);
+    nonfinite_summary(&s, o, dir);
     cJSON_AddNumberToObject(o, "trainable_parameters", (double)numel);
     /* adapted linears: distinct "layers.N.<module>" prefixes */
     int64_t maxl = -1, nlin = 0;
@@ -269,6 +286,7 @@ static int inspect_safetensors(const char *path, cJSON *o, bone_err *e) {
     cJSON_AddStringToObject(o, "kind", "safetensors");
     cJSON_AddStringToObject(o, "path", path);
     tensor_totals(&s, o, NULL);
+    nonfinite_summary(&s, o, path);
     cJSON *md = cJSON_AddObjectToObject(o, "metadata");
     for (int i = 0; i < s.files[0].nmeta; i++)
         cJSON_AddStringToObject(md, s.files[0].meta[2 * i], s.files[0].meta[2 * i + 1]);

@@ -4,6 +4,7 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/samefile.h"
 
 static const char *MERGE_USAGE =
     "--model DIR --adapter DIR --out DIR\n\n"
@@ -39,6 +40,9 @@ static int run(const char *cmd, const char *usage, int unmerge, int argc, char *
     int r = bone_args_parse(cmd, usage, opts, argc, argv, pos, 0, &npos);
     if (r) return r < 0 ? 0 : r;
     if (!model || !adapter || !out) return bone_usage_error(cmd, "--model, --adapter and --out are required");
+    if (bone_same_file(out, model))
+        return bone_usage_error(cmd, "--out %s is the --model directory %s: the %s model would replace it; choose "
+                                     "another --out", out, model, unmerge ? "unmerged" : "merged");
     bone_err e;
     int64_t n = 0;
     if (bone_adapter_merge_dir(model, adapter, out, unmerge, &n, &e)) {

@@ -1,8 +1,11 @@
 /* cmd_plot.c — `bone plot`: loss curves of one or more runs as an SVG. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/samefile.h"
+#include "core/fs.h"
 #include "train/plot.h"
 
 static const char *USAGE =
@@ -42,6 +45,17 @@ int cmd_plot(int argc, char **argv) {
             labels[i] = NULL;
             runs[i] = pos[i];
         }
+    }
+    for (int i = 0; i < npos; i++) { /* the run's metrics, read the way plot.c reads them */
+        char *mp = strstr(runs[i], ".jsonl") ? xstrdup(runs[i]) : bone_path_join(runs[i], "metrics.jsonl");
+        int same = bone_same_file(out, mp) || bone_same_file(out, runs[i]);
+        if (same) {
+            int rc = bone_usage_error("plot", "--out %s is %s, the metrics of the input RUN %s: the SVG would "
+                                              "replace them; choose another --out", out, mp, runs[i]);
+            free(mp);
+            return rc;
+        }
+        free(mp);
     }
     bone_plot_opts po = {x, title, logy};
     bone_err e;

@@ -1,9 +1,11 @@
 /* cmd_score.c — `bone score`: mean loss over label tokens of a data set. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "model/model.h"
 #include "train/trainer.h"
 
 static const char *USAGE =
@@ -58,6 +60,22 @@ int cmd_score(int argc, char **argv) {
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
     if (bone_dataset_load(&dopts, &d, &e)) goto fail;
     if (bone_eval_loss(&m, &d, batch, &loss, &tokens, &e)) goto fail;
+    /* a mean over nothing is not a score, and "nan" is not JSON (hostile-use B16) */
+    if (tokens == 0) {
+        bone_fail(&e, "%s: no label tokens to score (every label is -100, or every example has one token)", data);
+        goto fail;
+    }
+    /* a non-finite loss is an error, never a result (B12, P35): name the weight when one is the
+     * cause (the check is a pass over the weights, paid only here, on failure) */
+    if (!isfinite(loss)) {
+        bone_err we;
+        if (bone_model_check_finite(&m, &P, &we))
+            bone_fail(&e, "the loss is %s: %s", isnan(loss) ? "NaN" : "infinite", we.msg);
+        else
+            bone_fail(&e, "the loss is %s over %lld tokens (the weights are finite: the activations overflowed)",
+                      isnan(loss) ? "NaN" : "infinite", (long long)tokens);
+        goto fail;
+    }
     if (json) printf("{\"loss\": %.9g, \"tokens\": %lld}\n", loss, (long long)tokens);
     else printf("loss %.6f over %lld tokens (%lld examples)\n", loss, (long long)tokens, (long long)d.n);
     rc = 0;

@@ -81,10 +81,34 @@ static int read_ids(const cJSON *arr, const char *field, const char *where, int 
     return 0;
 }
 
-int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
-    char *text;
-    size_t n;
-    if (bone_read_file(opts->path, &text, &n, e)) return -1;
+int bone_data_read(const char *path, char **text, size_t *n, bone_err *e) {
+    if (bone_read_file(path, text, n, e)) return -1;
+    /* a UTF-8 byte order mark (Windows editors write one) is not part of the first record
+     * (hostile-use P6); config.json readers accept it too */
+    if (*n >= 3 && !memcmp(*text, "\xEF\xBB\xBF", 3)) {
+        memmove(*text, *text + 3, *n - 3 + 1);
+        *n -= 3;
+    }
+    return 0;
+}
+
+cJSON *bone_jsonl_parse(const char *s, size_t n, const char *path, int64_t line, bone_err *e) {
+    char where[1200];
+    snprintf(where, sizeof where, "%s:%lld", path, (long long)line);
+    bone_err je;
+    cJSON *o = bone_json_parse(s, n, where, &je);
+    if (o) return o;
+    /* json.c places errors in the one-line text as WHERE:LINE:COL with LINE always 1 here;
+     * say path:LINE:COL, not path:LINE:1:COL */
+    size_t wl = strlen(where);
+    if (!strncmp(je.msg, where, wl) && !strncmp(je.msg + wl, ":1:", 3))
+        bone_fail(e, "%s:%lld:%s", path, (long long)line, je.msg + wl + 3);
+    else
+        bone_fail(e, "%s", je.msg);
+    return NULL;
+}
+
+static int load_tokens_buf(const bone_data_opts *opts, const char *text, size_t n, bone_dataset *out, bone_err *e) {
     bone_dataset_init(out);
     int64_t line = 0, dropped = 0, truncated = 0;
     size_t pos = 0;
@@ -93,20 +117,16 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
     size_t a, b;
     while (bone_jsonl_next(text, n, &pos, &line, &a, &b)) {
         snprintf(where, sizeof where, "%s:%lld", opts->path, (long long)line);
-        bone_err je;
-        cJSON *o = bone_json_parse(text + a, b - a, where, &je);
-        if (!o) {
-            /* json.c places errors in the one-line text as WHERE:1:COL; say path:LINE:COL */
-            size_t wl = strlen(where);
-            if (!strncmp(je.msg, where, wl) && !strncmp(je.msg + wl, ":1:", 3))
-                bone_fail(e, "%s:%lld:%s", opts->path, (long long)line, je.msg + wl + 3);
-            else
-                bone_fail(e, "%s", je.msg);
-            goto out;
-        }
+        cJSON *o = bone_jsonl_parse(text + a, b - a, opts->path, line, e);
+        if (!o) goto out;
         if (!cJSON_IsObject(o)) {
             cJSON_Delete(o);
             bone_fail(e, "%s: expected a JSON object {\"input_ids\": [...], \"labels\": [...]}", where);
+            goto out;
+        }
+        /* cJSON would use the first of two "input_ids" and Python the last: refuse (P7) */
+        if (bone_json_check_dups(o, where, e)) {
+            cJSON_Delete(o);
             goto out;
         }
         const cJSON *ids_j = cJSON_GetObjectItemCaseSensitive(o, "input_ids");
@@ -178,24 +198,52 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
     }
     rc = 0;
 out:
-    free(text);
     if (rc) bone_dataset_free(out);
     return rc;
 }
 
-/* Format detection: peek at the first non-blank line's fields. */
+int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
+    char *text;
+    size_t n;
+    bone_dataset_init(out);
+    if (bone_data_read(opts->path, &text, &n, e)) return -1;
+    int rc = load_tokens_buf(opts, text, n, out, e);
+    free(text);
+    return rc;
+}
+
+/* Format detection from the parsed first record: pre-tokenized when it is an object with a
+ * top-level "input_ids" (a key nested deeper, or the text "input_ids" inside a string, is
+ * not one: hostile-use P32). A first line that does not parse goes to whichever loader its
+ * text suggests, which then reports the malformed JSON with file:line:column. */
+static int first_record_is_tokens(const bone_data_opts *opts, const char *text, size_t n) {
+    size_t pos = 0, a, b;
+    int64_t line = 0;
+    if (!bone_jsonl_next(text, n, &pos, &line, &a, &b) || text[a] != '{') return 0;
+    bone_err ig;
+    cJSON *o = bone_jsonl_parse(text + a, b - a, opts->path, line, &ig);
+    if (!o) {
+        for (size_t i = a; i + 11 <= b; i++)
+            if (!memcmp(text + i, "\"input_ids\"", 11)) return 1;
+        return 0;
+    }
+    int tok = cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "input_ids");
+    cJSON_Delete(o);
+    return tok;
+}
+
+/* Reads the file once (a pipe or /dev/stdin cannot be read twice: hostile-use B1), detects
+ * the format from the buffer, and parses that same buffer. */
 int bone_dataset_load(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
     const char *f = opts->format;
+    bone_dataset_init(out);
     if (f && strcmp(f, "auto") && strcmp(f, "tokens")) return bone_dataset_load_text(opts, out, e);
     if (f && !strcmp(f, "tokens")) return bone_dataset_load_tokens(opts, out, e);
-    FILE *fp = fopen(opts->path, "rb");
-    if (!fp) return bone_fail(e, "%s: cannot open data file", opts->path);
-    char buf[4096];
-    size_t got = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[got] = 0;
-    size_t i = 0;
-    while (i < got && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
-    if (i < got && buf[i] == '{' && strstr(buf + i, "\"input_ids\"")) return bone_dataset_load_tokens(opts, out, e);
-    return bone_dataset_load_text(opts, out, e);
+    char *text;
+    size_t n;
+    if (bone_data_read(opts->path, &text, &n, e)) return -1;
+    int rc = first_record_is_tokens(opts, text, n) ? load_tokens_buf(opts, text, n, out, e)
+                                                   : bone_dataset_load_text_buf(opts, text, n, out, e);
+    free(text);
+    return rc;
 }

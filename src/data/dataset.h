@@ -47,6 +47,12 @@ int bone_dataset_load(const bone_data_opts *opts, bone_dataset *out, bone_err *e
 int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone_err *e);
 /* Text formats through a template and tokenizer (instruct.c). */
 int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_err *e);
+/* The same on the file's text already read (text[n] == 0; not freed; opts->path names it). */
+int bone_dataset_load_text_buf(const bone_data_opts *opts, const char *text, size_t n, bone_dataset *out, bone_err *e);
+/* Reads a data file whole, dropping a UTF-8 byte order mark at its start. */
+int bone_data_read(const char *path, char **text, size_t *n, bone_err *e);
+/* Parses one JSONL line [s, s+n) of path; errors say path:LINE:COLUMN. */
+struct cJSON *bone_jsonl_parse(const char *s, size_t n, const char *path, int64_t line, bone_err *e);
 /* Walks JSONL text: returns 1 with [*a, *b) the next non-blank line (surrounding spaces, tabs
  * and CR trimmed) and *line its 1-based number; 0 at the end. *pos starts at 0. */
 int bone_jsonl_next(const char *text, size_t n, size_t *pos, int64_t *line, size_t *a, size_t *b);

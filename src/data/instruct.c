@@ -262,10 +262,8 @@ static cJSON *parse_line(const char *s, size_t n, const char *path, int64_t line
     return NULL;
 }
 
-int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
-    bone_dataset_init(out);
-    const char *path = opts->path;
-    if (opts->format && !strcmp(opts->format, "tokens")) return bone_dataset_load_tokens(opts, out, e);
+/* the --format name is known and a tokenizer is given (checked before reading the file) */
+static int check_opts(const bone_data_opts *opts, bone_err *e) {
     if (opts->format && strcmp(opts->format, "auto")) {
         int ok = 0;
         for (int i = 0; i < NFORMATS; i++) ok |= !strcmp(opts->format, FORMATS[i].name);
@@ -274,10 +272,27 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
                              opts->format);
     }
     if (!opts->tokenizer || !*opts->tokenizer)
-        return bone_fail(e, "%s: text data needs a tokenizer (a model directory or tokenizer.json)", path);
+        return bone_fail(e, "%s: text data needs a tokenizer (a model directory or tokenizer.json)", opts->path);
+    return 0;
+}
+
+int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_err *e) {
+    bone_dataset_init(out);
+    if (opts->format && !strcmp(opts->format, "tokens")) return bone_dataset_load_tokens(opts, out, e);
+    if (check_opts(opts, e)) return -1;
     char *text;
     size_t n;
-    if (bone_read_file(path, &text, &n, e)) return -1;
+    if (bone_data_read(opts->path, &text, &n, e)) return -1;
+    int rc = bone_dataset_load_text_buf(opts, text, n, out, e);
+    free(text);
+    return rc;
+}
+
+int bone_dataset_load_text_buf(const bone_data_opts *opts, const char *text, size_t n, bone_dataset *out,
+                               bone_err *e) {
+    bone_dataset_init(out);
+    const char *path = opts->path;
+    if (check_opts(opts, e)) return -1;
     size_t bad = bone_utf8_check(text, n);
     if (bad != n) {
         size_t line = 1, col = 1;
@@ -286,7 +301,6 @@ int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_e
             else col++;
         }
         unsigned byte = (unsigned char)text[bad];
-        free(text);
         return bone_fail(e, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02X at byte offset %zu)", path, line, col, byte, bad);
     }
     loader L = {0};
@@ -357,6 +371,5 @@ out:
     bone_dataset_free(&L.ds);
     if (L.have_fmt) bone_template_close(&L.tmpl);
     bone_tokenizer_free(L.tok);
-    free(text);
     return rc;
 }

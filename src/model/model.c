@@ -155,6 +155,70 @@ fail:
     return -1;
 }
 
+/* elements of x whose exponent bits (mask) are all ones: a branch-free count the compiler
+ * vectorises (the byte-wise loads because a mapping is only byte-aligned for odd headers) */
+static int64_t count_exp_ones(const unsigned char *x, int64_t n, int wide, uint32_t mask) {
+    int64_t c = 0;
+    if (wide) {
+#pragma omp simd reduction(+ : c)
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, x + 4 * i, 4);
+            c += (u & mask) == mask;
+        }
+    } else {
+#pragma omp simd reduction(+ : c)
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, x + 2 * i, 2);
+            c += (uint32_t)(h & mask) == mask;
+        }
+    }
+    return c;
+}
+
+int64_t bone_st_count_nonfinite(const bone_st_set *s, int64_t *first_t, int64_t *first_i) {
+    int64_t cnt = 0;
+    *first_t = *first_i = -1;
+    for (int64_t t = 0; t < s->n; t++) {
+        const bone_st_tensor *x = &s->t[t];
+        if (!x->supported) continue;
+        const int wide = x->dtype == BONE_F32;
+        const uint32_t mask = wide ? 0x7f800000u : x->dtype == BONE_BF16 ? 0x7f80u : 0x7c00u;
+        const int64_t c = count_exp_ones(x->data, x->numel, wide, mask);
+        if (c && *first_t < 0) { /* only now look for where */
+            const size_t es = wide ? 4 : 2;
+            int64_t i = 0;
+            while (!count_exp_ones((const unsigned char *)x->data + (size_t)i * es, 1, wide, mask)) i++;
+            *first_t = t;
+            *first_i = i;
+        }
+        cnt += c;
+    }
+    return cnt;
+}
+
+int bone_model_check_finite(const bone_model *m, const bone_params *P, bone_err *e) {
+    int64_t ft, fi;
+    int64_t n = bone_st_count_nonfinite(&m->st, &ft, &fi);
+    if (n) {
+        const bone_st_tensor *t = &m->st.t[ft];
+        float v = 0.0f;
+        bone_to_f32(&v, (const char *)t->data + (size_t)fi * bone_dtype_size(t->dtype), t->dtype, 1);
+        return bone_fail(e, "%s: %lld non-finite weight(s); the first is %s[%lld] = %g", m->st.files[t->file].path,
+                         (long long)n, t->name, (long long)fi, (double)v);
+    }
+    if (!P || !P->value) return 0;
+    for (int64_t k = 0; k < P->n; k++) {
+        const float *v = P->value + P->p[k].offset;
+        for (int64_t i = 0; i < P->p[k].numel; i++)
+            if (!isfinite(v[i]))
+                return bone_fail(e, "the adapter has a non-finite value: %s[%lld] = %g", P->p[k].name, (long long)i,
+                                 (double)v[i]);
+    }
+    return 0;
+}
+
 void bone_model_free(bone_model *m) {
     if (m->layers)
         for (int64_t l = 0; l < m->cfg.n_layers; l++)

@@ -41,6 +41,14 @@ typedef struct bone_model {
 
 int bone_model_load(const char *dir, bone_model *m, bone_err *e);
 void bone_model_free(bone_model *m);
+/* Non-finite values (NaN, ±Inf) in the float tensors of s, read from the raw bits (exponent
+ * all ones) without conversion: returns how many, with the first one's tensor index and
+ * element in *first_t, *first_i (-1 when none). One pass over the weights: inspect, eval and
+ * score's diagnosis of a non-finite loss call it; plain loading does not (hostile-use B12). */
+int64_t bone_st_count_nonfinite(const bone_st_set *s, int64_t *first_t, int64_t *first_i);
+/* Fails naming the file, tensor and element of the first non-finite weight of the model's
+ * stored tensors and of the fp32 values in P (an adapter; P may be NULL). */
+int bone_model_check_finite(const bone_model *m, const bone_params *P, bone_err *e);
 /* Linear by index 0..7L-1 (layer-major, bone_proj order). */
 bone_linear *bone_model_linear(bone_model *m, int64_t idx);
 int64_t bone_model_nlinears(const bone_model *m);

@@ -6,6 +6,9 @@
  * (Cephes' expf coefficients): relative error ≤ 2 ulp over the range used. Inputs are
  * clamped to [-87.3, 88.7], so results stay normal (e^-87.3 ≈ 1.2e-38 stands in for
  * anything smaller — invisible next to the softmax's maximum term, which is 1).
+ * NaN propagates (a NaN weight must give a NaN loss, as in PyTorch, not a plausible number):
+ * the clamp puts the constant first, because max_ps/min_ps return their SECOND operand when
+ * either is NaN, and bone_vmax tracks NaN explicitly (no order of max operands keeps it).
  * Sums are taken in 16 double lanes and reduced in a fixed order, so they are deterministic.
  * Without AVX-512 the same functions fall back to scalar expf. */
 #ifndef BONE_OPS_VEXP_H
@@ -16,7 +19,9 @@
 #include <immintrin.h>
 
 static inline __m512 bone_exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    /* constant first: for a NaN lane max_ps/min_ps return the second operand, x, so NaN survives
+     * (the other order turned NaN into -87.3, i.e. a probability of ~0: uniform attention) */
+    x = _mm512_min_ps(_mm512_set1_ps(88.7f), _mm512_max_ps(_mm512_set1_ps(-87.3f), x));
     /* n = round(x·log2 e) */
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -33,18 +38,27 @@ static inline __m512 bone_exp16(__m512 x) {
 }
 #endif
 
-/* max of x[0..n) (n ≥ 1) */
+/* max of x[0..n) (n ≥ 1); NaN if any x[i] is NaN */
 static inline float bone_vmax(const float *x, int64_t n) {
     int64_t i = 0;
     float mx = -INFINITY;
 #ifdef __AVX512F__
     if (n >= 16) {
         __m512 m = _mm512_loadu_ps(x);
-        for (i = 16; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+        __mmask16 nan = _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q);
+        for (i = 16; i + 16 <= n; i += 16) {
+            const __m512 v = _mm512_loadu_ps(x + i);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m = _mm512_max_ps(m, v);
+        }
+        if (nan) return NAN;
         mx = _mm512_reduce_max_ps(m);
     }
 #endif
-    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (; i < n; i++) {
+        if (isnan(x[i])) return x[i];
+        mx = x[i] > mx ? x[i] : mx;
+    }
     return mx;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/fs.h"
+#include "data/dataset.h"
 #include "io/json.h"
 
 typedef struct series {
@@ -42,6 +43,53 @@ static void xml_text(sbuf *b, const char *s) {
     }
 }
 
+/* Older bone versions wrote bare nan/inf (B15, B16: "lr": nan) into metrics.jsonl, which is
+ * not JSON. Copies one line with every such value token outside strings (nan, -nan, inf,
+ * -inf, NaN, Infinity, -Infinity) replaced by null, counting them; the rest is untouched, so
+ * any other malformation is still reported. */
+static char *denan(const char *s, size_t n, int64_t *count) {
+    char *o = xmalloc(2 * n + 8);
+    size_t k = 0;
+    int in_str = 0;
+    char prev = 0; /* last non-space character outside strings */
+    for (size_t i = 0; i < n;) {
+        char c = s[i];
+        if (in_str) {
+            o[k++] = c;
+            if (c == '\\' && i + 1 < n) o[k++] = s[++i];
+            else if (c == '"') in_str = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') { in_str = 1; o[k++] = c; i++; prev = c; continue; }
+        if (prev == ':' || prev == ',' || prev == '[') {
+            static const char *const words[] = {"-Infinity", "Infinity", "-inf", "inf", "-nan", "nan", "NaN", "-NaN"};
+            size_t w = 0;
+            for (int j = 0; j < 8 && !w; j++) {
+                size_t l = strlen(words[j]);
+                if (i + l <= n && !memcmp(s + i, words[j], l) &&
+                    (i + l == n || strchr(" \t\r,}]", s[i + l])))
+                    w = l;
+            }
+            if (w) {
+                memcpy(o + k, "null", 4);
+                k += 4;
+                i += w;
+                prev = 'l';
+                (*count)++;
+                continue;
+            }
+        }
+        o[k++] = c;
+        if (c != ' ' && c != '\t') prev = c;
+        i++;
+    }
+    o[k] = 0;
+    return o;
+}
+
+static void free_series(series *s);
+
 static int load_series(const char *run, const char *label, const char *xkey, series *s, bone_err *e) {
     memset(s, 0, sizeof *s);
     char *path = strstr(run, ".jsonl") ? xstrdup(run) : bone_path_join(run, "metrics.jsonl");
@@ -54,17 +102,19 @@ static int load_series(const char *run, const char *label, const char *xkey, ser
     s->y = xmalloc((size_t)cap * sizeof(double));
     s->ex = xmalloc((size_t)cap * sizeof(double));
     s->ey = xmalloc((size_t)cap * sizeof(double));
-    int64_t line = 0;
-    char *save = NULL;
-    for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
-        line++;
+    int64_t line = 0, skipped = 0, first_skip = 0, bare = 0;
+    size_t pos = 0, a, b;
+    /* bone_jsonl_next numbers lines as the file has them (blank lines included) */
+    while (bone_jsonl_next(text, n, &pos, &line, &a, &b)) {
         char where[1100];
         snprintf(where, sizeof where, "%s:%lld", path, (long long)line);
-        cJSON *o = bone_json_parse(ln, strlen(ln), where, e);
+        char *ln = denan(text + a, b - a, &bare);
+        cJSON *o = bone_jsonl_parse(ln, strlen(ln), path, line, e);
+        free(ln);
         if (!o) { rc = -1; break; }
         const cJSON *xv = cJSON_GetObjectItemCaseSensitive(o, xkey), *lv = cJSON_GetObjectItemCaseSensitive(o, "loss"),
                     *ev = cJSON_GetObjectItemCaseSensitive(o, "eval_loss");
-        if (!cJSON_IsNumber(xv) || !cJSON_IsNumber(lv)) {
+        if (!cJSON_IsNumber(xv) || !(cJSON_IsNumber(lv) || cJSON_IsNull(lv))) {
             cJSON_Delete(o);
             rc = bone_fail(e, "%s: needs numeric \"%s\" and \"loss\"", where, xkey);
             break;
@@ -76,16 +126,34 @@ static int load_series(const char *run, const char *label, const char *xkey, ser
             s->ex = xrealloc(s->ex, (size_t)cap * sizeof(double));
             s->ey = xrealloc(s->ey, (size_t)cap * sizeof(double));
         }
-        s->x[s->n] = xv->valuedouble;
-        s->y[s->n++] = lv->valuedouble;
-        if (cJSON_IsNumber(ev)) {
-            s->ex[s->ne] = xv->valuedouble;
+        /* a non-finite point has no place on the chart (hostile-use B25): skipped, and said */
+        const double xd = xv->valuedouble, yd = cJSON_IsNumber(lv) ? lv->valuedouble : NAN;
+        if (isfinite(xd) && isfinite(yd)) {
+            s->x[s->n] = xd;
+            s->y[s->n++] = yd;
+        } else if (skipped++ == 0) {
+            first_skip = line;
+        }
+        if (cJSON_IsNumber(ev) && isfinite(ev->valuedouble) && isfinite(xd)) {
+            s->ex[s->ne] = xd;
             s->ey[s->ne++] = ev->valuedouble;
+        } else if (ev && !cJSON_IsNumber(ev) && !cJSON_IsNull(ev)) {
+            cJSON_Delete(o);
+            rc = bone_fail(e, "%s: \"eval_loss\" must be a number", where);
+            break;
+        } else if (ev && (!cJSON_IsNumber(ev) || !isfinite(ev->valuedouble))) {
+            if (skipped++ == 0) first_skip = line;
         }
         cJSON_Delete(o);
     }
+    if (rc == 0 && skipped)
+        fprintf(stderr, "bone plot: %s: skipped %lld non-finite point(s) (NaN or infinite loss or %s; the first on "
+                        "line %lld%s)\n", path, (long long)skipped, xkey, (long long)first_skip,
+                bare ? "; written as bare nan/inf, which is not JSON, by an older bone" : "");
     free(text);
-    if (rc == 0 && s->n == 0) rc = bone_fail(e, "%s: no steps recorded", path);
+    if (rc == 0 && s->n == 0)
+        rc = skipped ? bone_fail(e, "%s: no finite loss to plot (%lld non-finite point(s))", path, (long long)skipped)
+                     : bone_fail(e, "%s: no steps recorded", path);
     if (rc == 0) {
         if (label) {
             snprintf(s->label, sizeof s->label, "%s", label);
@@ -108,6 +176,7 @@ static int load_series(const char *run, const char *label, const char *xkey, ser
         }
     }
     free(path);
+    if (rc) free_series(s); /* the caller frees only the series loaded before this one */
     return rc;
 }
 
@@ -156,13 +225,14 @@ int bone_plot_runs(const char *const *runs, const char *const *labels, int n, co
     if (!(x1 > x0)) { x0 -= 0.5; x1 += 0.5; }
     if (!(y1 > y0)) { y0 -= 0.5; y1 += 0.5; }
     if (logy) { y0 = log10(y0); y1 = log10(y1); }
-    double pad = 0.05 * (y1 - y0);
+    /* spans are taken as (hi/2 - lo/2): hi - lo overflows to inf for losses near ±1e308 (B25) */
+    double pad = 0.1 * (y1 / 2 - y0 / 2);
     y0 -= pad;
     y1 += pad;
     const double W = 800, H = 500, L = 70, R = 20, T = 40, B = 60;
     const double pw = W - L - R, ph = H - T - B;
-#define PX(v) (L + ((v) - x0) / (x1 - x0) * pw)
-#define PY(v) (T + ph - ((logy ? log10(v) : (v)) - y0) / (y1 - y0) * ph)
+#define PX(v) (L + ((v) / 2 - x0 / 2) / (x1 / 2 - x0 / 2) * pw)
+#define PY(v) (T + ph - ((logy ? log10(v) : (v)) / 2 - y0 / 2) / (y1 / 2 - y0 / 2) * ph)
     sbuf b = {xmalloc(4096), 0, 4096};
     sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                   "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
@@ -171,14 +241,14 @@ int bone_plot_runs(const char *const *runs, const char *const *labels, int n, co
     xml_text(&b, o && o->title ? o->title : "training loss");
     sb_printf(&b, "</text>\n");
     /* grid and ticks */
-    double xs = nice_step(x1 - x0, 8);
+    double xs = nice_step(x1 / 2 - x0 / 2, 4);
     for (double v = ceil(x0 / xs) * xs; v <= x1 + 1e-9 * xs; v += xs) {
         sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", PX(v), T, PX(v), T + ph);
         sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(v), T + ph + 18, v);
     }
-    double ys = nice_step(y1 - y0, 6);
+    double ys = nice_step(y1 / 2 - y0 / 2, 3);
     for (double v = ceil(y0 / ys) * ys; v <= y1 + 1e-9 * ys; v += ys) {
-        double py = T + ph - (v - y0) / (y1 - y0) * ph;
+        double py = T + ph - (v / 2 - y0 / 2) / (y1 / 2 - y0 / 2) * ph;
         sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", L, py, L + pw, py);
         sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", L - 6, py + 4,
                   logy ? pow(10, v) : v);

@@ -43,6 +43,25 @@ int main(void) {
     x[0] = -1000.0f;
     bone_vexp_sum(y, x, 1, 0.0f);
     CHECK(y[0] >= 0.0f && y[0] < 1e-30f, "exp(-1000) = %g", y[0]);
+    /* NaN propagates through max and exp (hostile-use B12): a NaN score anywhere in a row,
+     * at any position relative to the 16-lane blocks and the tail, makes the max and the sum
+     * NaN; so does an exp of NaN however it is clamped. +Inf gives a max of +Inf and a NaN sum
+     * (exp(inf - inf)). Both paths: scalar here, AVX-512 where built with it. */
+    for (int64_t n = 1; n <= 40; n++)
+        for (int64_t p = 0; p < n; p++) {
+            for (int64_t i = 0; i < n; i++) x[i] = (float)(i % 7) - 3.5f;
+            x[p] = NAN;
+            float mx = bone_vmax(x, n);
+            CHECK(isnan(mx), "max with NaN at %lld of %lld = %g", (long long)p, (long long)n, mx);
+            double sum = bone_vexp_sum(y, x, n, 0.0f);
+            CHECK(isnan(sum), "exp-sum with NaN at %lld of %lld = %g", (long long)p, (long long)n, sum);
+            CHECK(isnan(y[p]), "exp(NaN) at %lld of %lld = %g", (long long)p, (long long)n, y[p]);
+            x[p] = INFINITY;
+            mx = bone_vmax(x, n);
+            CHECK(mx == INFINITY, "max with +Inf at %lld of %lld = %g", (long long)p, (long long)n, mx);
+            sum = bone_vexp_sum(y, x, n, mx);
+            CHECK(isnan(sum), "softmax sum with +Inf at %lld of %lld = %g", (long long)p, (long long)n, sum);
+        }
 
     /* swiglu forward/backward vs double, n not a multiple of 16 */
     const int64_t n = 1000 + 7;
