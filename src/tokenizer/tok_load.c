@@ -909,6 +909,16 @@ fail:
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
+/* Every file of a model directory that belongs to its tokenizer: the ones bone_tokenizer_load
+ * below reads (tokenizer.json and its config, GPT-2's two spellings of vocab + merges, llama2.c's
+ * tokenizer.bin) and the Hugging Face companions other tools read. Copying a model directory
+ * (merge, full fine-tune) copies this list, so a format the loader learns goes here too. */
+static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                              "tokenizer.model", "vocab.json", "merges.txt", "encoder.json",
+                                              "vocab.bpe", "tokenizer.bin", NULL};
+
+const char *const *bone_tokenizer_files(void) { return tokenizer_files; }
+
 static int ends_with(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && !strcmp(s + a - b, suf);

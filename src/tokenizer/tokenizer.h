@@ -33,6 +33,10 @@ typedef enum {
 /* Loads from a tokenizer.json, a directory (tokenizer.json, or GPT-2 vocab + merges), or a
  * llama2.c tokenizer.bin. NULL on error (message in e). */
 bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e);
+/* The names of the files that make up a tokenizer in a model directory (all that
+ * bone_tokenizer_load reads there, plus HF's special_tokens_map.json and tokenizer.model);
+ * NULL-terminated. */
+const char *const *bone_tokenizer_files(void);
 /* A llama2.c tokenizer.bin; vocab_size <= 0 reads entries up to the end of the file. */
 bone_tokenizer *bone_tokenizer_load_llama2c(const char *path, int64_t vocab_size, bone_err *e);
 void bone_tokenizer_free(bone_tokenizer *t);
