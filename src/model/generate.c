@@ -72,13 +72,24 @@ int bone_generate(bone_model *m, bone_tokenizer *tok, const char *prompt, const 
                   bone_err *e) {
     int32_t *pids = NULL;
     size_t np = 0;
-    if (bone_tokenizer_encode(tok, prompt, strlen(prompt), o->add_special, &pids, &np, e)) return -1;
+    if (bone_tokenizer_encode(tok, prompt, strlen(prompt), o->add_special, &pids, &np, e))
+        return bone_wrap(e, "the prompt");
     if (np == 0) {
-        free(pids);
-        return bone_fail(e, "the prompt encodes to no tokens");
+        /* unconditional generation (an empty prompt, with no BOS added): start from BOS, or from
+         * the end-of-text token when there is no BOS (GPT-2 style: <|endoftext|> separates
+         * documents), as Hugging Face generate does */
+        int32_t start = bone_tokenizer_bos(tok) >= 0 ? bone_tokenizer_bos(tok) : bone_tokenizer_eos(tok);
+        if (start < 0) {
+            free(pids);
+            return bone_fail(e, "the prompt is empty and the tokenizer has neither a BOS nor an end-of-text token to "
+                                "start from; give a non-empty --prompt");
+        }
+        pids = xrealloc(pids, sizeof *pids);
+        pids[0] = start;
+        np = 1;
     }
-    int64_t cap = (int64_t)np + o->max_new;
-    if (cap > m->cfg.max_pos) cap = m->cfg.max_pos;
+    /* compare before adding: np + max_new may not fit in 64 bits (--max-new 9223372036854775807) */
+    int64_t cap = o->max_new > m->cfg.max_pos - (int64_t)np ? m->cfg.max_pos : (int64_t)np + o->max_new;
     if ((int64_t)np >= cap) {
         free(pids);
         return bone_fail(e, "the prompt has %zu tokens; the model allows %lld positions", np, (long long)m->cfg.max_pos);
