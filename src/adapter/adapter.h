@@ -124,4 +124,8 @@ int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const
  * parameters). -1 on error (unknown target, bad block size, ...). */
 int64_t bone_adapter_count(const bone_config *c, const bone_adapter_spec *s, bone_err *e);
 
+/* Floats of the G tile the Bone backward of L allocates (0 when L has no Bone adapter that
+ * uses one): the memory plan asks this instead of restating the tile size. */
+size_t bone_g_tile_floats(const bone_linear *L);
+
 #endif

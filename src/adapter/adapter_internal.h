@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 #include "adapter/adapter.h"
+#include "core/rng.h" /* the one generator: bone_rng_make, bone_mix64 */
 
 /* ---- ops tables (bone.c, lora.c) ---- */
 extern const bone_adapter_ops bone_ops_col, bone_ops_row, bone_ops_grid, bone_ops_hadamard, bone_ops_free;
@@ -26,34 +27,6 @@ bone_adapter *bone_adapter_of(const bone_linear *L);
 /* Row-block tile of G used by the Bone backward, in row-blocks (fixed: never depends on
  * the thread count, so results do not either). */
 int64_t bone_tile_blocks(int64_t b);
-
-/* ---- RNG: splitmix64, counter based, no global state ---- */
-static inline uint64_t bone_mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-typedef struct bone_rng {
-    uint64_t s;
-} bone_rng;
-/* A stream named by (seed, a, b): independent streams per linear and purpose. */
-static inline bone_rng bone_rng_make(uint64_t seed, uint64_t a, uint64_t b) {
-    bone_rng r = {bone_mix64(bone_mix64(seed) ^ bone_mix64(a + 0x632be59bd9b4e019ull) ^ (b * 0xd1342543de82ef95ull))};
-    return r;
-}
-static inline uint64_t bone_rng_u64(bone_rng *r) {
-    r->s += 0x9e3779b97f4a7c15ull;
-    return bone_mix64(r->s);
-}
-/* uniform in [0, 1) with 53 random bits */
-static inline double bone_rng_uniform(bone_rng *r) { return (double)(bone_rng_u64(r) >> 11) * 0x1.0p-53; }
-/* standard normal (Box–Muller, one value per call) */
-static inline double bone_rng_normal(bone_rng *r) {
-    double u1 = bone_rng_uniform(r), u2 = bone_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
 
 /* y (N, O) += bias, per row. */
 void bone_add_bias(const float *bias, float *y, int64_t N, int64_t O);

@@ -198,6 +198,12 @@ static void fold_tile(const bone_adapter *A, int64_t I, const float *W, const fl
     }
 }
 
+/* the G tile of bone_backward: t·b rows of I, t = bone_tile_blocks(b) capped at the nA row-blocks */
+static int64_t g_tile_floats(int64_t b, int64_t nA, int64_t I) {
+    const int64_t t = bone_tile_blocks(b);
+    return (t < nA ? t : nA) * b * I;
+}
+
 /* dX (N, I) += dY·W' (W' rebuilt); dD += per-variant fold of G = dYᵀ·X, a tile at a time. */
 static void bone_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const float *dy, float *dx, int64_t N) {
     const bone_adapter *A = L->adapter;
@@ -210,7 +216,7 @@ static void bone_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const
     /* W' is no longer needed: a bf16/f16 base is converted into the same scratch. */
     const float *W = linear_base_f32(c, L); /* (O, I) */
     const int64_t t = bone_tile_blocks(b);
-    float *G = bone_lin_scratch(&c->tile, &c->tile_cap, (t < nA ? t : nA) * b * I); /* (t·b, I) */
+    float *G = bone_lin_scratch(&c->tile, &c->tile_cap, g_tile_floats(b, nA, I)); /* (t·b, I) */
     for (int64_t a0 = 0; a0 < nA; a0 += t) {
         const int64_t ta = nA - a0 < t ? nA - a0 : t;
         /* G_tile = dY[:, rows]ᵀ·X, rows = a0·b .. (a0+ta)·b-1 */
@@ -403,4 +409,10 @@ int bone_bone_unmerge_into(const bone_linear *L, float *out, bone_err *e) {
 void bone_bone_wprime(const bone_linear *L, float *out) {
     if (((const bone_adapter *)L->adapter)->method == BONE_METHOD_FREE) free_wprime(L, 1.0f, out);
     else guided_wprime(L, out);
+}
+
+size_t bone_g_tile_floats(const bone_linear *L) {
+    if (!L->ops || L->ops->backward != bone_backward) return 0;
+    const bone_adapter *A = L->adapter;
+    return (size_t)g_tile_floats(A->b, L->O / A->b, L->I);
 }

@@ -6,10 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "adapter/adapter_internal.h"
-#include "core/fs.h"
-
-static const char *const copied_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                           "tokenizer.model", "generation_config.json"};
 
 int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
                            int64_t *n_linears, bone_err *e) {
@@ -24,12 +20,8 @@ int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const
     for (int64_t i = 0; rc == 0 && i < bone_model_nlinears(&m); i++) n += bone_adapter_of(bone_model_linear(&m, i)) != NULL;
     if (rc == 0) rc = unmerge ? bone_adapter_unmerge(&m, e) : bone_adapter_merge(&m, e);
     if (rc == 0) rc = bone_model_save(&m, out_dir, dt, e);
-    for (size_t k = 0; rc == 0 && k < sizeof copied_files / sizeof copied_files[0]; k++) {
-        char *src = bone_path_join(model_dir, copied_files[k]), *dst = bone_path_join(out_dir, copied_files[k]);
-        if (bone_file_exists(src)) rc = bone_copy_file(src, dst, e);
-        free(src);
-        free(dst);
-    }
+    /* the same files a full fine-tune copies (model.c's one list) */
+    if (rc == 0) rc = bone_copy_tokenizer_files(model_dir, out_dir, e);
     if (n_linears) *n_linears = n;
     bone_model_free(&m);
     bone_params_free(&P);

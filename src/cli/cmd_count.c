@@ -1,10 +1,12 @@
 /* cmd_count.c — `bone count`: trainable parameters of a method from config.json alone
  * (no weights are read), with the same target/layer/block checks as training. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "core/fs.h"
 
 static const char *USAGE =
     "--config FILE --method M [--block B] [--rank R] [--grid GRxGC] [--targets LIST] [--layers LIST] [--json]\n\n"
@@ -51,12 +53,13 @@ int cmd_count(int argc, char **argv) {
     if (bone_method_parse(s.method, &m, &e)) return bone_usage_error("count", "%s", e.msg);
     if (grid && bone_parse_grid(grid, &s.grid_r, &s.grid_c, &e)) return bone_usage_error("count", "%s", e.msg);
     if (s.block < 0 || s.rank < 0) return bone_usage_error("count", "--block and --rank must be positive");
-    char path[4096];
-    size_t cl = strlen(config);
-    if (cl >= 5 && !strcmp(config + cl - 5, ".json")) snprintf(path, sizeof path, "%s", config);
-    else snprintf(path, sizeof path, "%s/config.json", config);
+    /* a directory means its config.json; anything else is the config file itself, whatever its
+     * name (a missing path is then reported as that file, not as DIR/config.json) */
+    char *path = bone_is_dir(config) ? bone_path_join(config, "config.json") : xstrdup(config);
     bone_config c;
-    if (bone_config_load(path, &c, &e)) {
+    int bad = bone_config_load(path, &c, &e);
+    free(path);
+    if (bad) {
         fprintf(stderr, "bone count: %s\n", e.msg);
         return BONE_EXIT_RUNTIME;
     }

@@ -1,4 +1,5 @@
 /* cmd_generate.c — `bone generate`: stream a continuation of a prompt. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 static const char *USAGE =
     "--model DIR --prompt TEXT [--adapter DIR] [--max-new N] [--temperature T] [--top-k K]\n"
     "                     [--top-p P] [--seed S] [--stop STR] [--no-bos]\n\n"
+    "An empty prompt generates unconditionally, from the tokenizer's BOS token (or its end-of-text\n"
+    "token when it has no BOS), as Hugging Face generate does.\n"
     "Greedy by default (--temperature 0); stops at the end-of-sequence token, at --stop STR,\n"
     "or after --max-new tokens. The text is streamed to stdout. With --adapter, the adapter runs\n"
     "unmerged (the output equals the merged model's).\n\n"
@@ -31,7 +34,7 @@ int cmd_generate(int argc, char **argv) {
     int no_bos = 0;
     bone_opt opts[] = {
         {"model", OPT_STR, &model, "model directory (required)", 0},
-        {"prompt", OPT_STR, &prompt, "prompt text (required)", 0},
+        {"prompt", OPT_STR, &prompt, "prompt text (required; \"\" starts from BOS, or end-of-text)", 0},
         {"adapter", OPT_STR, &adapter, "adapter directory (ours or PEFT's)", 0},
         {"tokenizer", OPT_STR, &tokp, "tokenizer path (default: the model directory)", 0},
         {"max-new", OPT_INT, &o.max_new, "maximum new tokens (default 256)", 0},
@@ -48,8 +51,14 @@ int cmd_generate(int argc, char **argv) {
     int r = bone_args_parse("generate", USAGE, opts, argc, argv, pos, 0, &npos);
     if (r) return r < 0 ? 0 : r;
     if (!model || !prompt) return bone_usage_error("generate", "--model and --prompt are required");
-    if (o.max_new <= 0 || o.temperature < 0 || o.top_k < 0 || o.top_p <= 0 || o.top_p > 1)
-        return bone_usage_error("generate", "need --max-new > 0, --temperature >= 0, --top-k >= 0, 0 < --top-p <= 1");
+    /* the comparisons are written so that NaN fails them (strtod accepts "nan" and "inf") */
+    if (o.max_new <= 0) return bone_usage_error("generate", "--max-new must be > 0, got %lld", (long long)o.max_new);
+    if (!(isfinite(o.temperature) && o.temperature >= 0))
+        return bone_usage_error("generate", "--temperature must be a finite number >= 0 (0 = greedy), got %g", o.temperature);
+    if (o.top_k < 0) return bone_usage_error("generate", "--top-k must be >= 0 (0 = off), got %lld", (long long)o.top_k);
+    if (!(o.top_p > 0 && o.top_p <= 1))
+        return bone_usage_error("generate", "--top-p must be in (0, 1] (1 = off), got %g", o.top_p);
+    if (stop && !*stop) return bone_usage_error("generate", "--stop must not be empty (it would match before any text)");
     o.seed = (uint64_t)seed;
     o.add_special = !no_bos;
     const char *stops[2] = {stop, NULL};

@@ -57,7 +57,7 @@ int cmd_tokenize(int argc, char **argv) {
     int32_t *ids;
     size_t nids;
     if (bone_tokenizer_encode(t, buf, n, add_special, &ids, &nids, &e)) {
-        fprintf(stderr, "bone tokenize: %s%s\n", file ? file : "--text", e.msg + (strncmp(e.msg, "tokenize", 8) ? 0 : 8));
+        fprintf(stderr, "bone tokenize: %s: %s\n", file ? file : "--text", e.msg);
         free(buf);
         bone_tokenizer_free(t);
         return BONE_EXIT_RUNTIME;

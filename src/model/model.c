@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "core/fs.h"
 #include "ops/ops.h"
+#include "tokenizer/tokenizer.h"
 
 const char *const bone_proj_names[BONE_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                  "gate_proj", "up_proj", "down_proj"};
@@ -341,23 +342,20 @@ void bone_model_make_trainable(bone_model *m, bone_params *P) {
 
 /* ---- saving ---- */
 
-static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                              "tokenizer.model", "generation_config.json", "vocab.json",
-                                              "merges.txt", NULL};
-
-int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err *e) {
-    for (int i = 0; tokenizer_files[i]; i++) {
-        char *s = bone_path_join(src_dir, tokenizer_files[i]);
-        char *d = bone_path_join(dst_dir, tokenizer_files[i]);
-        int rc = bone_file_exists(s) ? bone_copy_file(s, d, e) : 0;
-        free(s);
-        free(d);
-        if (rc) return -1;
-    }
-    return 0;
+static int copy_if_present(const char *src_dir, const char *dst_dir, const char *name, bone_err *e) {
+    char *s = bone_path_join(src_dir, name), *d = bone_path_join(dst_dir, name);
+    int rc = bone_file_exists(s) ? bone_copy_file(s, d, e) : 0;
+    free(s);
+    free(d);
+    return rc;
 }
 
-
+int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err *e) {
+    /* the tokenizer module's own list (what its loader reads), then the model's generation defaults */
+    for (const char *const *f = bone_tokenizer_files(); *f; f++)
+        if (copy_if_present(src_dir, dst_dir, *f, e)) return -1;
+    return copy_if_present(src_dir, dst_dir, "generation_config.json", e);
+}
 
 int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e) {
     bone_config *c = &m->cfg;

@@ -61,8 +61,8 @@ int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_e
 
 /* A random model in HF layout (bone init): config.json + model.safetensors in dtype. */
 int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e);
-/* Copies tokenizer.json, tokenizer_config.json, special_tokens_map.json, tokenizer.model,
- * generation_config.json (those present) from one model directory to another. */
+/* Copies the tokenizer's files (bone_tokenizer_files) and generation_config.json, those
+ * present, from one model directory to another. */
 int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err *e);
 
 /* A batch: B sequences right-padded to T. Position of token (b,t) is t. */

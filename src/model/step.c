@@ -69,36 +69,24 @@ void bone_acts_free(bone_acts *a) {
     free(a);
 }
 
-/* layout: 0 eval (one layer's buffers for all layers), 1 train (every layer's activations),
- * 2 train with recomputation (every layer's input x, one layer's other activations). */
-size_t bone_acts_floats(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
+/* The one description of the activation buffer's layout (llm.c's pattern): with base == NULL it
+ * only counts, so the size (bone_acts_floats) and the carving (acts_ensure) are the same walk.
+ * layout: 0 eval (one layer's buffers for all layers), 1 train (every layer's activations),
+ * 2 train with recomputation (every layer's input x, one layer's other activations). Returns the
+ * floats used, including the loss's padding and a 64-float slack. */
+static size_t acts_carve(bone_acts *a, float *base, const bone_config *c, int64_t B, int64_t T, int layout,
+                         size_t xent_floats) {
     const int train = layout != 0;
     int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
     int64_t L = c->n_layers, nl = layout == 1 ? L : 1;
-    int64_t per_layer = N * H * 2 + N * 2 + N * qd * 2 + N * kd * 2 + B * c->n_heads * T + N * F * 2;
-    int64_t tail = N * H * 3 + N * F + N + (layout == 2 ? N * H * L : 0);
-    int64_t back = train ? N * H * 2 + N * qd * 2 + N * kd * 2 + N * F * 3 : 0;
-    /* training lends xn .. dhm to the loss: make that block hold the loss's full chunk */
-    const int64_t lent = N * H + N * F + (train ? N * qd * 2 + N * kd * 2 + N * F * 3 : 0);
-    const int64_t pad = train && (int64_t)xent_floats > lent ? (int64_t)xent_floats - lent : 0;
-    return (size_t)(per_layer * nl + tail + back + pad + 64);
-}
-
-static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
-    if (a->mem && a->B == B && a->T == T && a->train_layout == layout && a->xent_floats == xent_floats) return;
-    free(a->mem);
-    free(a->la);
-    const int train = layout != 0;
-    int64_t N = B * T, H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
-    int64_t L = c->n_layers, nl = layout == 1 ? L : 1;
-    const size_t total = bone_acts_floats(c, B, T, layout, xent_floats);
-    a->mem = xmalloc(total * sizeof(float));
-    a->mem_floats = total;
-    a->la = xcalloc((size_t)L, sizeof *a->la);
-    float *p = a->mem;
-#define TAKE(n) (p += (n), p - (n))
+    size_t off = 0;
+    /* counting writes the pointers (all NULL) into a throwaway struct */
+#define TAKE(n) (off += (size_t)(n), base ? base + off - (size_t)(n) : NULL)
+    bone_acts count_only;
+    layer_acts dummy;
+    bone_acts *A = base ? a : &count_only;
     for (int64_t l = 0; l < nl; l++) {
-        layer_acts *x = &a->la[l];
+        layer_acts *x = base ? &a->la[l] : &dummy;
         x->x = TAKE(N * H);
         x->rstd1 = TAKE(N);
         x->q = TAKE(N * qd);
@@ -111,32 +99,52 @@ static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T
         x->g = TAKE(N * F);
         x->u = TAKE(N * F);
     }
-    for (int64_t l = nl; l < L; l++) a->la[l] = a->la[0];
-    if (layout == 2)
-        for (int64_t l = 1; l < L; l++) a->la[l].x = TAKE(N * H); /* only x is per layer */
-    a->xf = TAKE(N * H);
-    a->xnf = TAKE(N * H);
-    a->rstdf = TAKE(N);
+    if (base)
+        for (int64_t l = nl; l < L; l++) a->la[l] = a->la[0];
+    if (layout == 2) /* only x is per layer; layer 0's is in the block above */
+        for (int64_t l = 1; l < L; l++) (base ? &a->la[l] : &dummy)->x = TAKE(N * H);
+    A->xf = TAKE(N * H);
+    A->xnf = TAKE(N * H);
+    A->rstdf = TAKE(N);
     if (train) {
-        a->dx = TAKE(N * H);
-        a->dxn = TAKE(N * H);
+        A->dx = TAKE(N * H);
+        A->dxn = TAKE(N * H);
     }
     /* xn .. dhm is one block, none of it live while the loss runs: lent to xent (step below) */
-    a->xn = TAKE(N * H);
-    a->hm = TAKE(N * F);
+    const size_t lent_from = off;
+    A->xn = TAKE(N * H);
+    A->hm = TAKE(N * F);
     if (train) {
-        a->dq = TAKE(N * qd);
-        a->datt = TAKE(N * qd);
-        a->dk = TAKE(N * kd);
-        a->dv = TAKE(N * kd);
-        a->dg = TAKE(N * F);
-        a->du = TAKE(N * F);
-        a->dhm = TAKE(N * F);
+        A->dq = TAKE(N * qd);
+        A->datt = TAKE(N * qd);
+        A->dk = TAKE(N * kd);
+        A->dv = TAKE(N * kd);
+        A->dg = TAKE(N * F);
+        A->du = TAKE(N * F);
+        A->dhm = TAKE(N * F);
     }
 #undef TAKE
-    /* the loss's padding, if any, is the last block before the 64-float slack */
-    BONE_ASSERT(p <= a->mem + total - 64, "bone_acts_floats and acts_ensure disagree on the layout");
-    a->lend_end = train ? a->mem + total - 64 : NULL;
+    /* training lends that block to the loss: make it hold the loss's full chunk */
+    const size_t lent = off - lent_from;
+    if (train && xent_floats > lent) off += xent_floats - lent;
+    return off + 64;
+}
+
+size_t bone_acts_floats(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
+    return acts_carve(NULL, NULL, c, B, T, layout, xent_floats);
+}
+
+static void acts_ensure(bone_acts *a, const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
+    if (a->mem && a->B == B && a->T == T && a->train_layout == layout && a->xent_floats == xent_floats) return;
+    free(a->mem);
+    free(a->la);
+    const size_t total = bone_acts_floats(c, B, T, layout, xent_floats);
+    a->mem = xmalloc(total * sizeof(float));
+    a->mem_floats = total;
+    a->la = xcalloc((size_t)c->n_layers, sizeof *a->la);
+    const size_t used = acts_carve(a, a->mem, c, B, T, layout, xent_floats);
+    BONE_ASSERT(used == total, "the activation layout counted and carved differently");
+    a->lend_end = layout != 0 ? a->mem + total - 64 : NULL;
     a->xent_floats = xent_floats;
     a->B = B;
     a->T = T;

@@ -120,3 +120,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
         free(D);
     }
 }
+
+size_t attention_ws_floats(int64_t T) {
+    const int64_t tq = T < ATT_TQ ? T : ATT_TQ;
+    return (size_t)(2 * tq * T + tq + 1); /* backward: P, dP and D of one query tile (more than forward's S) */
+}

@@ -106,6 +106,8 @@ void xent_ws_free(xent_ws *ws);
 int64_t xent_chunk_rows(int64_t V, int head_trains);
 /* Floats of working memory xent uses at most for N tokens (full-size chunks): what a lent
  * block must hold for the loss to run at its best chunk size. */
+/* Floats of attention's per-thread working memory for sequences of T (the backward's, the larger). */
+size_t attention_ws_floats(int64_t T);
 size_t xent_ws_floats(int64_t N, int64_t H, int64_t V, bone_dtype head_dtype, int head_trains);
 /* The same with the lm_head in its stored dtype: a bf16/f16 head is converted XENT_VTILE
  * rows at a time and never held whole in fp32. dW must be NULL unless W is fp32.

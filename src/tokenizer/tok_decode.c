@@ -195,3 +195,129 @@ int bone_tokenizer_decode(const bone_tokenizer *t, const int32_t *ids, size_t n,
     *len = res.n;
     return 0;
 }
+
+/* ---- streaming ------------------------------------------------------------------------------
+ * Decoders are local except at three places, which the window is chosen to keep exact:
+ *   - the first piece of a decode is special (Metaspace drops its ▁, Strip its leading space,
+ *     llama2.c drops a space after BOS), so the window always keeps STREAM_CTX earlier
+ *     non-special ids (and the special id just before, for llama2.c's after-BOS rule);
+ *   - ByteFallback checks a whole run of <0xHH> pieces for valid UTF-8, so the window never
+ *     starts on a continuation byte (it backs up to the lead byte);
+ *   - the text of unfinished characters (U+FFFD, a partial UTF-8 sequence at the end) changes
+ *     when the rest arrives, so pending ids are held until their text is stable and extends the
+ *     window's text. Skipped special ids add no text: of a run of them only the last is kept. */
+#define STREAM_CTX 4     /* non-special ids of context */
+#define STREAM_HOLD 16   /* pending ids after which text is handed out even if not stable */
+
+struct bone_decode_stream {
+    const bone_tokenizer *t;
+    int32_t *win; /* context ids (compressed as above), then the pending ids */
+    size_t nctx, npend, cap;
+    char *pre; /* decode(context), NULL until needed */
+    size_t prelen;
+    char *out; /* the text handed out by the last call */
+    size_t work;
+};
+
+static int is_cont_byte_piece(const bone_tokenizer *t, int32_t id) {
+    int b = byte_piece(t->piece[id], t->piece_len[id]);
+    return b >= 0x80 && b < 0xc0;
+}
+
+/* appends id to the context and trims its front */
+static void ctx_add(bone_decode_stream *s, int32_t id) {
+    const bone_tokenizer *t = s->t;
+    if (s->nctx && t->special[id] && t->special[s->win[s->nctx - 1]]) s->win[s->nctx - 1] = id;
+    else s->win[s->nctx++] = id;
+    BONE_ASSERT(s->nctx + STREAM_HOLD <= s->cap, "decode stream window overflow");
+    size_t keep = 0, st = s->nctx;
+    while (st > 0 && keep < STREAM_CTX) keep += !t->special[s->win[--st]];
+    if (st > 0 && t->special[s->win[st - 1]]) st--; /* the special id just before */
+    for (int k = 0; k < 4 && st > 0 && is_cont_byte_piece(t, s->win[st]); k++) st--;
+    if (st) {
+        memmove(s->win, s->win + st, (s->nctx - st) * sizeof *s->win);
+        s->nctx -= st;
+    }
+}
+
+bone_decode_stream *bone_decode_stream_new(const bone_tokenizer *t, const int32_t *ctx, size_t n) {
+    bone_decode_stream *s = xcalloc(1, sizeof *s);
+    s->t = t;
+    s->cap = 2 * STREAM_CTX + 8 + STREAM_HOLD + 2;
+    s->win = xmalloc(s->cap * sizeof *s->win);
+    for (size_t i = 0; i < n; i++)
+        if (ctx[i] >= 0 && ctx[i] < t->nvocab && t->piece[ctx[i]]) ctx_add(s, ctx[i]);
+    return s;
+}
+
+void bone_decode_stream_free(bone_decode_stream *s) {
+    if (!s) return;
+    free(s->win);
+    free(s->pre);
+    free(s->out);
+    free(s);
+}
+
+size_t bone_decode_stream_last_work(const bone_decode_stream *s) { return s->work; }
+
+/* ends in U+FFFD or in an incomplete UTF-8 sequence: the text may still change */
+static int unstable(const char *p, size_t n) {
+    if (n >= 3 && !memcmp(p + n - 3, REPL, 3)) return 1;
+    size_t i = n, back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)p[i - 1] & 0xc0) == 0x80) { i--; back++; }
+    if (i == 0) return 0;
+    unsigned char lead = (unsigned char)p[i - 1];
+    size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    return back + 1 < need;
+}
+
+/* decodes the window; hands out its new text when stable (or when forced) */
+static int stream_step(bone_decode_stream *s, int force, const char **text, size_t *len, bone_err *e) {
+    free(s->out);
+    s->out = NULL;
+    *text = "";
+    *len = 0;
+    s->work = 0;
+    if (!s->npend) return 0;
+    if (!s->pre) {
+        if (bone_tokenizer_decode(s->t, s->win, s->nctx, BONE_DECODE_SKIP_SPECIAL, &s->pre, &s->prelen, e)) return -1;
+        s->work += s->nctx;
+    }
+    char *full;
+    size_t flen;
+    if (bone_tokenizer_decode(s->t, s->win, s->nctx + s->npend, BONE_DECODE_SKIP_SPECIAL, &full, &flen, e)) return -1;
+    s->work += s->nctx + s->npend;
+    int extends = flen >= s->prelen && !memcmp(full, s->pre, s->prelen);
+    if (!force && s->npend < STREAM_HOLD && (!extends || unstable(full + s->prelen, flen - s->prelen))) {
+        free(full);
+        return 0;
+    }
+    size_t from = 0; /* forced with a changed context text: hand out what follows the common part */
+    if (extends) from = s->prelen;
+    else while (from < flen && from < s->prelen && full[from] == s->pre[from]) from++;
+    memmove(full, full + from, flen - from + 1);
+    s->out = full;
+    *text = full;
+    *len = flen - from;
+    int32_t moved[STREAM_HOLD];
+    size_t np = s->npend;
+    memcpy(moved, s->win + s->nctx, np * sizeof *moved);
+    s->npend = 0;
+    for (size_t i = 0; i < np; i++) ctx_add(s, moved[i]);
+    free(s->pre);
+    s->pre = NULL;
+    return 0;
+}
+
+int bone_decode_stream_push(bone_decode_stream *s, int32_t id, const char **text, size_t *len, bone_err *e) {
+    *text = "";
+    *len = 0;
+    if (id < 0 || id >= s->t->nvocab || !s->t->piece[id])
+        return bone_fail(e, "decode: token id %d is not in the vocabulary (size %lld)", id, (long long)s->t->nvocab);
+    s->win[s->nctx + s->npend++] = id;
+    return stream_step(s, 0, text, len, e);
+}
+
+int bone_decode_stream_flush(bone_decode_stream *s, const char **text, size_t *len, bone_err *e) {
+    return stream_step(s, 1, text, len, e);
+}

@@ -510,7 +510,7 @@ int bone_tokenizer_encode(bone_tokenizer *t, const char *text, size_t n, int add
     *ids = NULL;
     *nids = 0;
     size_t bad = bone_utf8_check(text, n);
-    if (bad != n) return bone_fail(e, "tokenize: invalid UTF-8 at byte offset %zu", bad);
+    if (bad != n) return bone_fail(e, "invalid UTF-8 at byte offset %zu", bad);
     ctx c = {0};
     tok_ids body = {0}, out = {0};
     int rc = 0;

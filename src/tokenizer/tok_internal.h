@@ -3,6 +3,7 @@
 #ifndef BONE_TOKENIZER_INTERNAL_H
 #define BONE_TOKENIZER_INTERNAL_H
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <cjson/cJSON.h>
 #include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,5 +193,24 @@ struct bone_tokenizer {
 int tok_build_index(bone_tokenizer *t, bone_err *e);
 /* tok_encode.c */
 void tok_pre_free(tok_pre *p);
+
+/* ---- shared by the loaders (tok_load.c, tok_regex.c, tok_hf.c, tok_gpt2.c, tok_llama2c.c) ---- */
+pcre2_code *tok_compile_regex(const char *pat, size_t n, const char *what, bone_err *e);
+pcre2_code *tok_compile_literal(const char *s, const char *what, bone_err *e);
+extern const char TOK_GPT2_RE[]; /* GPT-2's pre-tokenizer pattern */
+const char *tok_jstr(const cJSON *o, const char *k);
+int tok_jbool(const cJSON *o, const char *k, int dflt);
+void tok_set_piece(bone_tokenizer *t, int32_t id, const char *s, size_t len);
+void tok_alloc_vocab(bone_tokenizer *t, int64_t n);
+bone_tokenizer *tok_new(const char *path);
+/* a JSON object file, without cJSON's quadratic duplicate-key scan (vocab files are big) */
+cJSON *tok_load_big_object(const char *path, bone_err *e);
+/* tokenizer_config.json in dir, if present */
+int tok_load_config(bone_tokenizer *t, const char *dir, bone_err *e);
+int tok_load_vocab_obj(bone_tokenizer *t, const cJSON *vocab, const cJSON *added, const char *what, bone_err *e);
+int tok_add_merge(bone_tokenizer *t, const char *a, size_t la, const char *b, size_t lb, int32_t rank,
+                  const char *what, bone_err *e);
+bone_tokenizer *tok_load_hf(const char *path, bone_err *e);
+bone_tokenizer *tok_load_gpt2(const char *dir, const char *vpath, const char *mpath, bone_err *e);
 
 #endif

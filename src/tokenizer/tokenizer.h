@@ -33,6 +33,10 @@ typedef enum {
 /* Loads from a tokenizer.json, a directory (tokenizer.json, or GPT-2 vocab + merges), or a
  * llama2.c tokenizer.bin. NULL on error (message in e). */
 bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e);
+/* The names of the files that make up a tokenizer in a model directory (all that
+ * bone_tokenizer_load reads there, plus HF's special_tokens_map.json and tokenizer.model);
+ * NULL-terminated. */
+const char *const *bone_tokenizer_files(void);
 /* A llama2.c tokenizer.bin; vocab_size <= 0 reads entries up to the end of the file. */
 bone_tokenizer *bone_tokenizer_load_llama2c(const char *path, int64_t vocab_size, bone_err *e);
 void bone_tokenizer_free(bone_tokenizer *t);
@@ -54,6 +58,22 @@ void bone_tokenizer_special_counts(const bone_tokenizer *t, size_t *nprefix, siz
  * excludes the NUL. Fails on an id outside the vocabulary. */
 int bone_tokenizer_decode(const bone_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
                           char **out, size_t *len, bone_err *e);
+
+/* Streaming decode of a continuation in the context of earlier ids (a prompt), as Hugging Face's
+ * TextStreamer does with decode(prompt + generated): all text handed out by push and flush, in
+ * order, equals decode(ctx + ids) without its prefix decode(ctx) (BONE_DECODE_SKIP_SPECIAL), so
+ * the continuation keeps the space a SentencePiece decoder strips from a text's first word. Each
+ * push decodes only a bounded window (a few ids of context and the ids whose text is not yet
+ * complete: partial UTF-8, U+FFFD of an unfinished byte-fallback character), so streaming n ids
+ * costs O(n). *text is valid until the next call. ctx is copied. */
+typedef struct bone_decode_stream bone_decode_stream;
+bone_decode_stream *bone_decode_stream_new(const bone_tokenizer *t, const int32_t *ctx, size_t n);
+int bone_decode_stream_push(bone_decode_stream *s, int32_t id, const char **text, size_t *len, bone_err *e);
+/* Hands out the text held back (the end of the continuation, complete or not). */
+int bone_decode_stream_flush(bone_decode_stream *s, const char **text, size_t *len, bone_err *e);
+/* How many ids the last push or flush passed to the decoder (the work a test bounds). */
+size_t bone_decode_stream_last_work(const bone_decode_stream *s);
+void bone_decode_stream_free(bone_decode_stream *s);
 
 /* The vocabulary string of a token (as stored: byte-level tokens in the mapped alphabet,
  * SentencePiece pieces with ▁), or NULL if id is out of range or unused. */

@@ -3,6 +3,8 @@
  * attention and adapter scratch mirror ops/attention.c and the adapters; the test
  * (tests/cli/test_memplan.sh) holds the estimate to within 15% of the measured peak RSS. */
 #include "train/memplan.h"
+#include "adapter/adapter.h"
+#include "ops/ops.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +19,6 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
                           const bone_dataset *d, int threads, int recompute) {
     memset(p, 0, sizeof *p);
     const bone_config *c = &m->cfg;
-    const double H = (double)c->hidden, F = (double)c->inter;
     /* weights: every mapped byte is touched by a training step — except in full
      * fine-tuning, where bone_model_make_trainable copies each weight into the parameter
      * buffer and drops its mapped pages at once (only the copies count, below) */
@@ -29,13 +30,14 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     add(p, full ? "trainable (fp32 copy + grad + Adam m, v)" : "adapter params (+ grad + Adam m, v)",
         16.0 * (double)trainable);
     /* PiSSA/OLoRA residual bases and full's fp32 working copies of small vectors */
-    double side = 0, max_oi = 0;
+    double side = 0, max_oi = 0, gtile = 0;
     int any_low = 0;
     for (int64_t i = 0; i < bone_model_nlinears(m); i++) {
         bone_linear *Ln = bone_model_linear(m, i);
         double oi = (double)(Ln->O * Ln->I);
         if (oi > max_oi) max_oi = oi;
         if (Ln->w.dtype != BONE_F32 || Ln->ops) any_low = 1;
+        if ((double)bone_g_tile_floats(Ln) > gtile) gtile = (double)bone_g_tile_floats(Ln); /* adapter/bone.c */
         if (Ln->ops && (!strcmp(Ln->ops->name, "pissa") || !strcmp(Ln->ops->name, "olora")))
             side += 4.0 * oi + 8.0 * (double)(Ln->O + Ln->I) * 8; /* residual + A0/B0 (rank ≤ 64 estimate) */
     }
@@ -45,7 +47,7 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
      * its growth beyond it is extra, counted with the scratch below */
     /* B·T beyond what any machine holds would overflow the size functions below (int64 and
      * size_t products of B·T·H or B·T·V): plan it as too large instead of computing it */
-    if (B < 1 || T < 1 || (double)B * (double)T * ((double)c->hidden + (double)c->vocab + F) > 1e15) {
+    if (B < 1 || T < 1 || (double)B * (double)T * ((double)c->hidden + (double)c->vocab + (double)c->inter) > 1e15) {
         add(p, "activations (batch × length far too large to plan)", 1e18);
         return;
     }
@@ -57,9 +59,8 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
      * lm_head fp32 view when stored in 16 bits, the cross-entropy chunk, attention blocks */
     double scratch = 4.0 * (double)bone_acts_floats(c, B, T, layout, xe) - acts;
     if (any_low && !full) scratch += 4.0 * max_oi;
-    scratch += 4.0 * 256 * (F > H ? F : H); /* G tile: 256 rows */
-    const double tq = T < 64 ? T : 64; /* attention: one query tile of scores per thread (ops/attention.c) */
-    scratch += 4.0 * (double)threads * (2.0 * tq * (double)T + tq);
+    scratch += 4.0 * gtile;                                             /* the largest Bone G tile */
+    scratch += 4.0 * (double)threads * (double)attention_ws_floats(T); /* attention, per thread */
     add(p, "scratch (W'/bf16 view, G tile, xent chunk beyond lent, attention)", scratch);
     double tokens = 0;
     for (int64_t i = 0; i < d->n; i++) tokens += (double)d->ex[i].n;

@@ -153,6 +153,24 @@ def hf_decode(pieces, ids):
     return s[1:] if s.startswith(" ") else s
 
 
+def runc_text(pieces, prev, ids):
+    """The text run.c prints for ids generated after token prev: its decode() drops the leading
+    space of a piece that follows BOS, turns <0xHH> into the byte, and safe_printf skips single
+    bytes that are neither printable nor whitespace."""
+    out = bytearray()
+    for i in ids:
+        p = pieces[i]
+        if prev == BOS and p.startswith(b" "):
+            p = p[1:]
+        m = re.fullmatch(rb"<0x([0-9A-F]{2})>", p)
+        if m:
+            p = bytes([int(m.group(1), 16)])
+        if not (len(p) == 1 and not (chr(p[0]).isprintable() or chr(p[0]).isspace()) or len(p) == 1 and p[0] >= 0x80):
+            out += p
+        prev = i
+    return out.decode("utf-8", "surrogateescape")
+
+
 # ---- checkpoints -----------------------------------------------------------------------------
 def random_weights(rng, dim, hidden, n_layers, n_heads, n_kv, vocab, shared):
     hs = dim // n_heads
