@@ -10,21 +10,9 @@ set -u
 BONE=$1
 SRC=$2
 D=$SRC/models/default
-W=$(mktemp -d /tmp/bone-genin.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-[ -f "$D/model.safetensors" ] || { bad "missing $D"; # a message that does not begin with "tokenize" (the old code glued the label to it)
-cat >"$W/tk.json" <<'TK'
-{"version": "1.0", "added_tokens": [], "normalizer": null, "pre_tokenizer": null, "post_processor": null,
- "decoder": null, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []}}
-TK
-"$BONE" tokenize --tokenizer "$W/tk.json" --text "ah" >/dev/null 2>"$W/err"; rc=$?
-[ $rc -eq 1 ] && [ "$(cat "$W/err")" = "bone tokenize: --text: $W/tk.json: character U+0068 is not in the vocabulary and there is no unk_token" ] \
-    && ok "tokenize --text: label, then the tokenizer's message" || bad "tokenize label: rc $rc [$(cat "$W/err")]"
-echo "$pass passed, $fail failed"; exit 1; }
+. "$SRC/tests/cli/lib.sh"
+t_begin genin
+[ -f "$D/model.safetensors" ] || { bad "missing $D"; t_fatal; }
 
 # --- an empty prompt (project issue 15): HF generate starts from BOS, else from end-of-text
 a=$("$BONE" generate --model "$D" --prompt "" --max-new 16 2>"$W/err"); rc=$?
@@ -83,5 +71,4 @@ TK
 "$BONE" tokenize --tokenizer "$W/tk.json" --text "ah" >/dev/null 2>"$W/err"; rc=$?
 [ $rc -eq 1 ] && [ "$(cat "$W/err")" = "bone tokenize: --text: $W/tk.json: character U+0068 is not in the vocabulary and there is no unk_token" ] \
     && ok "tokenize --text: label, then the tokenizer's message" || bad "tokenize label: rc $rc [$(cat "$W/err")]"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

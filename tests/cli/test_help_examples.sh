@@ -10,12 +10,8 @@
 set -u
 BONE=$(realpath "$1")
 SRC=$(realpath "$2")
-W=$(mktemp -d /tmp/bone-help.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$SRC/tests/cli/lib.sh"
+t_begin help
 EXCLUDED=" convert "
 
 # the example lines of a help text: after a line starting "example" (or "first steps"), up to a
@@ -56,5 +52,4 @@ done
 if "$BONE" help eval | grep -q "BONE.md\|FORMATS.md" && ! "$BONE" help eval | grep -q "docs/FORMATS.md"; then
     bad "bone help eval cites a document outside docs/"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

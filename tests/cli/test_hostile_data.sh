@@ -6,12 +6,8 @@
 set -u
 BONE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-W=$(mktemp -d /tmp/bone-hostile.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$SRC/tests/cli/lib.sh"
+t_begin hostile-data
 # case_ NAME EXIT NEEDLE command... : runs the command in W, checks exit status and stderr
 case_() {
     local name=$1 want=$2 needle=$3
@@ -231,5 +227,4 @@ case_ "P31 plot metrics with bare nan" 0 "skipped 1 non-finite point(s) (NaN or 
 printf '{"step": 1, "loss": 3.5}\n\n{"step": 2, "loss": }\n' >"$W/pl/bad/metrics.jsonl"
 case_ "P31 plot error line:column not doubled" 1 "pl/bad/metrics.jsonl:3:21: malformed JSON" "$BONE" plot pl/bad --out bad.svg
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

@@ -7,14 +7,10 @@ set -u
 BONE=$1
 SRC=$2
 TOK=${3:-${BONE_CACHE:-$HOME/.cache/bone}/tokenizers}/gpt2
-W=$(mktemp -d /tmp/bone-mtok.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$SRC/tests/cli/lib.sh"
+t_begin mtok
 [ -f "$TOK/encoder.json" ] && [ -f "$TOK/vocab.bpe" ] \
-    || { bad "missing fixture $TOK/encoder.json, vocab.bpe (run scripts/fetch-tokenizers.sh)"; echo "$pass passed, $fail failed"; exit 1; }
+    || { bad "missing fixture $TOK/encoder.json, vocab.bpe (run scripts/fetch-tokenizers.sh)"; t_fatal; }
 "$BONE" init --config "$SRC/configs/tiny-llama.json" --out "$W/base" --seed 7 >/dev/null || bad "init"
 # GPT-2's files under the names transformers' GPT2Tokenizer saves (same formats)
 cp "$TOK/encoder.json" "$W/base/vocab.json"
@@ -31,5 +27,4 @@ T="Hello world, it's 2026: naïve café ünïcödé 12345"
 a=$("$BONE" tokenize --tokenizer "$W/base" --text "$T" 2>&1)
 b=$("$BONE" tokenize --tokenizer "$W/merged" --text "$T" 2>&1)
 [ -n "$a" ] && [ "$a" = "$b" ] && ok "merged directory encodes as the base: $a" || bad "base [$a] vs merged [$b]"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

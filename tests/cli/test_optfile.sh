@@ -6,13 +6,9 @@
 set -u
 BONE=$1
 SRC=$2
-W=$(mktemp -d /tmp/bone-optfile.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+. "$SRC/tests/cli/lib.sh"
+t_begin optfile
 cd "$W"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 expect() { # NAME RC MESSAGE-SUBSTRING FILE [extra args]
     local name=$1 want=$2 msg=$3 f=$4
     shift 4
@@ -52,5 +48,4 @@ printf '\xef\xbb\xbfsteps = 1\nquiet = true\ndry_run = true\n' >good.toml
 "$BONE" train --options good.toml --model "$SRC/models/default" --data "$SRC/data/gsm8k/test.jsonl" \
     --method lora --out "$W/run" >out 2>err && ok "P25: a TOML file with a BOM is accepted" ||
     bad "BOM file refused: $(head -c 300 err)"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

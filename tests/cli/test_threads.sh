@@ -6,12 +6,8 @@
 set -u
 BONE=$1
 SRC=$2
-W=$(mktemp -d /tmp/bone-threads.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$SRC/tests/cli/lib.sh"
+t_begin threads
 has() { # NAME TEXT PATTERN
     if grep -qE -- "$3" <<<"$2"; then ok "$1"; else bad "$1: expected /$3/ in: $2"; fi
 }
@@ -57,5 +53,4 @@ out=$("$BONE" --version)
 has "--version names version and commit" "$out" "^bone [0-9]+\.[0-9]+\.[0-9]+ \(git commit ([0-9a-f]{7,}(-dirty)?|unknown)\)"
 has "--version names the OpenBLAS kernel" "$out" "OpenBLAS kernel [A-Za-z0-9]+"
 has "--version says whether AVX-512 runs" "$out" "AVX-512: (yes|no|built)"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

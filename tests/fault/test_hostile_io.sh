@@ -10,14 +10,11 @@
 set -u
 BONE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-W=$(mktemp -d /tmp/bone-hostile.XXXXXX)
+. "$SRC/tests/cli/lib.sh"
+t_begin hostile-io
 LIVE=""
 cleanup() { [ -n "$LIVE" ] && kill "$LIVE" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 T=${BONE_HOSTILE_TIMEOUT:-30} # seconds; generous: every case takes well under one second when it works
 # case_ NAME EXIT NEEDLE command... : runs the command under timeout, checks exit status and message
 case_() {
@@ -221,5 +218,4 @@ cfg "$W/huge.json" '{"vocab_size": 16777216, "hidden_size": 262144, "num_attenti
 case_ init-too-big 1 "GiB of memory to initialise (fp32), but" "$BONE" init --config "$W/huge.json" --out "$W/huge"
 [ ! -e "$W/huge" ] && ok "init-too-big: no directory left behind" || bad "init-too-big: $W/huge was created"
 
-echo "hostile io: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_end

@@ -10,15 +10,11 @@ set -u
 BONE=$1
 SRC=$2
 SHIM=${3:-}
-W=$(mktemp -d /tmp/bone-hostile.XXXXXX)
+. "$SRC/tests/cli/lib.sh"
+t_begin hostile-train
 # one thread: these runs are tiny, and on a shared loaded machine OpenMP's waiting threads
 # make each one take seconds instead of a tenth of one
 export OMP_NUM_THREADS=1
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 # case NAME EXIT NEEDLE command... : the exit status and a fixed string in stderr
 case_() {
     local name=$1 want=$2 needle=$3
@@ -202,5 +198,4 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ $rc -eq 143 ] && ! grep -q "interrupted after step" "$W/err21" && ok "B21: the second SIGTERM ended the run at once (${ms} ms, exit 143)" \
     || bad "B21: exit $rc after two SIGTERMs (${ms} ms): $(cat "$W/err21")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end
