@@ -59,6 +59,8 @@ int cmd_score(int argc, char **argv) {
     int64_t tokens;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
     if (bone_dataset_load(&dopts, &d, &e)) goto fail;
+    /* every example against the model before any batch runs: file:line, not "batch position 5" (P8) */
+    if (bone_dataset_validate(&d, data, m.cfg.max_pos, m.cfg.vocab, model, &e)) goto fail;
     if (bone_eval_loss(&m, &d, batch, &loss, &tokens, &e)) goto fail;
     /* a mean over nothing is not a score, and "nan" is not JSON (hostile-use B16) */
     if (tokens == 0) {

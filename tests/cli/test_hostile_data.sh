@@ -227,4 +227,11 @@ case_ "P31 plot metrics with bare nan" 0 "skipped 1 non-finite point(s) (NaN or 
 printf '{"step": 1, "loss": 3.5}\n\n{"step": 2, "loss": }\n' >"$W/pl/bad/metrics.jsonl"
 case_ "P31 plot error line:column not doubled" 1 "pl/bad/metrics.jsonl:3:21: malformed JSON" "$BONE" plot pl/bad --out bad.svg
 
+# P8: an example longer than the model's positions is named by file and line before any batch
+# runs (it used to fail inside a batch with "sequence length 300 exceeds ...", naming nothing)
+python3 -c 'import json; print(json.dumps({"input_ids": list(range(1, 9))})); print(json.dumps({"input_ids": [5] * 300}))' \
+    >"$W/long.jsonl"
+case_ "P8 score names the over-long example's line" 1 "long.jsonl:2: 300 tokens exceed max_position_embeddings 256" \
+    "$BONE" score --model m --data long.jsonl
+
 t_end
