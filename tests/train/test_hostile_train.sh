@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_hostile_train.sh — `bone train` under hostile and careless use (the B/P rows of
-# /work/shared/reviews/hostile-use-2026-12.md that concern training): out-of-range flags are
+# the hostile-use review of 2026-12 that concern training): out-of-range flags are
 # usage errors naming the flag; run.json is valid JSON whatever the paths; bad examples are
 # found before step 1 with file:line; --overwrite leaves nothing of the old run; a checkpoint
 # header flip is caught; resume refuses changed settings, another model or other data; a
