@@ -59,6 +59,24 @@ contains() {
     return 1
 }
 
+# case_ NAME EXIT NEEDLE COMMAND...: runs the command in $W with no input, under
+# `timeout CASE_TIMEOUT` (60 s unless set: a hang is a failure, not a stuck test); passes when
+# it exits EXIT and its stderr holds NEEDLE (any stderr when NEEDLE is empty). Messages show
+# the work folder as W.
+case_() {
+    local name=$1 want=$2 needle=$3
+    shift 3
+    (cd "$W" && timeout -k 5 "${CASE_TIMEOUT:-60}" "$@") >"$W/out" 2>"$W/err" </dev/null
+    local rc=$?
+    local msg
+    msg=$(sed "s#$W/#W/#g; s#$W#W#g" "$W/err" | head -c 600 | tr '\n' ' ' | sed 's/ *$//')
+    if [ "$rc" -eq "$want" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$W/err"; }; then
+        ok "$name: $msg"
+    else
+        bad "$name: exit $rc (want $want), wanted \"$needle\" in: $msg $(head -c 300 "$W/out")"
+    fi
+}
+
 # require_nonempty WHAT VALUE
 require_nonempty() {
     [ -n "$2" ] && return 0

@@ -8,20 +8,6 @@ BONE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
 . "$SRC/tests/cli/lib.sh"
 t_begin hostile-data
-# case_ NAME EXIT NEEDLE command... : runs the command in W, checks exit status and stderr
-case_() {
-    local name=$1 want=$2 needle=$3
-    shift 3
-    (cd "$W" && "$@") >"$W/out" 2>"$W/err"
-    local rc=$?
-    local msg
-    msg=$(sed "s#$W/#W/#g; s#$W#W#g" "$W/err" | tr '\n' ' ' | sed 's/ *$//')
-    if [ "$rc" -eq "$want" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$W/err"; }; then
-        ok "$name: $msg"
-    else
-        bad "$name: exit $rc (want $want), wanted \"$needle\" in: $msg $(head -c 300 "$W/out")"
-    fi
-}
 loss() { sed -E 's/.*"loss": ([^,}]*).*/\1/'; }
 # poke DIR TENSOR INDEX VALUE : sets one element of a tensor of DIR/model.safetensors (any float dtype)
 poke() {

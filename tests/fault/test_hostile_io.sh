@@ -15,21 +15,7 @@ t_begin hostile-io
 LIVE=""
 cleanup() { [ -n "$LIVE" ] && kill "$LIVE" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
-T=${BONE_HOSTILE_TIMEOUT:-30} # seconds; generous: every case takes well under one second when it works
-# case_ NAME EXIT NEEDLE command... : runs the command under timeout, checks exit status and message
-case_() {
-    local name=$1 want=$2 needle=$3
-    shift 3
-    (cd "$W" && timeout -k 5 "$T" "$@") >"$W/out" 2>"$W/err" </dev/null
-    local rc=$?
-    local msg
-    msg=$(sed "s#$W/#W/#g; s#$W#W#g" "$W/err" | head -c 600 | tr '\n' ' ' | sed 's/ *$//')
-    if [ "$rc" -eq "$want" ] && { [ -z "$needle" ] || grep -qF -- "$needle" "$W/err"; }; then
-        ok "$name: $msg"
-    else
-        bad "$name: exit $rc (want $want), wanted \"$needle\" in: $msg"
-    fi
-}
+CASE_TIMEOUT=${BONE_HOSTILE_TIMEOUT:-30} # seconds (case_ in lib.sh); generous: every case takes well under one second when it works
 cfg() { # cfg FILE EXTRA_JSON_FIELDS : a tiny llama config.json with fields added/overridden (raw JSON text)
     python3 - "$@" <<'PY'
 import json, sys
@@ -45,7 +31,7 @@ PY
 }
 
 cfg "$W/tiny.json" '{}'
-timeout "$T" "$BONE" init --config "$W/tiny.json" --out "$W/m" --seed 1 >/dev/null || { echo "FAIL init"; exit 1; }
+timeout "$CASE_TIMEOUT" "$BONE" init --config "$W/tiny.json" --out "$W/m" --seed 1 >/dev/null || { echo "FAIL init"; exit 1; }
 printf '{"input_ids":[1,5,6,7,8]}\n{"input_ids":[1,9,10]}\n' >"$W/good.jsonl"
 model_copy() { # model_copy NAME : a copy of the good model directory to break
     rm -rf "$W/$1"; mkdir -p "$W/$1"; cp "$W/m/config.json" "$W/m/model.safetensors" "$W/$1/"
@@ -70,7 +56,7 @@ for pid in range(me + 1, me + 30001):
     for f in ("config.json", "model.safetensors"):
         os.symlink(victim, "%s/%s.tmp.%d" % (d, f, pid))
 PY
-timeout "$T" "$BONE" init --config "$W/tiny.json" --out "$W/plant" --seed 1 >/dev/null 2>"$W/err" \
+timeout "$CASE_TIMEOUT" "$BONE" init --config "$W/tiny.json" --out "$W/plant" --seed 1 >/dev/null 2>"$W/err" \
     && ok "symlink-plant: init into a directory with 60000 planted symlinks succeeds" \
     || bad "symlink-plant: init failed: $(cat "$W/err")"
 [ "$(cat "$W/victim")" = "precious" ] && ok "symlink-plant: the symlinks' target is untouched" \
