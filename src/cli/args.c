@@ -88,6 +88,12 @@ static int set_value(const char *cmd, bone_opt *o, const char *arg, const char *
     return 0;
 }
 
+int bone_opt_seen(const bone_opt *opts, const char *name) {
+    for (const bone_opt *p = opts; p->name; p++)
+        if (!strcmp(p->name, name)) return p->seen;
+    return 0;
+}
+
 int bone_args_parse(const char *cmd, const char *usage, bone_opt *opts, int argc, char **argv,
                     const char **pos, int maxpos, int *npos) {
     *npos = 0;

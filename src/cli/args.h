@@ -27,6 +27,9 @@ typedef struct bone_opt {
 int bone_args_parse(const char *cmd, const char *usage, bone_opt *opts, int argc, char **argv,
                     const char **pos, int maxpos, int *npos);
 void bone_args_help(const char *cmd, const char *usage, const bone_opt *opts);
+/* 1 when the option NAME of the table was given (on the command line or in an options file):
+ * how a command tells "left at its default" from "given a value that must be checked". */
+int bone_opt_seen(const bone_opt *opts, const char *name);
 /* Where the arguments of options files came from (optfile.h): set once by main() before the
  * command runs, read by bone_args_parse to name the file and line in its errors; the table
  * stays owned by the caller and must outlive the command. NULL: none. */

@@ -124,7 +124,7 @@ int cmd_eval(int argc, char **argv) {
     if (npos < 1) return bone_usage_error("eval", "missing the task (gsm8k)");
     if (strcmp(pos[0], "gsm8k")) return bone_usage_error("eval", "unknown task \"%s\" (supported: gsm8k)", pos[0]);
     if (!model || !data) return bone_usage_error("eval", "--model and --data are required");
-    if (opts[4].seen && limit <= 0) return bone_usage_error("eval", "--limit must be positive");
+    if (bone_opt_seen(opts, "limit") && limit <= 0) return bone_usage_error("eval", "--limit must be positive");
     if (max_new <= 0) return bone_usage_error("eval", "--max-new must be positive");
     if (outp && bone_same_file(outp, data))
         return bone_usage_error("eval", "--out %s is the same file as --data %s: the results would replace the data "

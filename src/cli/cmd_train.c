@@ -21,11 +21,6 @@ static const char *USAGE =
     "             --method bone-col --block 16 --out runs/bone --steps 10 --batch 4 --lr 2e-3 \\\n"
     "             --schedule cosine --warmup 2";
 
-static int opt_seen(const bone_opt *opts, const char *name) {
-    for (const bone_opt *p = opts; p->name; p++)
-        if (!strcmp(p->name, name)) return p->seen;
-    return 0;
-}
 
 int cmd_train(int argc, char **argv) {
     bone_train_opts o;
@@ -104,7 +99,7 @@ int cmd_train(int argc, char **argv) {
     if (o.resume && o.overwrite)
         return bone_usage_error("train", "--resume continues the run in --out and --overwrite starts it over; choose one");
     /* ranges: a value outside them is a usage error naming the flag, never a silent default */
-#define SEEN(name) opt_seen(opts, name)
+#define SEEN(name) bone_opt_seen(opts, name)
     if (o.steps < 0 || o.steps > BONE_TRAIN_MAX_STEPS)
         return bone_usage_error("train", "--steps must be in [0, %lld] (0: from --epochs), got %lld",
                                 (long long)BONE_TRAIN_MAX_STEPS, (long long)o.steps);
