@@ -1,6 +1,7 @@
 /* safetensors.c — strict reader (mmap + FORMATS.md §1.4 validation, sharded index) and
  * reference-layout writer (§1.5). See safetensors.h. */
 #include "io/safetensors.h"
+#include "core/hash.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,16 +26,8 @@ static const struct { const char *name; int bits; } st_dtypes[] = {
 
 void bone_st_init(bone_st_set *s) { memset(s, 0, sizeof *s); }
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
-    return h;
-}
-
-static uint64_t name_hash(const char *name) { return fnv1a(FNV_OFFSET, name, strlen(name)); }
+static uint64_t name_hash(const char *name) { return bone_fnv1a64(BONE_FNV1A64_INIT, name, strlen(name)); }
 
 /* puts tensor i into the name table (open addressing, linear probing) */
 static void slot_put(bone_st_set *s, int64_t i) {
@@ -455,7 +448,7 @@ uint64_t bone_st_data_hash(const bone_st_set *s, int file) {
     const uint8_t *b = f->map;
     uint64_t N = 0;
     for (int i = 7; i >= 0; i--) N = (N << 8) | b[i];
-    return fnv1a(FNV_OFFSET, b + 8 + N, f->size - 8 - (size_t)N);
+    return bone_fnv1a64(BONE_FNV1A64_INIT, b + 8 + N, f->size - 8 - (size_t)N);
 }
 
 /* ---- writer ---- */
@@ -503,12 +496,12 @@ int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_er
 
 /* Streams the data area: either to the file, or (out == NULL) only into the hash. */
 static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash, bone_err *e) {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = BONE_FNV1A64_INIT;
     for (int64_t i = 0; i < n; i++) {
         const bone_st_wtensor *w = rows[i].t;
         if (!w->src_f32 || w->dtype == BONE_F32) {
             const void *src = w->src_f32 ? (const void *)w->src_f32 : w->data;
-            h = fnv1a(h, src, rows[i].nbytes);
+            h = bone_fnv1a64(h, src, rows[i].nbytes);
             if (a && bone_afile_write(a, src, rows[i].nbytes, e)) return -1;
             continue;
         }
@@ -518,7 +511,7 @@ static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash
         for (uint64_t k = 0; k < numel; k += 8192) {
             uint64_t m = numel - k < 8192 ? numel - k : 8192;
             bone_from_f32(chunk, w->src_f32 + k, w->dtype, m);
-            h = fnv1a(h, chunk, m * 2);
+            h = bone_fnv1a64(h, chunk, m * 2);
             if (a && bone_afile_write(a, chunk, m * 2, e)) return -1;
         }
     }

@@ -17,11 +17,6 @@
 #define META_KEY "bone_meta_fnv1a64"
 #define RUN_KEY "bone_set_run"
 
-uint64_t bone_fnv1a64(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -36,7 +31,7 @@ static uint64_t header_hash(const char *const *meta, int64_t nt, const char *con
     for (int i = 0; i < nm; i += 2)
         if (!strncmp(meta[i], "bone_", 5) && strcmp(meta[i], HASH_KEY) && strcmp(meta[i], META_KEY)) keys[nk++] = meta[i];
     qsort(keys, (size_t)nk, sizeof *keys, cmp_str);
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = BONE_FNV1A64_INIT;
     for (int k = 0; k < nk; k++) {
         const char *v = NULL;
         for (int i = 0; i < nm && !v; i += 2)
@@ -47,7 +42,7 @@ static uint64_t header_hash(const char *const *meta, int64_t nt, const char *con
     free(keys);
     uint64_t th = 0; /* XOR of per-tensor hashes: independent of the order */
     for (int64_t i = 0; i < nt; i++) {
-        uint64_t x = bone_fnv1a64(0xcbf29ce484222325ull, tnames[i], strlen(tnames[i]) + 1);
+        uint64_t x = bone_fnv1a64(BONE_FNV1A64_INIT, tnames[i], strlen(tnames[i]) + 1);
         int64_t dims[1 + BONE_ST_MAX_DIMS] = {ndims[i]};
         for (int d = 0; d < ndims[i]; d++) dims[1 + d] = shapes[i][d];
         th ^= bone_fnv1a64(x, dims, (size_t)(1 + ndims[i]) * sizeof(int64_t));

@@ -12,6 +12,7 @@
 #define BONE_TRAIN_CHECKPOINT_H
 #include <stdint.h>
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/params.h"
 #include "train/optim.h"
 
@@ -34,8 +35,7 @@ char *bone_ckpt_latest(const char *run_dir, const char *run_id, bone_err *e);
  * names the first that differs); the step must be in [0, max_step], adam_t in [0, step]. */
 int bone_ckpt_load(const char *path, bone_params *P, bone_ckpt_info *info, const char *const *settings,
                    int64_t max_step, bone_err *e);
-/* FNV-1a 64 of n bytes, continuing from h (start: 0xcbf29ce484222325) */
-uint64_t bone_fnv1a64(uint64_t h, const void *p, size_t n);
+
 /* Checks one file fully (header, checksum); 0 if good. */
 int bone_ckpt_verify(const char *path, bone_err *e);
 

@@ -286,7 +286,7 @@ static int clear_old_run(const char *out_dir, bone_err *e) {
  * and 64 samples of 4 KiB spread over it (a different base, even one that differs only in
  * its values, changes the samples; hashing every byte of a 7B model would take a while). */
 static void model_hash(const bone_model *m, const char *model_dir, char *buf, size_t cap) {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = BONE_FNV1A64_INIT;
     char *cp = bone_path_join(model_dir, "config.json"), *text;
     size_t n;
     bone_err e;
@@ -315,7 +315,7 @@ static void model_hash(const bone_model *m, const char *model_dir, char *buf, si
 /* The training examples as the trainer sees them (after format, template, --max-len): a
  * resumed run must train on the same ones. */
 static void data_hash(const bone_dataset *d, char *buf, size_t cap) {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = BONE_FNV1A64_INIT;
     for (int64_t i = 0; i < d->n; i++) {
         h = bone_fnv1a64(h, &d->ex[i].n, sizeof d->ex[i].n);
         h = bone_fnv1a64(h, d->ex[i].ids, (size_t)d->ex[i].n * sizeof(int32_t));
