@@ -78,6 +78,7 @@ void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, co
                 for (int64_t i = 0; i < hs; i++) {
                     const float ri = rt[i], ki = kt[i], wi = expf(lw[i]), bi = ri * uh[i] * ki;
                     float *Si = S + i * hs;
+#pragma omp simd
                     for (int64_t j = 0; j < hs; j++) {
                         yt[j] += ri * Si[j] + bi * vt[j];
                         Si[j] = wi * Si[j] + ki * vt[j];
@@ -126,15 +127,18 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                 const int64_t o = (b * T + t) * C + h * hs;
                 const float *rt = r + o, *kt = k + o, *vt = v + o, *gt = dy + o, *lw = logw + o;
                 float gv = 0.0f;
+#pragma omp simd reduction(+ : gv)
                 for (int64_t j = 0; j < hs; j++) gv += gt[j] * vt[j];
                 for (int64_t i = 0; i < hs; i++) {
                     float *Si = S + i * hs;
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int64_t j = 0; j < hs; j++) s += gt[j] * Si[j];
                     dr[o + i] += s + uh[i] * kt[i] * gv;
                     rg[t * hs + i] = rt[i] * s;
                     duh[i] += rt[i] * kt[i] * gv;
                     const float wi = expf(lw[i]), ki = kt[i];
+#pragma omp simd
                     for (int64_t j = 0; j < hs; j++) Si[j] = wi * Si[j] + ki * vt[j];
                 }
             }
@@ -160,6 +164,7 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                     float *Gi = G + i * hs;
                     const float ki = kt[i], ri = rt[i], wi = expf(lw[i]);
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int64_t j = 0; j < hs; j++) {
                         s += vt[j] * Gi[j];
                         dvt[j] += ki * Gi[j];
@@ -216,35 +221,46 @@ typedef struct seg_buf {
     float *cum;                // (hs)
 } seg_buf;
 
-/* The decay factors and factored inputs of one segment of L tokens at row pointers r,k,lw. */
+/* The decay factors and factored inputs of one segment of L tokens at row pointers r,k,lw.
+ * full = 0 prepares only what the state update needs (a, ekd, kd): the backward's state
+ * passes need no outputs. */
 static void seg_prepare(seg_buf *w, const float *r, const float *k, const float *lw, const float *uh, int64_t L,
-                        int64_t C, int64_t hs) {
+                        int64_t C, int64_t hs, int full) {
     float *a = w->a;
     for (int64_t i = 0; i < hs; i++) a[i] = 0.0f;
     for (int64_t t = 0; t < L; t++)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) a[(t + 1) * hs + i] = a[t * hs + i] + lw[t * C + i];
     const float *A = a + L * hs;
     for (int64_t t = 0; t < L; t++)
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) w->ekd[t * hs + i] = A[i] - a[(t + 1) * hs + i];
+    exp_inplace(w->ekd, L * hs);
+    for (int64_t t = 0; t < L; t++)
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) w->kd[t * hs + i] = k[t * C + i] * w->ekd[t * hs + i];
+    if (!full) return;
+    /* the last token is never the key of an intra pair, and its factor could overflow */
+    for (int64_t t = 0; t < L; t++)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             w->ea[t * hs + i] = a[t * hs + i];
-            /* the last token is never a key of an intra pair; its factor could overflow */
-            w->eka[t * hs + i] = t + 1 < L ? -a[(t + 1) * hs + i] : -INFINITY;
-            w->ekd[t * hs + i] = A[i] - a[(t + 1) * hs + i];
+            w->eka[t * hs + i] = t + 1 < L ? -a[(t + 1) * hs + i] : 0.0f;
         }
     exp_inplace(w->ea, L * hs);
     exp_inplace(w->eka, (L - 1) * hs);
     for (int64_t i = 0; i < hs; i++) w->eka[(L - 1) * hs + i] = 0.0f;
-    exp_inplace(w->ekd, L * hs);
     for (int64_t t = 0; t < L; t++)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             w->q[t * hs + i] = r[t * C + i] * w->ea[t * hs + i];
             w->kk[t * hs + i] = k[t * C + i] * w->eka[t * hs + i];
-            w->kd[t * hs + i] = k[t * C + i] * w->ekd[t * hs + i];
         }
     /* P[t][σ] = Σ_i r_t k_σ exp(a_t − a_{σ+1}) for σ < t, the bonus Σ_i r_t u k_t on the diagonal */
     gemm_nt(L, L, hs, 1.0f, w->q, hs, w->kk, hs, 0.0f, w->P, L);
     for (int64_t t = 0; t < L; t++) {
         float d = 0.0f;
+#pragma omp simd reduction(+ : d)
         for (int64_t i = 0; i < hs; i++) d += r[t * C + i] * uh[i] * k[t * C + i];
         w->P[t * L + t] = d;
         for (int64_t s = t + 1; s < L; s++) w->P[t * L + s] = 0.0f;
@@ -321,7 +337,7 @@ void wkv6_chunked_forward(float *y, float *s_out, const float *r, const float *k
                 const int64_t c1 = c0 + L < T ? c0 + L : T;
                 for (int64_t s = c0; s < c1;) {
                     const int64_t n = seg_len(logw + base, C, hs, s, c1, w->cum), o = base + s * C;
-                    seg_prepare(w, r + o, k + o, logw + o, u + h * hs, n, C, hs);
+                    seg_prepare(w, r + o, k + o, logw + o, u + h * hs, n, C, hs, 1);
                     gemm_nn(n, hs, n, 1.0f, w->P, n, v + o, C, 0.0f, y + o, C);      // intra + bonus
                     gemm_nn(n, hs, hs, 1.0f, w->q, hs, c.S, hs, 1.0f, y + o, C);     // from the state
                     seg_state(w, c.S, v + o, n, C, hs);
@@ -340,11 +356,12 @@ static void seg_backward(chunk_ws *c, const float *S, float *dr, float *dk, floa
                          const float *dy, const float *r, const float *k, const float *v, const float *lw,
                          const float *uh, int64_t L, int64_t C, int64_t hs) {
     seg_buf *w = &c->sb;
-    seg_prepare(w, r, k, lw, uh, L, C, hs);
+    seg_prepare(w, r, k, lw, uh, L, C, hs, 1);
     /* dP = dY·Vᵀ; its diagonal gy_t·v_t drives the bonus gradients, then keep σ < t only */
     gemm_nt(L, L, hs, 1.0f, dy, C, v, C, 0.0f, w->dP, L);
     for (int64_t t = 0; t < L; t++) {
         const float gv = w->dP[t * L + t];
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             dr[t * C + i] += gv * uh[i] * k[t * C + i];
             dk[t * C + i] += gv * uh[i] * r[t * C + i];
@@ -359,6 +376,7 @@ static void seg_backward(chunk_ws *c, const float *S, float *dr, float *dk, floa
     gemm_tn(L, hs, L, 1.0f, w->P, L, dy, C, 1.0f, dv, C);            // dV += Pᵀ·dY
     gemm_nn(L, hs, hs, 1.0f, w->kd, hs, c->G, hs, 1.0f, dv, C);      //     + kd·G
     for (int64_t t = L - 1; t >= 0; t--)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             const int64_t e = t * hs + i;
             dr[t * C + i] += w->dq[e] * w->ea[e];
@@ -404,7 +422,7 @@ void wkv6_chunked_backward(float *dr, float *dk, float *dv, float *dlogw, float 
                 memcpy(Sn, c.Sc + ci * S2, (size_t)S2 * sizeof(float));
                 for (int64_t s = c0; s < c1;) {
                     const int64_t n = seg_len(logw + base, C, hs, s, c1, w->cum), o = base + s * C;
-                    seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs);
+                    seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs, 0);
                     seg_state(w, Sn, v + o, n, C, hs);
                     s += n;
                 }
@@ -433,7 +451,7 @@ void wkv6_chunked_backward(float *dr, float *dk, float *dv, float *dlogw, float 
                         const int64_t o = base + s * C;
                         float *Sn = c.SS + (nseg + 1) * S2;
                         memcpy(Sn, c.SS + nseg * S2, (size_t)S2 * sizeof(float));
-                        seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs);
+                        seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs, 0);
                         seg_state(w, Sn, v + o, n, C, hs);
                     }
                     nseg++;
