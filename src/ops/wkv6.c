@@ -60,6 +60,7 @@ static void reduce_du(float *du, const float *part, int64_t B, int64_t C) {
 
 void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, const float *v, const float *logw,
                       const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs) {
+    BONE_ASSERT(hs >= 1 && C % hs == 0, "wkv6: C must be a multiple of the head size");
     const int64_t H = C / hs, S2 = hs * hs;
 #pragma omp parallel
     {
@@ -104,6 +105,7 @@ size_t wkv6_seq_ws_floats(int64_t B, int64_t T, int64_t C, int64_t hs) {
 void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du, float *ds0, const float *dy,
                        const float *ds_out, const float *r, const float *k, const float *v, const float *logw,
                        const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs, float *ws) {
+    BONE_ASSERT(hs >= 1 && C % hs == 0, "wkv6: C must be a multiple of the head size");
     const int64_t H = C / hs, S2 = hs * hs;
     const size_t per = seq_worker_floats(T, hs);
     float *own = NULL;
@@ -321,6 +323,7 @@ void wkv6_chunked_forward(float *y, float *s_out, const float *r, const float *k
                           const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs, int64_t chunk,
                           float *ws) {
     const int64_t H = C / hs, S2 = hs * hs, L = chunk;
+    BONE_ASSERT(hs >= 1 && C % hs == 0 && L >= 1, "wkv6: C must be a multiple of the head size, chunk >= 1");
     const size_t per = chunk_worker_floats(T, hs, L);
     float *own = NULL;
     if (!ws) ws = own = xmalloc(wkv6_chunked_ws_floats(B, T, C, hs, L) * sizeof(float));
@@ -399,6 +402,7 @@ void wkv6_chunked_backward(float *dr, float *dk, float *dv, float *dlogw, float 
                            const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs,
                            int64_t chunk, float *ws) {
     const int64_t H = C / hs, S2 = hs * hs, L = chunk, nc = (T + L - 1) / L;
+    BONE_ASSERT(hs >= 1 && C % hs == 0 && L >= 1, "wkv6: C must be a multiple of the head size, chunk >= 1");
     const size_t per = chunk_worker_floats(T, hs, L);
     float *own = NULL;
     if (!ws) ws = own = xmalloc(wkv6_chunked_ws_floats(B, T, C, hs, L) * sizeof(float));
