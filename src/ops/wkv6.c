@@ -64,7 +64,7 @@ void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, co
     const int64_t H = C / hs, S2 = hs * hs;
 #pragma omp parallel
     {
-        float *S = xmalloc((size_t)S2 * sizeof(float));
+        float *S = xmalloc((size_t)(S2 + hs) * sizeof(float)), *wt = S + S2; // state, exp(logw_t)
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t b = bh / H, h = bh % H;
@@ -76,8 +76,10 @@ void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, co
                 const float *rt = r + o, *kt = k + o, *vt = v + o, *lw = logw + o;
                 float *yt = y + o;
                 for (int64_t j = 0; j < hs; j++) yt[j] = 0.0f;
+                memcpy(wt, lw, (size_t)hs * sizeof(float));
+                exp_inplace(wt, hs);
                 for (int64_t i = 0; i < hs; i++) {
-                    const float ri = rt[i], ki = kt[i], wi = expf(lw[i]), bi = ri * uh[i] * ki;
+                    const float ri = rt[i], ki = kt[i], wi = wt[i], bi = ri * uh[i] * ki;
                     float *Si = S + i * hs;
 #pragma omp simd
                     for (int64_t j = 0; j < hs; j++) {
@@ -92,9 +94,10 @@ void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, co
     }
 }
 
-/* per worker: accR, accK (double, hs each), S, G (hs²), r⊙dr̂ per step (T·hs); rounded to 16 */
+/* per worker: accR, accK (double, hs each), S, G (hs²), r⊙dr̂ per step (T·hs), exp(logw_t)
+ * (hs); rounded to 16 */
 static size_t seq_worker_floats(int64_t T, int64_t hs) {
-    const size_t n = (size_t)(4 * hs + 2 * hs * hs + T * hs);
+    const size_t n = (size_t)(4 * hs + 2 * hs * hs + T * hs + hs);
     return (n + 15) / 16 * 16;
 }
 
@@ -116,7 +119,7 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
     {
         float *mine = ws + (size_t)omp_get_thread_num() * per;
         double *accR = (double *)mine, *accK = accR + hs;
-        float *S = mine + 4 * hs, *G = S + S2, *rg = G + S2; // rg (T, hs)
+        float *S = mine + 4 * hs, *G = S + S2, *rg = G + S2, *wt = rg + T * hs; // rg (T, hs), wt (hs)
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t b = bh / H, h = bh % H;
@@ -131,6 +134,8 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                 float gv = 0.0f;
 #pragma omp simd reduction(+ : gv)
                 for (int64_t j = 0; j < hs; j++) gv += gt[j] * vt[j];
+                memcpy(wt, lw, (size_t)hs * sizeof(float));
+                exp_inplace(wt, hs);
                 for (int64_t i = 0; i < hs; i++) {
                     float *Si = S + i * hs;
                     float s = 0.0f;
@@ -139,7 +144,7 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                     dr[o + i] += s + uh[i] * kt[i] * gv;
                     rg[t * hs + i] = rt[i] * s;
                     duh[i] += rt[i] * kt[i] * gv;
-                    const float wi = expf(lw[i]), ki = kt[i];
+                    const float wi = wt[i], ki = kt[i];
 #pragma omp simd
                     for (int64_t j = 0; j < hs; j++) Si[j] = wi * Si[j] + ki * vt[j];
                 }
@@ -162,9 +167,11 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                 for (int64_t i = 0; i < hs; i++) ruk += rt[i] * uh[i] * kt[i];
                 float *dvt = dv + o;
                 for (int64_t j = 0; j < hs; j++) dvt[j] += gt[j] * ruk;
+                memcpy(wt, lw, (size_t)hs * sizeof(float));
+                exp_inplace(wt, hs);
                 for (int64_t i = 0; i < hs; i++) {
                     float *Gi = G + i * hs;
-                    const float ki = kt[i], ri = rt[i], wi = expf(lw[i]);
+                    const float ki = kt[i], ri = rt[i], wi = wt[i];
                     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
                     for (int64_t j = 0; j < hs; j++) {
