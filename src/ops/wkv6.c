@@ -210,11 +210,12 @@ static int64_t seg_len(const float *lw, int64_t C, int64_t hs, int64_t s, int64_
     while (s + L < end) {
         const float *l = lw + (s + L - 1) * C;
         float mn = 0.0f;
+#pragma omp simd reduction(min : mn)
         for (int64_t i = 0; i < hs; i++) {
             cum[i] += l[i];
             mn = cum[i] < mn ? cum[i] : mn;
         }
-        if (!(mn >= -WKV_SPAN)) break; /* also cuts on NaN, which then flows on as NaN */
+        if (mn < -WKV_SPAN) break; /* (a NaN decay never cuts; it reaches the outputs as NaN) */
         L++;
     }
     return L;
