@@ -223,6 +223,10 @@ void silu_mul_backward(float *da /* += */, float *db /* += */, const float *dy, 
  * Both parallelise over (b, h) with OpenMP; all scratch is per worker (ws sizes below
  * include omp_get_max_threads() workers).
  *
+ * Right-padded batches need no mask: outputs at t depend only on steps ≤ t, and padding
+ * with dy = 0 there gets no gradient except through ds_out; s_out, though, is the state
+ * after all T steps, padding included (a caller that continues a sequence passes its own T).
+ *
  * Backward inputs: dy (B,T,C) and ds_out = ∂L/∂S_T (B,H,hs,hs) or NULL (final state unused).
  * Backward outputs (+=): dr, dk, dv, dlogw (B,T,C); du (C) or NULL; ds0 (B,H,hs,hs) or NULL
  * (the initial-state gradient, for state tuning). The backward recomputes every state it
