@@ -238,9 +238,15 @@ static void seg_prepare(seg_buf *w, const float *r, const float *k, const float 
                         int64_t C, int64_t hs, int full) {
     float *a = w->a;
     for (int64_t i = 0; i < hs; i++) a[i] = 0.0f;
+    /* A decay of −inf (w = 0, what −exp() of an overflowing w_raw gives) would make A − a
+     * = −inf − (−inf) = NaN; −1e30 gives the same zeros. Only a segment's last step can be
+     * that large (any earlier one cuts it), so nothing else is absorbed. NaN stays NaN. */
     for (int64_t t = 0; t < L; t++)
 #pragma omp simd
-        for (int64_t i = 0; i < hs; i++) a[(t + 1) * hs + i] = a[t * hs + i] + lw[t * C + i];
+        for (int64_t i = 0; i < hs; i++) {
+            const float l = lw[t * C + i];
+            a[(t + 1) * hs + i] = a[t * hs + i] + (l < -1e30f ? -1e30f : l);
+        }
     const float *A = a + L * hs;
     for (int64_t t = 0; t < L; t++)
 #pragma omp simd
