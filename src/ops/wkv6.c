@@ -205,6 +205,15 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
 
 /* Length of the segment starting at s (< end) over channels lw (row stride C); cum is hs floats. */
 static int64_t seg_len(const float *lw, int64_t C, int64_t hs, int64_t s, int64_t end, float *cum) {
+    /* usual case first: the whole rest fits (a is non-increasing, so its last value decides) */
+    for (int64_t i = 0; i < hs; i++) cum[i] = 0.0f;
+    for (int64_t t = s; t + 1 < end; t++)
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) cum[i] += lw[t * C + i];
+    float lo = 0.0f;
+#pragma omp simd reduction(min : lo)
+    for (int64_t i = 0; i < hs; i++) lo = cum[i] < lo ? cum[i] : lo;
+    if (!(lo < -WKV_SPAN)) return end - s;
     for (int64_t i = 0; i < hs; i++) cum[i] = 0.0f;
     int64_t L = 1;
     while (s + L < end) {
@@ -308,6 +317,7 @@ size_t wkv6_chunked_ws_floats(int64_t B, int64_t T, int64_t C, int64_t hs, int64
 
 typedef struct chunk_ws {
     double *accR, *accK;
+    float *lR, *lK;
     seg_buf sb;
     float *S, *G, *Sc, *SS;
     int32_t *starts;
@@ -318,6 +328,8 @@ static chunk_ws carve(float *base, int64_t T, int64_t hs, int64_t L) {
     chunk_ws c;
     c.accR = (double *)base;
     c.accK = c.accR + hs;
+    c.lR = base + 4 * hs;
+    c.lK = base + 5 * hs;
     float *p = base + 6 * hs;
     c.sb.a = p; p += (L + 1) * hs;
     float **arr[9] = {&c.sb.ea, &c.sb.eka, &c.sb.ekd, &c.sb.q, &c.sb.kk, &c.sb.kd, &c.sb.dq, &c.sb.dkk, &c.sb.dkd};
@@ -392,16 +404,27 @@ static void seg_backward(chunk_ws *c, const float *S, float *dr, float *dk, floa
     gemm_nt(L, hs, hs, 1.0f, v, C, c->G, hs, 0.0f, w->dkd, hs);      // dkd = V·Gᵀ
     gemm_tn(L, hs, L, 1.0f, w->P, L, dy, C, 1.0f, dv, C);            // dV += Pᵀ·dY
     gemm_nn(L, hs, hs, 1.0f, w->kd, hs, c->G, hs, 1.0f, dv, C);      //     + kd·G
+    /* the suffix sums: the (cancelling) difference of the long double sums once per
+     * segment, the segment's own terms in float on top of it */
+    float *lR = c->lR, *lK = c->lK, *base = w->cum;
+    for (int64_t i = 0; i < hs; i++) {
+        base[i] = (float)(c->accR[i] - c->accK[i]);
+        lR[i] = lK[i] = 0.0f;
+    }
     for (int64_t t = L - 1; t >= 0; t--)
 #pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             const int64_t e = t * hs + i;
             dr[t * C + i] += w->dq[e] * w->ea[e];
             dk[t * C + i] += w->dkk[e] * w->eka[e] + w->dkd[e] * w->ekd[e];
-            c->accK[i] += (double)w->kk[e] * w->dkk[e] + (double)w->kd[e] * w->dkd[e];
-            dlogw[t * C + i] += (float)(c->accR[i] - c->accK[i]);
-            c->accR[i] += (double)w->q[e] * w->dq[e];
+            lK[i] += w->kk[e] * w->dkk[e] + w->kd[e] * w->dkd[e];
+            dlogw[t * C + i] += base[i] + (lR[i] - lK[i]);
+            lR[i] += w->q[e] * w->dq[e];
         }
+    for (int64_t i = 0; i < hs; i++) {
+        c->accR[i] += lR[i];
+        c->accK[i] += lK[i];
+    }
     /* G ← exp(A)⊙G + qᵀ·dY */
     const float *A = w->a + L * hs;
     for (int64_t i = 0; i < hs; i++) {
