@@ -221,7 +221,11 @@ void silu_mul_backward(float *da /* += */, float *db /* += */, const float *dy, 
  *                    shorter pieces, down to single tokens, so no decay overflows or
  *                    loses precision; the cut depends only on logw (same in backward).
  * Both parallelise over (b, h) with OpenMP; all scratch is per worker (ws sizes below
- * include omp_get_max_threads() workers).
+ * include omp_get_max_threads() workers). The chunked ws is about (T/chunk + 1 + chunk)·hs²
+ * floats per worker (the backward's chunk-start states and the states inside one chunk),
+ * plus B·C for du: 0.9 MiB per thread at T = 512, hs = 64, chunk = 32. chunk = 32 is the measured best of 16/32/64 at hs = 64
+ * (bench/README.md). logw = −inf (w = 0) is valid in both forms.
+ * The decode step is wkv6_seq_forward with T = 1 (the chunked form has no advantage there).
  *
  * Right-padded batches need no mask: outputs at t depend only on steps ≤ t, and padding
  * with dy = 0 there gets no gradient except through ds_out; s_out, though, is the state
