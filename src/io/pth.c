@@ -607,11 +607,15 @@ static int cmp_tname(const void *a, const void *b) {
 }
 
 int bone_pth_parse(bone_pth *p, const char *what, const uint8_t *buf, size_t size, bone_err *e) {
+    return bone_pth_parse_ex(p, what, buf, size, 1, e);
+}
+
+int bone_pth_parse_ex(bone_pth *p, const char *what, const uint8_t *buf, size_t size, int check_crc, bone_err *e) {
     memset(p, 0, sizeof *p);
     zent *z;
     int64_t nz;
     if (zip_read(what, buf, size, &z, &nz, e)) return -1;
-    for (int64_t i = 0; i < nz; i++) /* a stored entry with a wrong CRC is damaged */
+    for (int64_t i = 0; check_crc && i < nz; i++) /* a stored entry with a wrong CRC is damaged */
         if (crc32_update(0, buf + z[i].data, z[i].size) != z[i].crc) {
             int rc = bone_fail(e, "%s: entry %.*s: CRC mismatch (damaged file)", what, (int)(z[i].nlen > 200 ? 200 : z[i].nlen),
                                z[i].name);
