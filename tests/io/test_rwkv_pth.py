@@ -124,6 +124,23 @@ if p.returncode == 0:
           open(os.path.join(DATA, "rwkv_vocab_v20230424.txt"), "rb").read(), "the vocabulary copy differs")
     p = run([BONE, "tokenize", "--tokenizer", out, "--text", "Hello world"])
     check(p.stdout.strip() == "33155 40213", f"tokenize in the converted directory: {p.stdout!r} {p.stderr!r}")
+    # chat data with the rwkv template (the tokenizer's default): "User: q\n\nAssistant: a\n\n" + id 0, the loss
+    # on " a\n\n" and the 0; counts from gen_vectors.py's own parser and greedy trie (an independent encoder)
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    sys.path.insert(0, DATA)
+    import gen_vectors
+    trie = gen_vectors.GreedyTrie(gen_vectors.load_vocab(os.path.join(DATA, "rwkv_vocab_v20230424.txt")))
+    chat = os.path.join(WORK, "chat.jsonl")
+    msgs = [{"role": "user", "content": "What is 2+3?"}, {"role": "assistant", "content": "It is 5."},
+            {"role": "user", "content": "And 2*3?"}, {"role": "assistant", "content": "6, 我想."}]
+    open(chat, "w").write(json.dumps({"messages": msgs}) + "\n")
+    full = "User: What is 2+3?\n\nAssistant: It is 5.\n\nUser: And 2*3?\n\nAssistant: 6, 我想.\n\n"
+    ids = trie.encode_bytes(full.encode()) + [0]
+    labels = len(trie.encode_bytes(" It is 5.\n\n".encode())) + len(trie.encode_bytes(" 6, 我想.\n\n".encode())) + 1
+    p = run([BONE, "inspect", chat, "--tokenizer", out, "--json"])
+    info = json.loads(p.stdout) if p.returncode == 0 else {}
+    check(info.get("tokens", {}).get("total") == len(ids), f"chat data: {info.get('tokens')} tokens, expected {len(ids)}")
+    check(info.get("label_tokens", {}).get("total") == labels, f"chat data: {info.get('label_tokens')} labels, expected {labels}")
     # converting onto an existing non-empty directory is refused, the directory is kept
     p = run([BONE, "convert", "rwkv-pth", pth, "--out", out, "--vocab", DATA], ok=False)
     check(p.returncode == 1 and "non-empty directory" in p.stderr, f"convert onto a full directory: {p.stderr}")
