@@ -20,7 +20,7 @@
 #endif
 
 static const char *CONVERT_USAGE =
-    "rwkv-pth IN.pth --out DIR [--vocab PATH]\n\n"
+    "IN.pth --out DIR [--vocab PATH]\n\n"
     "Converts an official RWKV-6 \"Finch\" (x060) state dict (BlinkDL's .pth, as torch >= 1.6 saves\n"
     "it) into a Hugging Face directory: config.json (model_type rwkv6, dimensions read off the\n"
     "shapes: head size from time_faaaa, D_MIX/D_DECAY from the mixing matrices), model.safetensors\n"
@@ -31,7 +31,7 @@ static const char *CONVERT_USAGE =
     "example:\n  bone convert rwkv-pth RWKV-x060-World-1B6-v2.1-20240328-ctx4096.pth --out models/rwkv6-1b6";
 
 static const char *EXPORT_PTH_USAGE =
-    "rwkv-pth --model DIR [--adapter DIR] --out FILE.pth\n\n"
+    "--model DIR [--adapter DIR] --out FILE.pth\n\n"
     "Writes an HF RWKV-6 directory (optionally with an adapter merged in first, as `bone merge`\n"
     "does) as an official bf16 .pth state dict: official names, [1,1,C] time-mix vectors, the\n"
     "zip form torch.load(..., weights_only=True), the rwkv pip package, ChatRWKV and RWKV-Runner\n"
@@ -39,7 +39,7 @@ static const char *EXPORT_PTH_USAGE =
     "example:\n  bone export rwkv-pth --model models/rwkv6-1b6 --adapter runs/bone/adapter --out rwkv6-tuned.pth";
 
 static const char *EXPORT_PEFT_USAGE =
-    "rwkv-peft --adapter DIR --out FILE.pth\n\n"
+    "--adapter DIR --out FILE.pth\n\n"
     "Writes a bone adapter as RWKV-PEFT's slim adapter .pth (keys blocks.N.att.<name>.disha and\n"
     "blocks.N.ffn.<name>.disha, bf16), for RWKV-PEFT's own merge scripts: a bone-row adapter is\n"
     "its mode \"bat\" ([I/r, r, r], blocks indexed by input), a bone-free adapter its mode \"bone\"\n"

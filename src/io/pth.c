@@ -10,7 +10,6 @@
 #include "core/fs.h"
 #include "core/utf8.h"
 
-#define PTH_MAX_ENTRIES 1000000          /* zip entries (the 32-bit EOCD caps them at 65535 anyway) */
 #define PTH_MAX_PICKLE (256ull << 20)    /* data.pkl bytes: a 1M-tensor dict is ~100 MB */
 #define PTH_MAX_STACK (1 << 20)
 

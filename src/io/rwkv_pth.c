@@ -179,8 +179,7 @@ static int validate(const char *what, const rt *t, int64_t n, int hf, bone_rwkv_
         int64_t blk;
         int k = lookup(t[i].name, hf, &blk);
         if (k < 0) {
-            int64_t b2;
-            if (strstr(t[i].name, "time_state") && lookup("blocks.0.att.time_faaaa", 0, &b2) >= 0)
+            if (strstr(t[i].name, "time_state"))
                 return bone_fail(e, "%s: %s is a state-tuning tensor; it has no place in an HF RWKV-6 model (export the "
                                     "base model without it)", what, t[i].name);
             return bone_fail(e, "%s: %s is not an RWKV-6 tensor name (%s)", what, t[i].name,

@@ -124,6 +124,11 @@ if p.returncode == 0:
           open(os.path.join(DATA, "rwkv_vocab_v20230424.txt"), "rb").read(), "the vocabulary copy differs")
     p = run([BONE, "tokenize", "--tokenizer", out, "--text", "Hello world"])
     check(p.stdout.strip() == "33155 40213", f"tokenize in the converted directory: {p.stdout!r} {p.stderr!r}")
+    # --json: pieces that are not UTF-8 on their own are shown as <0xHH>, so the output stays valid JSON
+    p = run([BONE, "tokenize", "--tokenizer", out, "--text", "é😀", "--json"])
+    j = json.loads(p.stdout.encode().decode("utf-8")) if p.returncode == 0 else {}
+    check(j.get("ids") == [2503, 3319, 153, 129] and j.get("tokens") == ["é", "<0xF0><0x9F>", "<0x98>", "<0x80>"],
+          f"tokenize --json: {p.stdout!r}")
     # chat data with the rwkv template (the tokenizer's default): "User: q\n\nAssistant: a\n\n" + id 0, the loss
     # on " a\n\n" and the 0; counts from gen_vectors.py's own parser and greedy trie (an independent encoder)
     sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -225,6 +230,21 @@ d = adapter("ad-col", dict(base_cfg, init_weights="bat"), {"base_model.model.rwk
                                                            torch.zeros(C // r, r, r)})
 p = run([TOOL, "rwkv-peft", "--adapter", d, "--out", os.path.join(WORK, "col.pth")], ok=False)
 check(p.returncode == 1 and "bone-col" in p.stderr and "has no RWKV-PEFT form" in p.stderr, f"bone-col: {p.stderr}")
+
+# --adapter runs the merge `bone merge` runs. RWKV-6 models load for merging only once the RWKV-6 model code
+# is in (another branch); until then the path is proven on the Llama default model: the merge succeeds, then
+# the export refuses its names, and the temporary merged directory is removed either way.
+DEF = os.path.join(DATA, "..", "..", "models", "default")
+lcfg = json.load(open(os.path.join(DEF, "config.json")))
+hd = lcfg["hidden_size"]
+lad = adapter("ad-llama", {"peft_type": "LORA", "r": 4, "lora_alpha": 4, "target_modules": ["q_proj"]},
+              {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.randn(4, hd, generator=g),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.randn(hd, 4, generator=g)})
+p = run([TOOL, "rwkv-pth", "--model", DEF, "--adapter", lad, "--out", os.path.join(WORK, "llama.pth")], ok=False)
+check(p.returncode == 1 and "merged 1 adapted linear layers" in p.stdout and "no tensor rwkv.embeddings.weight" in p.stderr,
+      f"export --adapter on the Llama default model: {p.stdout} {p.stderr}")
+check(not [f for f in os.listdir(WORK) if ".merge.tmp." in f], "the merge temporary was left behind (llama)")
+check(not os.path.exists(os.path.join(WORK, "llama.pth")), "a .pth was written for a non-RWKV model")
 
 # ---- 4. hostile files ----------------------------------------------------------------------------------
 good = open(pth, "rb").read()
