@@ -8,9 +8,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "core/fs.h"
+#include "core/hash.h"
 #include "core/utf8.h"
 
-#define PTH_MAX_PICKLE (256ull << 20)    /* data.pkl bytes: a 1M-tensor dict is ~100 MB */
+#define PTH_MAX_PICKLE (16ull << 20)     /* data.pkl bytes: a 14B model's (1,830 tensors) is ~300 KB */
+#define PTH_MAX_VALUES (1 << 22)         /* pickle values (a few per opcode) */
 #define PTH_MAX_STACK (1 << 20)
 
 /* ---- little-endian and CRC-32 (zip's polynomial 0xEDB88320) ---------------------------------- */
@@ -110,7 +112,7 @@ static int zip_read(const char *what, const uint8_t *b, size_t size, zent **out,
         z[i].nlen = nlen;
         const char *nm = z[i].name;
         int nl = nlen > 200 ? 200 : nlen;
-        for (uint16_t k = 0; k + 4u <= xlen; k += (uint16_t)(4 + rd16(C + 46 + nlen + k + 2)))
+        for (uint32_t k = 0; k + 4u <= xlen; k += 4u + rd16(C + 46 + nlen + k + 2))
             if (rd16(C + 46 + nlen + k) == 0x0001) {
                 free(z);
                 return bone_fail(e, "%s: entry %.*s " ZIP64_MSG, what, nl, nm);
@@ -245,6 +247,8 @@ typedef struct vm {
     int64_t nmemo, capmemo;
     pstorage *st;
     int64_t nst, capst2;
+    int64_t *sslot;     /* storage key hash table: index + 1, 0 = empty; a power of two >= 2·nst */
+    int64_t nsslot;
     ptensor *tn;
     int64_t ntn, captn;
     size_t pos;         /* offset of the opcode being run, for messages */
@@ -317,7 +321,9 @@ static int persistent_load(vm *m, int64_t pid, int64_t *out, bone_err *e) {
     bone_dtype dt = ty->i == G_ST_BF16 ? BONE_BF16 : ty->i == G_ST_F16 ? BONE_F16 : BONE_F32;
     if (key->sn == 0 || key->sn > 64)
         return bone_fail(e, "%s: data.pkl byte %zu: a storage key of %zu bytes", m->what, m->pos, key->sn);
-    for (int64_t i = 0; i < m->nst; i++)
+    uint64_t h = bone_fnv1a64(BONE_FNV1A64_INIT, key->s, key->sn);
+    for (uint64_t j = m->nsslot ? h & (uint64_t)(m->nsslot - 1) : 0; m->nsslot && m->sslot[j]; j = (j + 1) & (uint64_t)(m->nsslot - 1)) {
+        int64_t i = m->sslot[j] - 1;
         if (m->st[i].keyn == key->sn && !memcmp(m->st[i].key, key->s, key->sn)) {
             if (m->st[i].dt != dt || m->st[i].numel != num->i)
                 return bone_fail(e, "%s: data.pkl: storage %.*s is named twice with different types or sizes", m->what,
@@ -327,6 +333,7 @@ static int persistent_load(vm *m, int64_t pid, int64_t *out, bone_err *e) {
             *out = x;
             return 0;
         }
+    }
     char name[512];
     snprintf(name, sizeof name, "%.*sdata/%.*s", (int)m->prefn, m->prefix, (int)key->sn, key->s);
     const zent *z = zfind(m->z, m->nz, name);
@@ -340,6 +347,20 @@ static int persistent_load(vm *m, int64_t pid, int64_t *out, bone_err *e) {
         m->st = xrealloc(m->st, (size_t)m->capst2 * sizeof *m->st);
     }
     m->st[m->nst] = (pstorage){key->s, key->sn, dt, num->i, m->img + z->data};
+    if (2 * (m->nst + 1) > m->nsslot) { /* grow the key table and re-insert */
+        m->nsslot = m->nsslot ? m->nsslot * 2 : 64;
+        free(m->sslot);
+        m->sslot = xcalloc((size_t)m->nsslot, sizeof *m->sslot);
+        for (int64_t q = 0; q <= m->nst; q++) {
+            uint64_t j = bone_fnv1a64(BONE_FNV1A64_INIT, m->st[q].key, m->st[q].keyn) & (uint64_t)(m->nsslot - 1);
+            while (m->sslot[j]) j = (j + 1) & (uint64_t)(m->nsslot - 1);
+            m->sslot[j] = q + 1;
+        }
+    } else {
+        uint64_t j = h & (uint64_t)(m->nsslot - 1);
+        while (m->sslot[j]) j = (j + 1) & (uint64_t)(m->nsslot - 1);
+        m->sslot[j] = m->nst + 1;
+    }
     int64_t x = newv(m, V_STORAGE);
     m->v[x].i = m->nst++;
     *out = x;
@@ -409,6 +430,7 @@ static int run(vm *m, const uint8_t *pk, size_t n, int64_t *result, bone_err *e)
     for (;;) {
         if (i >= n) return bone_fail(e, "%s: data.pkl is truncated (no STOP opcode)", m->what);
         m->pos = i;
+        if (m->nv > PTH_MAX_VALUES) return bone_fail(e, "%s: data.pkl builds more than %d values", m->what, PTH_MAX_VALUES);
         uint8_t op = pk[i++];
         int64_t x = 0, y = 0, from;
         switch (op) {
@@ -598,6 +620,7 @@ static void vm_free(vm *m) {
     free(m->stack);
     free(m->memo);
     free(m->st);
+    free(m->sslot);
     free(m->tn);
 }
 

@@ -107,13 +107,14 @@ typedef struct rt {
     int ndim;
     const int64_t *shape;
     const void *data;
-    uint64_t nbytes;
+    int64_t numel;
 } rt;
 
+static int cmp_rt(const void *a, const void *b) { return strcmp(((const rt *)a)->name, ((const rt *)b)->name); }
+/* t is sorted by name (validate sorts it), so a hostile file with many tensors stays fast */
 static const rt *rfind(const rt *t, int64_t n, const char *name) {
-    for (int64_t i = 0; i < n; i++)
-        if (!strcmp(t[i].name, name)) return &t[i];
-    return NULL;
+    rt key = {name, BONE_F32, 0, NULL, NULL, 0};
+    return n ? bsearch(&key, t, (size_t)n, sizeof *t, cmp_rt) : NULL;
 }
 
 static int64_t dimval(const bone_rwkv_dims *d, int x) {
@@ -153,8 +154,9 @@ static const rt *get0(const char *what, const rt *t, int64_t n, int hf, const ch
 
 /* Reads the dimensions off the shapes, then checks that the tensors are exactly the RWKV-6 set
  * (every expected name once, nothing else) with the table's shapes. hf: names are HF's. */
-static int validate(const char *what, const rt *t, int64_t n, int hf, bone_rwkv_dims *d, bone_err *e) {
+static int validate(const char *what, rt *t, int64_t n, int hf, bone_rwkv_dims *d, bone_err *e) {
     memset(d, 0, sizeof *d);
+    if (n) qsort(t, (size_t)n, sizeof *t, cmp_rt);
     char nm[256];
     const rt *emb, *key, *faaaa, *fkey, *w1, *dw1;
     if (!(emb = get0(what, t, n, hf, "emb.weight", 2, e)) || !(key = get0(what, t, n, hf, "blocks.0.att.key.weight", 2, e)) ||
@@ -269,7 +271,7 @@ int bone_rwkv_convert_pth(const char *pth, const char *vocab_path, const char *o
     if (bone_pth_open(&p, pth, e)) return -1;
     rt *t = xcalloc((size_t)(p.n ? p.n : 1), sizeof *t);
     for (int64_t i = 0; i < p.n; i++)
-        t[i] = (rt){p.t[i].name, p.t[i].dtype, p.t[i].ndim, p.t[i].shape, p.t[i].data, p.t[i].nbytes};
+        t[i] = (rt){p.t[i].name, p.t[i].dtype, p.t[i].ndim, p.t[i].shape, p.t[i].data, p.t[i].numel};
     int rc = validate(pth, t, p.n, 0, d, e);
     bone_st_wtensor *w = xcalloc((size_t)(p.n ? p.n : 1), sizeof *w);
     char **names = xcalloc((size_t)(p.n ? p.n : 1), sizeof *names);
@@ -325,7 +327,7 @@ int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_rwkv_d
     for (int64_t i = 0; i < s.n && !rc; i++) {
         if (!s.t[i].supported)
             rc = bone_fail(e, "%s: tensor %s has dtype %s (F32, BF16 or F16 expected)", model_dir, s.t[i].name, s.t[i].dtype_name);
-        t[i] = (rt){s.t[i].name, s.t[i].dtype, s.t[i].ndim, s.t[i].shape, s.t[i].data, s.t[i].nbytes};
+        t[i] = (rt){s.t[i].name, s.t[i].dtype, s.t[i].ndim, s.t[i].shape, s.t[i].data, s.t[i].numel};
     }
     if (!rc) rc = validate(model_dir, t, s.n, 1, d, e);
     bone_pth_wtensor *w = xcalloc((size_t)(s.n ? s.n : 1), sizeof *w);
@@ -335,7 +337,7 @@ int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_rwkv_d
         char off[256];
         translate(t[i].name, 1, off, sizeof off);
         names[i] = xstrdup(off);
-        int64_t numel = s.t[i].numel;
+        int64_t numel = t[i].numel;
         buf[i] = xmalloc((size_t)(numel ? numel : 1) * 2);
         if (t[i].dt == BONE_BF16) memcpy(buf[i], t[i].data, (size_t)numel * 2);
         else {
@@ -356,9 +358,9 @@ int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_rwkv_d
             int take = b == -1 ? q == 0 : b == d->layers ? q > PER_BLOCK_LAST : (per || (b == 0 && q > 0 && q < PER_BLOCK_FIRST));
             if (!take) continue;
             char want[256];
-            pformat(NAMES[q].off, b < 0 ? 0 : b, want, sizeof want);
-            for (int64_t i = 0; i < s.n; i++)
-                if (!strcmp(names[i], want)) ord[k++] = w[i];
+            pformat(NAMES[q].hf, b < 0 ? 0 : b, want, sizeof want);
+            const rt *x = rfind(t, s.n, want); /* validated: present */
+            if (x) ord[k++] = w[x - t];
         }
     BONE_ASSERT(rc || k == s.n, "rwkv export: every validated tensor is placed once");
     if (!rc) rc = bone_pth_write(out_pth, ord, s.n, e);

@@ -37,7 +37,7 @@ static int32_t trie_get(const tok_trie *t, int32_t node, unsigned char b) {
 static void trie_grow(tok_trie *t) {
     uint64_t oc = t->cap, *ok = t->key;
     int32_t *och = t->child;
-    t->cap = oc ? oc * 2 : 1 << 16;
+    t->cap = oc ? oc * 2 : 1 << 10;
     t->key = xcalloc(t->cap, sizeof *t->key);
     t->child = xmalloc(t->cap * sizeof *t->child);
     for (uint64_t i = 0; i < oc; i++) {
@@ -53,7 +53,7 @@ static void trie_grow(tok_trie *t) {
 
 static int32_t trie_node(tok_trie *t) {
     if (t->nnode == t->capnode) {
-        t->capnode = t->capnode ? t->capnode * 2 : 1 << 16;
+        t->capnode = t->capnode ? t->capnode * 2 : 1 << 10;
         t->id = xrealloc(t->id, (size_t)t->capnode * sizeof *t->id);
     }
     t->id[t->nnode] = -1;
