@@ -31,9 +31,10 @@ static const char *CONVERT_USAGE =
     "example:\n  bone convert rwkv-pth RWKV-x060-World-1B6-v2.1-20240328-ctx4096.pth --out models/rwkv6-1b6";
 
 static const char *EXPORT_PTH_USAGE =
-    "--model DIR [--adapter DIR] --out FILE.pth\n\n"
+    "--model DIR [--adapter DIR] --out FILE.pth [--dtype bf16|f32|f16]\n\n"
     "Writes an HF RWKV-6 directory (optionally with an adapter merged in first, as `bone merge`\n"
-    "does) as an official bf16 .pth state dict: official names, [1,1,C] time-mix vectors, the\n"
+    "does) as an official .pth state dict (bf16 like the released files unless --dtype says\n"
+    "otherwise): official names, [1,1,C] time-mix vectors, the\n"
     "zip form torch.load(..., weights_only=True), the rwkv pip package, ChatRWKV and RWKV-Runner\n"
     "read. Files over 4 GiB (3B and larger) would need zip64, which is not written yet.\n\n"
     "example:\n  bone export rwkv-pth --model models/rwkv6-1b6 --adapter runs/bone/adapter --out rwkv6-tuned.pth";
@@ -99,11 +100,12 @@ int cmd_convert_rwkv_pth(int argc, char **argv) {
 
 /* --adapter: merge into a temporary directory beside the output with the code `bone merge` runs */
 static int export_pth(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *out = NULL;
+    const char *model = NULL, *adapter = NULL, *out = NULL, *dts = "bf16";
     bone_opt opts[] = {
         {"model", OPT_STR, &model, "HF RWKV-6 model directory (required)", 0},
         {"adapter", OPT_STR, &adapter, "adapter directory to merge in first", 0},
         {"out", OPT_STR, &out, "the .pth to write (required)", 0},
+        {"dtype", OPT_STR, &dts, "stored dtype: bf16 (default, as released), f32 or f16", 0},
         {NULL, 0, NULL, NULL, 0},
     };
     const char *pos[1];
@@ -111,6 +113,11 @@ static int export_pth(int argc, char **argv) {
     int r = bone_args_parse("export rwkv-pth", EXPORT_PTH_USAGE, opts, argc, argv, pos, 0, &npos);
     if (r) return r < 0 ? 0 : r;
     if (!model || !out) return bone_usage_error("export rwkv-pth", "--model and --out are required");
+    bone_dtype dt;
+    if (!strcmp(dts, "bf16")) dt = BONE_BF16;
+    else if (!strcmp(dts, "f32")) dt = BONE_F32;
+    else if (!strcmp(dts, "f16")) dt = BONE_F16;
+    else return bone_usage_error("export rwkv-pth", "--dtype must be bf16, f32 or f16, got \"%s\"", dts);
     bone_err e;
     bone_rwkv_dims d;
     char *tmp = NULL;
@@ -126,7 +133,7 @@ static int export_pth(int argc, char **argv) {
         else printf("merged %lld adapted linear layers\n", (long long)nl);
         src = tmp;
     }
-    if (!rc) rc = bone_rwkv_export_pth(src, out, &d, &e);
+    if (!rc) rc = bone_rwkv_export_pth(src, out, dt, &d, &e);
     if (tmp) { /* the merged directory was only a step on the way */
         const char *const *tf = bone_tokenizer_files();
         static const char *const other[] = {"config.json", "model.safetensors", "model.safetensors.index.json",
@@ -144,8 +151,8 @@ static int export_pth(int argc, char **argv) {
         fprintf(stderr, "bone export: %s\n", e.msg);
         return BONE_EXIT_RUNTIME;
     }
-    printf("exported %s (RWKV-6, %lld layers, C %lld, %lld heads of %lld) as an official bf16 state dict\n", model,
-           (long long)d.layers, (long long)d.C, (long long)d.H, (long long)d.head);
+    printf("exported %s (RWKV-6, %lld layers, C %lld, %lld heads of %lld) as an official %s state dict\n", model,
+           (long long)d.layers, (long long)d.C, (long long)d.H, (long long)d.head, dts);
     printf("wrote %s\n", out);
     return 0;
 }

@@ -318,7 +318,7 @@ int bone_rwkv_convert_pth(const char *pth, const char *vocab_path, const char *o
 }
 
 /* ---- export: HF directory → official bf16 .pth --------------------------------------------- */
-int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_rwkv_dims *d, bone_err *e) {
+int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_dtype dt, bone_rwkv_dims *d, bone_err *e) {
     bone_st_set s;
     bone_st_init(&s);
     if (bone_st_open_dir(&s, model_dir, e)) return -1;
@@ -332,21 +332,21 @@ int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_rwkv_d
     if (!rc) rc = validate(model_dir, t, s.n, 1, d, e);
     bone_pth_wtensor *w = xcalloc((size_t)(s.n ? s.n : 1), sizeof *w);
     char **names = xcalloc((size_t)(s.n ? s.n : 1), sizeof *names);
-    uint16_t **buf = xcalloc((size_t)(s.n ? s.n : 1), sizeof *buf);
+    void **buf = xcalloc((size_t)(s.n ? s.n : 1), sizeof *buf);
     for (int64_t i = 0; !rc && i < s.n; i++) {
         char off[256];
         translate(t[i].name, 1, off, sizeof off);
         names[i] = xstrdup(off);
         int64_t numel = t[i].numel;
-        buf[i] = xmalloc((size_t)(numel ? numel : 1) * 2);
-        if (t[i].dt == BONE_BF16) memcpy(buf[i], t[i].data, (size_t)numel * 2);
+        buf[i] = xmalloc((size_t)(numel ? numel : 1) * bone_dtype_size(dt));
+        if (t[i].dt == dt) memcpy(buf[i], t[i].data, (size_t)numel * bone_dtype_size(dt)); /* bit-exact */
         else {
             float *f = xmalloc((size_t)(numel ? numel : 1) * 4);
             bone_to_f32(f, t[i].data, t[i].dt, (size_t)numel);
-            bone_from_f32(buf[i], f, BONE_BF16, (size_t)numel);
+            bone_from_f32(buf[i], f, dt, (size_t)numel);
             free(f);
         }
-        w[i] = (bone_pth_wtensor){.name = names[i], .dtype = BONE_BF16, .ndim = t[i].ndim, .data = buf[i]};
+        w[i] = (bone_pth_wtensor){.name = names[i], .dtype = dt, .ndim = t[i].ndim, .data = buf[i]};
         memcpy(w[i].shape, t[i].shape, (size_t)t[i].ndim * sizeof *t[i].shape);
     }
     /* the official files list the tensors in model order: emb, ln0, the blocks, ln_out, head */

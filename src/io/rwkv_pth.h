@@ -8,6 +8,7 @@
 #define BONE_IO_RWKV_PTH_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/dtype.h"
 #include "core/err.h"
 
 /* The dimensions of an RWKV-6 checkpoint, read off its tensor shapes. */
@@ -24,8 +25,9 @@ int bone_rwkv_hf_to_official(const char *name, char *out, size_t cap);
  * World vocabulary from vocab_path) through a temporary directory renamed into place. */
 int bone_rwkv_convert_pth(const char *pth, const char *vocab_path, const char *out_dir, bone_rwkv_dims *d, bone_err *e);
 
-/* `bone export rwkv-pth`: an HF RWKV-6 directory's safetensors → an official bf16 .pth. */
-int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_rwkv_dims *d, bone_err *e);
+/* `bone export rwkv-pth`: an HF RWKV-6 directory's safetensors → an official .pth with every tensor
+ * stored as dt (the official files are bf16). */
+int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_dtype dt, bone_rwkv_dims *d, bone_err *e);
 
 /* `bone export rwkv-peft`: a bone adapter directory (PEFT layout) → RWKV-PEFT's slim adapter .pth
  * (`blocks.{i}.att.<name>.disha`, bf16): bone-row → mode "bat" [I/r, r, r], bone-free → mode

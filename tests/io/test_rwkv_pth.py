@@ -172,6 +172,12 @@ if p.returncode == 0:
             check(got[k].dtype == torch.bfloat16, f"{k}: exported dtype {got[k].dtype}")
             check(got[k].shape == t.shape, f"{k}: exported shape {tuple(got[k].shape)} vs {tuple(t.shape)}")
             check(torch.equal(got[k], t.to(torch.bfloat16)), f"{k}: exported values differ")
+        # --dtype f32: every tensor widened exactly (bf16/f16/f32 → f32 is lossless)
+        b32 = os.path.join(WORK, "back32.pth")
+        p = run([TOOL, "rwkv-pth", "--model", out, "--out", b32, "--dtype", "f32"])
+        g32 = torch.load(b32, weights_only=True) if p.returncode == 0 else {}
+        check(len(g32) == len(sd) and all(g32[k].dtype == torch.float32 and torch.equal(g32[k], t.float())
+                                          for k, t in sd.items() if k in g32), f"export --dtype f32: {p.stderr}")
         # and bone reads its own export again (the reader accepts the writer's output)
         again = os.path.join(WORK, "again")
         p = run([BONE, "convert", "rwkv-pth", back, "--out", again, "--vocab", DATA])
