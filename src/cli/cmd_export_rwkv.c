@@ -33,10 +33,10 @@ static const char *CONVERT_USAGE =
 static const char *EXPORT_PTH_USAGE =
     "--model DIR [--adapter DIR] --out FILE.pth [--dtype bf16|f32|f16]\n\n"
     "Writes an HF RWKV-6 directory (optionally with an adapter merged in first, as `bone merge`\n"
-    "does) as an official .pth state dict (bf16 like the released files unless --dtype says\n"
-    "otherwise): official names, [1,1,C] time-mix vectors, the\n"
-    "zip form torch.load(..., weights_only=True), the rwkv pip package, ChatRWKV and RWKV-Runner\n"
-    "read. Files over 4 GiB (3B and larger) would need zip64, which is not written yet.\n\n"
+    "does) as an official .pth state dict: official names, [1,1,C] time-mix vectors, bf16 like the\n"
+    "released files unless --dtype says otherwise, in the zip form that torch.load(...,\n"
+    "weights_only=True), the rwkv pip package, ChatRWKV and RWKV-Runner read. Files over 4 GiB\n"
+    "(3B and larger in bf16) would need zip64, which is not written yet.\n\n"
     "example:\n  bone export rwkv-pth --model models/rwkv6-1b6 --adapter runs/bone/adapter --out rwkv6-tuned.pth";
 
 static const char *EXPORT_PEFT_USAGE =
