@@ -20,9 +20,11 @@ static const char *USAGE =
     "present. The file size must match the header exactly; a negative vocab_size means a separate\n"
     "classifier (untied lm_head). The result is loaded back once as a check.\n\n"
     "example (stories15M.bin and tokenizer.bin are llama2.c's release files, downloaded separately):\n"
-    "  bone convert llama2c stories15M.bin --tokenizer tokenizer.bin --out models/stories15M";
+    "  bone convert llama2c stories15M.bin --tokenizer tokenizer.bin --out models/stories15M\n\n"
+    "RWKV-6: bone convert rwkv-pth IN.pth --out DIR (see bone convert rwkv-pth --help).";
 
 int cmd_convert(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "rwkv-pth")) return cmd_convert_rwkv_pth(argc - 1, argv + 1); /* cmd_export_rwkv.c */
     const char *tokp = NULL, *out = NULL, *dts = "f32";
     bone_opt opts[] = {
         {"tokenizer", OPT_STR, &tokp, "llama2.c tokenizer.bin (default: next to MODEL.bin, if present)", 0},
@@ -34,9 +36,9 @@ int cmd_convert(int argc, char **argv) {
     int npos;
     int r = bone_args_parse("convert", USAGE, opts, argc, argv, pos, 2, &npos);
     if (r) return r < 0 ? 0 : r;
-    if (npos < 1) return bone_usage_error("convert", "missing the source format (llama2c)");
+    if (npos < 1) return bone_usage_error("convert", "missing the source format (llama2c or rwkv-pth)");
     if (strcmp(pos[0], "llama2c"))
-        return bone_usage_error("convert", "unknown source format \"%s\" (supported: llama2c)", pos[0]);
+        return bone_usage_error("convert", "unknown source format \"%s\" (supported: llama2c, rwkv-pth)", pos[0]);
     if (npos < 2) return bone_usage_error("convert", "missing MODEL.bin");
     if (!out) return bone_usage_error("convert", "--out DIR is required");
     bone_dtype dt;

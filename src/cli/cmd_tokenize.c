@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "cli/cmds.h"
 #include "core/fs.h"
+#include "core/utf8.h"
 #include "tokenizer/tokenizer.h"
 
 static const char USAGE[] =
@@ -67,6 +68,13 @@ int cmd_tokenize(int argc, char **argv) {
         for (size_t i = 0; i < nids; i++) {
             cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
             const char *p = bone_tokenizer_token_to_piece(t, ids[i]);
+            /* a byte-level piece that is not UTF-8 on its own (RWKV World's b'\xe4\xb8') is shown as <0xHH>… */
+            char hex[6 * 128 + 1];
+            size_t pl = p ? strlen(p) : 0;
+            if (p && bone_utf8_check(p, pl) != pl && pl <= 128) {
+                for (size_t k = 0; k < pl; k++) snprintf(hex + 6 * k, 7, "<0x%02X>", (unsigned char)p[k]);
+                p = hex;
+            }
             cJSON_AddItemToArray(s, cJSON_CreateString(p ? p : ""));
         }
         cJSON_AddItemToObject(o, "ids", a);

@@ -15,4 +15,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+/* cmd_export_rwkv.c: `bone convert rwkv-pth` (argv[0] = "rwkv-pth") and `bone export rwkv-pth|rwkv-peft`
+ * (argv[0] = the subcommand word, what = the same word) */
+int cmd_convert_rwkv_pth(int argc, char **argv);
+int cmd_export_rwkv(int argc, char **argv, const char *what);
 #endif

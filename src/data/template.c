@@ -68,6 +68,7 @@ char *bone_segs_join(const bone_segs *s) {
 static const struct { const char *name; bone_tmpl_kind kind; } NAMES[] = {
     {"alpaca", BONE_TMPL_ALPACA}, {"chatml", BONE_TMPL_CHATML}, {"llama3", BONE_TMPL_LLAMA3},
     {"llama2", BONE_TMPL_LLAMA2}, {"zephyr", BONE_TMPL_ZEPHYR}, {"raw", BONE_TMPL_RAW},
+    {"rwkv", BONE_TMPL_RWKV},
 };
 
 int bone_template_open(const char *name, int is_chat, const bone_tokenizer *tok, bone_template *out, bone_err *e) {
@@ -81,6 +82,7 @@ int bone_template_open(const char *name, int is_chat, const bone_tokenizer *tok,
             case BONE_CHAT_LLAMA3: name = "llama3"; break;
             case BONE_CHAT_LLAMA2: name = "llama2"; break;
             case BONE_CHAT_ZEPHYR: name = "zephyr"; break;
+            case BONE_CHAT_RWKV: name = "rwkv"; break;
             case BONE_CHAT_NONE:
                 return bone_fail(e, "chat data needs a template: the tokenizer has no chat_template; pass --template "
                                     "chatml|llama3|llama2|zephyr|alpaca|raw|FILE");
@@ -99,7 +101,7 @@ int bone_template_open(const char *name, int is_chat, const bone_tokenizer *tok,
         }
     if (!out->name) {
         if (!bone_file_exists(name) || bone_is_dir(name))
-            return bone_fail(e, "unknown template \"%s\": not alpaca|chatml|llama3|llama2|zephyr|raw, and no such file",
+            return bone_fail(e, "unknown template \"%s\": not alpaca|chatml|llama3|llama2|zephyr|rwkv|raw, and no such file",
                              name);
         size_t n;
         if (bone_read_file(name, &out->file_text, &n, e)) return -1;
@@ -246,6 +248,19 @@ static int render_chat(const bone_template *t, const bone_msg *m, size_t n, cons
         s->add_special = 1;
         s->append_eos = 1;
         for (size_t i = 0; i < n; i++) seg_add(s, !strcmp(m[i].role, "assistant"), "%s", m[i].content);
+        return 0;
+    case BONE_TMPL_RWKV:
+        /* RWKV World chat (FORMATS.md §6.9): "User: q\n\nAssistant: a\n\n"; the role and its colon
+         * are prompt, the reply from its leading space on is trained (the World vocabulary's words
+         * carry their space), and the document ends with the eos id 0 */
+        s->append_eos = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(m[i].role, "assistant")) {
+                seg_add(s, 0, "Assistant:");
+                seg_add(s, 1, " %s\n\n", m[i].content);
+            } else
+                seg_add(s, 0, "%s: %s\n\n", !strcmp(m[i].role, "user") ? "User" : "System", m[i].content);
+        }
         return 0;
     default:
         return bone_fail(e, "%s: internal: not a chat template", where);

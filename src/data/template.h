@@ -1,5 +1,5 @@
 /* template.h — prompt templates for instruction data: the Bone/PiSSA Alpaca prompt (FORMATS.md
- * §7.4), the ChatML, Llama-3, Llama-2 and Zephyr chat families rendered natively (§4.10), raw
+ * §7.4), the ChatML, Llama-3, Llama-2, Zephyr and RWKV World (§6.9) chat families rendered natively (§4.10), raw
  * concatenation, and user template files with {placeholders}.
  *
  * Rendering yields text segments, each marked trainable or not; instruct.c tokenizes them and
@@ -17,6 +17,7 @@ typedef enum {
     BONE_TMPL_LLAMA3,
     BONE_TMPL_LLAMA2,
     BONE_TMPL_ZEPHYR,
+    BONE_TMPL_RWKV,
     BONE_TMPL_RAW,
     BONE_TMPL_FILE,
 } bone_tmpl_kind;
@@ -58,7 +59,7 @@ typedef struct bone_segs {
 extern const char BONE_ALPACA_PROMPT[];       /* contains one %s: the instruction */
 extern const char BONE_ALPACA_PROMPT_INPUT[]; /* %s instruction, %s input */
 
-/* name: alpaca|chatml|llama3|llama2|zephyr|raw or a template file; NULL = the default for
+/* name: alpaca|chatml|llama3|llama2|zephyr|rwkv|raw or a template file; NULL = the default for
  * the data (is_chat: the tokenizer's chat family, else alpaca). tok may be NULL (then the
  * chat defaults are not applied and NULL name with is_chat fails). */
 int bone_template_open(const char *name, int is_chat, const bone_tokenizer *tok, bone_template *out, bone_err *e);

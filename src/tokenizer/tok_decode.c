@@ -158,7 +158,17 @@ int bone_tokenizer_decode(const bone_tokenizer *t, const int32_t *ids, size_t n,
                              (long long)t->nvocab);
     tok_buf res = {0};
     tok_buf_add(&res, "", 0);
-    if (t->kind == TOK_KIND_LLAMA2C) {
+    if (t->kind == TOK_KIND_RWKV) {
+        /* byte concatenation; invalid UTF-8 (a character cut between ids) becomes U+FFFD as in a
+         * byte-level BPE decoder, so the text is always UTF-8 and the stream holds partial ones */
+        tok_buf raw = {0};
+        for (size_t i = 0; i < n; i++) {
+            if ((flags & BONE_DECODE_SKIP_SPECIAL) && t->special[ids[i]]) continue;
+            tok_buf_add(&raw, t->piece[ids[i]], t->piece_len[ids[i]]);
+        }
+        tok_utf8_lossy(&res, raw.p ? raw.p : "", raw.n);
+        tok_buf_free(&raw);
+    } else if (t->kind == TOK_KIND_LLAMA2C) {
         for (size_t i = 0; i < n; i++) {
             if ((flags & BONE_DECODE_SKIP_SPECIAL) && t->special[ids[i]]) continue;
             const char *p = t->piece[ids[i]];

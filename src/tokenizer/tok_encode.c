@@ -516,6 +516,8 @@ int bone_tokenizer_encode(bone_tokenizer *t, const char *text, size_t n, int add
     int rc = 0;
     if (t->kind == TOK_KIND_LLAMA2C) {
         rc = encode_llama2c(t, &c, text, n, add_special, &out, e);
+    } else if (t->kind == TOK_KIND_RWKV) {
+        tok_rwkv_encode(t, text, n, &out); /* no post-processor: the World models add no BOS */
     } else {
         size_t pos = 0, ms, me;
         int32_t id;

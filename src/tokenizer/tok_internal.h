@@ -141,7 +141,9 @@ typedef struct tok_post_item {
     size_t nids;
 } tok_post_item;
 
-enum { TOK_KIND_HF = 0, TOK_KIND_LLAMA2C = 1 };
+enum { TOK_KIND_HF = 0, TOK_KIND_LLAMA2C = 1, TOK_KIND_RWKV = 2 };
+
+typedef struct tok_trie tok_trie; /* tok_rwkv.c: the World vocabulary's byte trie */
 
 struct bone_tokenizer {
     int kind;
@@ -187,6 +189,8 @@ struct bone_tokenizer {
     char *chat_default_system;
     int chat_date;
     tok_cache cache;
+    /* RWKV World (tok_rwkv.c): pieces are the tokens' raw bytes; id 0 is end-of-text */
+    tok_trie *trie;
 };
 
 /* tok_load.c */
@@ -212,5 +216,9 @@ int tok_add_merge(bone_tokenizer *t, const char *a, size_t la, const char *b, si
                   const char *what, bone_err *e);
 bone_tokenizer *tok_load_hf(const char *path, bone_err *e);
 bone_tokenizer *tok_load_gpt2(const char *dir, const char *vpath, const char *mpath, bone_err *e);
+/* tok_rwkv.c */
+bone_tokenizer *tok_load_rwkv(const char *path, bone_err *e);
+void tok_trie_free(tok_trie *t);
+void tok_rwkv_encode(const bone_tokenizer *t, const char *text, size_t n, tok_ids *out);
 
 #endif

@@ -87,6 +87,7 @@ void bone_tokenizer_free(bone_tokenizer *t) {
     free(t->score_rank);
     free(t->chat_default_system);
     tok_cache_free(&t->cache);
+    tok_trie_free(t->trie);
     free(t->path);
     free(t);
 }
@@ -153,7 +154,7 @@ int tok_build_index(bone_tokenizer *t, bone_err *e) {
  * (merge, full fine-tune) copies this list, so a format the loader learns goes here too. */
 static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                                               "tokenizer.model", "vocab.json", "merges.txt", "encoder.json",
-                                              "vocab.bpe", "tokenizer.bin", NULL};
+                                              "vocab.bpe", "tokenizer.bin", BONE_RWKV_VOCAB_NAME, NULL};
 
 const char *const *bone_tokenizer_files(void) { return tokenizer_files; }
 
@@ -190,6 +191,13 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
             }
             free(vp);
         }
+        char *rv = bone_path_join(path, BONE_RWKV_VOCAB_NAME);
+        if (bone_path_present(rv)) {
+            bone_tokenizer *t = tok_load_rwkv(rv, e);
+            free(rv);
+            return t;
+        }
+        free(rv);
         char *tb = bone_path_join(path, "tokenizer.bin");
         if (bone_file_exists(tb)) {
             bone_tokenizer *t = bone_tokenizer_load_llama2c(tb, 0, e);
@@ -198,7 +206,7 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
         }
         free(tb);
         bone_fail(e, "%s: no tokenizer.json, vocab.json+merges.txt, encoder.json+vocab.bpe or tokenizer.bin in this "
-                     "directory", path);
+                     "directory (nor an RWKV World " BONE_RWKV_VOCAB_NAME ")", path);
         return NULL;
     }
     if (!bone_path_present(path)) {
@@ -206,6 +214,9 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e) {
         return NULL;
     }
     if (ends_with(path, ".bin")) return bone_tokenizer_load_llama2c(path, 0, e);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!strncmp(base, "rwkv_vocab", 10) && ends_with(base, ".txt")) return tok_load_rwkv(path, e);
     return tok_load_hf(path, e);
 }
 
@@ -256,6 +267,7 @@ const char *bone_chat_family_name(bone_chat_family f) {
     case BONE_CHAT_LLAMA3: return "llama3";
     case BONE_CHAT_LLAMA2: return "llama2";
     case BONE_CHAT_ZEPHYR: return "zephyr";
+    case BONE_CHAT_RWKV: return "rwkv";
     }
     return "?";
 }

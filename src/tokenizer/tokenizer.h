@@ -7,7 +7,9 @@
  *     plus tokenizer_config.json next to it when present (bos/eos/pad, add_bos_token,
  *     chat template family);
  *   - a directory holding tokenizer.json, or GPT-2's vocab.json|encoder.json + merges.txt|vocab.bpe;
- *   - a llama2.c tokenizer.bin (FORMATS.md §3.3/3.4).
+ *   - a llama2.c tokenizer.bin (FORMATS.md §3.3/3.4);
+ *   - the RWKV World vocabulary rwkv_vocab_v20230424.txt (FORMATS.md §6.9; greedy longest match
+ *     over bytes, id 0 = end-of-text), or a directory holding it.
  * Encoding follows HF tokenizers (FORMATS.md §4.2): added tokens are split out of the raw
  * text first, then normalizer → pre-tokenizer → BPE per word → post-processor.
  *
@@ -21,6 +23,9 @@
 
 typedef struct bone_tokenizer bone_tokenizer;
 
+/* The World vocabulary's file name, as the HF RWKV repositories and ChatRWKV ship it. */
+#define BONE_RWKV_VOCAB_NAME "rwkv_vocab_v20230424.txt"
+
 typedef enum {
     BONE_CHAT_NONE = 0, /* tokenizer_config has no chat template */
     BONE_CHAT_UNKNOWN,  /* it has one, but not of a family bone can render */
@@ -28,6 +33,7 @@ typedef enum {
     BONE_CHAT_LLAMA3,   /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
     BONE_CHAT_LLAMA2,   /* <s>[INST] <<SYS>>...<</SYS>> ... [/INST] ... </s> */
     BONE_CHAT_ZEPHYR,   /* <|role|>\n...</s>\n (TinyLlama chat) */
+    BONE_CHAT_RWKV,     /* User: ...\n\nAssistant: ...\n\n, documents end with id 0 (RWKV World) */
 } bone_chat_family;
 
 /* Loads from a tokenizer.json, a directory (tokenizer.json, or GPT-2 vocab + merges), or a
@@ -39,6 +45,8 @@ bone_tokenizer *bone_tokenizer_load(const char *path, bone_err *e);
 const char *const *bone_tokenizer_files(void);
 /* A llama2.c tokenizer.bin; vocab_size <= 0 reads entries up to the end of the file. */
 bone_tokenizer *bone_tokenizer_load_llama2c(const char *path, int64_t vocab_size, bone_err *e);
+/* An RWKV World vocabulary held in memory (what = the name used in messages: path:line). */
+bone_tokenizer *bone_tokenizer_parse_rwkv(const char *what, const char *buf, size_t n, bone_err *e);
 void bone_tokenizer_free(bone_tokenizer *t);
 
 /* Encodes n bytes of UTF-8 text (need not be NUL-terminated). add_special applies the

@@ -1,0 +1,352 @@
+#!/usr/bin/python3
+"""test_rwkv_pth.py — RWKV-6 .pth files against PyTorch (Debian's python3-torch), the independent reference.
+
+1. A tiny random RWKV-6 state dict (2 layers, C=32, head size 16 so a hard-coded 64 fails, D_MIX=4,
+   D_DECAY=8, F=96; bf16 with one f32 and one f16 tensor; ln1 weight/bias as views into one storage at
+   an offset; an OrderedDict with _metadata like state_dict()) is torch.save'd; `bone convert rwkv-pth`
+   turns it into an HF directory; every tensor of model.safetensors (read here with a few lines of
+   struct/json, names mapped by the §6.7 rules written out here) equals torch's bytes; config.json
+   carries the dimensions; the tokenizer loads and encodes "Hello world" as 33155 40213.
+2. `export rwkv-pth` writes it back; torch.load(weights_only=True) reads it; every name, shape and
+   value equals the original rounded to bf16.
+3. `export rwkv-peft` of a bone-row and a bone-free adapter: RWKV-PEFT keys, shapes, bf16 values;
+   bone-col is refused.
+4. Hostile .pth files, each refused (exit 1) with a stable message.
+usage: test_rwkv_pth.py BONE EXPORT_TOOL DATA_DIR WORK_DIR
+"""
+import collections, io, json, os, pickle, shutil, struct, subprocess, sys, zipfile
+import torch
+
+BONE, TOOL, DATA, WORK = sys.argv[1:5]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+FAIL = []
+
+
+def check(cond, msg):
+    if not cond:
+        FAIL.append(msg)
+        print("FAIL:", msg)
+
+
+def run(args, ok=True):
+    p = subprocess.run(args, capture_output=True, text=True)
+    if ok and p.returncode != 0:
+        print(p.stdout, p.stderr)
+    return p
+
+
+# ---- 1. the model ------------------------------------------------------------------------------------
+L, C, HS, DM, DD, F, V = 2, 32, 16, 4, 8, 96, 300
+H = C // HS
+g = torch.Generator().manual_seed(7)
+
+
+def rnd(*shape, dt=torch.bfloat16):
+    return (torch.randn(*shape, generator=g) * 0.5).to(dt)
+
+
+sd = collections.OrderedDict()
+sd["emb.weight"] = rnd(V, C)
+for i in range(L):
+    b = f"blocks.{i}."
+    if i == 0:
+        sd[b + "ln0.weight"], sd[b + "ln0.bias"] = rnd(C), rnd(C)
+    both = rnd(2 * C)  # one storage, two tensors: the second at offset C
+    sd[b + "ln1.weight"], sd[b + "ln1.bias"] = both[:C], both[C:]
+    sd[b + "ln2.weight"], sd[b + "ln2.bias"] = rnd(C), rnd(C)
+    for x in "xwkvrg":
+        sd[b + f"att.time_maa_{x}"] = rnd(1, 1, C)
+    sd[b + "att.time_maa_w1"] = rnd(C, 5 * DM)
+    sd[b + "att.time_maa_w2"] = rnd(5, DM, C)
+    sd[b + "att.time_decay"] = rnd(1, 1, C, dt=torch.float32)  # HF keeps this one in f32
+    sd[b + "att.time_decay_w1"] = rnd(C, DD)
+    sd[b + "att.time_decay_w2"] = rnd(DD, C)
+    sd[b + "att.time_faaaa"] = rnd(H, HS, dt=torch.float16)
+    for n in ["receptance", "key", "value", "gate", "output"]:
+        sd[b + f"att.{n}.weight"] = rnd(C, C)
+    sd[b + "att.ln_x.weight"], sd[b + "att.ln_x.bias"] = rnd(C), rnd(C)
+    sd[b + "ffn.time_maa_k"], sd[b + "ffn.time_maa_r"] = rnd(1, 1, C), rnd(1, 1, C)
+    sd[b + "ffn.key.weight"], sd[b + "ffn.receptance.weight"], sd[b + "ffn.value.weight"] = rnd(F, C), rnd(C, C), rnd(C, F)
+sd["ln_out.weight"], sd["ln_out.bias"] = rnd(C), rnd(C)
+sd["head.weight"] = rnd(V, C)
+sd._metadata = collections.OrderedDict([("", {"version": 1})])  # as Module.state_dict() has: pickled with BUILD
+pth = os.path.join(WORK, "tiny.pth")
+torch.save(sd, pth)
+
+
+def hf_name(n):  # FORMATS.md §6.7, written out as rules
+    if n == "head.weight":
+        return n
+    n = n.replace("emb.", "embeddings.", 1) if n.startswith("emb.") else n
+    n = n.replace("blocks.0.ln0.", "blocks.0.pre_ln.").replace(".att.", ".attention.").replace(".ffn.", ".feed_forward.")
+    return "rwkv." + n
+
+
+def read_safetensors(path):
+    raw = open(path, "rb").read()
+    (hl,) = struct.unpack("<Q", raw[:8])
+    hdr = json.loads(raw[8:8 + hl])
+    hdr.pop("__metadata__", None)
+    base = 8 + hl
+    return {k: (v["dtype"], v["shape"], raw[base + v["data_offsets"][0]:base + v["data_offsets"][1]]) for k, v in hdr.items()}
+
+
+STD = {torch.bfloat16: "BF16", torch.float32: "F32", torch.float16: "F16"}
+
+
+def tbytes(t):
+    t = t.contiguous()
+    return t.view(torch.int16).numpy().tobytes() if t.dtype in (torch.bfloat16, torch.float16) else t.numpy().tobytes()
+
+
+out = os.path.join(WORK, "hf")
+p = run([BONE, "convert", "rwkv-pth", pth, "--out", out, "--vocab", DATA])
+check(p.returncode == 0, f"convert failed: {p.stderr}")
+if p.returncode == 0:
+    st = read_safetensors(os.path.join(out, "model.safetensors"))
+    check(len(st) == len(sd), f"{len(st)} tensors in model.safetensors, {len(sd)} in the .pth")
+    for k, t in sd.items():
+        got = st.get(hf_name(k))
+        check(got is not None, f"{hf_name(k)} missing")
+        if got is None:
+            continue
+        check(got[0] == STD[t.dtype], f"{k}: dtype {got[0]}, torch {t.dtype}")
+        check(got[1] == list(t.shape), f"{k}: shape {got[1]}, torch {list(t.shape)}")
+        check(got[2] == tbytes(t), f"{k}: bytes differ from torch's")
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    want = dict(model_type="rwkv6", architectures=["Rwkv6ForCausalLM"], hidden_size=C, attention_hidden_size=C,
+                head_size=HS, head_size_divisor=8, intermediate_size=F, num_hidden_layers=L, layer_norm_epsilon=1e-5,
+                vocab_size=V, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False)
+    for k, v in want.items():
+        check(cfg.get(k) == v, f"config.json {k} = {cfg.get(k)!r}, expected {v!r}")
+    check(open(os.path.join(out, "rwkv_vocab_v20230424.txt"), "rb").read() ==
+          open(os.path.join(DATA, "rwkv_vocab_v20230424.txt"), "rb").read(), "the vocabulary copy differs")
+    p = run([BONE, "tokenize", "--tokenizer", out, "--text", "Hello world"])
+    check(p.stdout.strip() == "33155 40213", f"tokenize in the converted directory: {p.stdout!r} {p.stderr!r}")
+    # --json: pieces that are not UTF-8 on their own are shown as <0xHH>, so the output stays valid JSON
+    p = run([BONE, "tokenize", "--tokenizer", out, "--text", "é😀", "--json"])
+    j = json.loads(p.stdout.encode().decode("utf-8")) if p.returncode == 0 else {}
+    check(j.get("ids") == [2503, 3319, 153, 129] and j.get("tokens") == ["é", "<0xF0><0x9F>", "<0x98>", "<0x80>"],
+          f"tokenize --json: {p.stdout!r}")
+    # chat data with the rwkv template (the tokenizer's default): "User: q\n\nAssistant: a\n\n" + id 0, the loss
+    # on " a\n\n" and the 0; counts from gen_vectors.py's own parser and greedy trie (an independent encoder)
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    sys.path.insert(0, DATA)
+    import gen_vectors
+    trie = gen_vectors.GreedyTrie(gen_vectors.load_vocab(os.path.join(DATA, "rwkv_vocab_v20230424.txt")))
+    chat = os.path.join(WORK, "chat.jsonl")
+    msgs = [{"role": "user", "content": "What is 2+3?"}, {"role": "assistant", "content": "It is 5."},
+            {"role": "user", "content": "And 2*3?"}, {"role": "assistant", "content": "6, 我想."}]
+    open(chat, "w").write(json.dumps({"messages": msgs}) + "\n")
+    full = "User: What is 2+3?\n\nAssistant: It is 5.\n\nUser: And 2*3?\n\nAssistant: 6, 我想.\n\n"
+    ids = trie.encode_bytes(full.encode()) + [0]
+    labels = len(trie.encode_bytes(" It is 5.\n\n".encode())) + len(trie.encode_bytes(" 6, 我想.\n\n".encode())) + 1
+    p = run([BONE, "inspect", chat, "--tokenizer", out, "--json"])
+    info = json.loads(p.stdout) if p.returncode == 0 else {}
+    check(info.get("tokens", {}).get("total") == len(ids), f"chat data: {info.get('tokens')} tokens, expected {len(ids)}")
+    check(info.get("label_tokens", {}).get("total") == labels, f"chat data: {info.get('label_tokens')} labels, expected {labels}")
+    # converting onto an existing non-empty directory is refused, the directory is kept
+    p = run([BONE, "convert", "rwkv-pth", pth, "--out", out, "--vocab", DATA], ok=False)
+    check(p.returncode == 1 and "non-empty directory" in p.stderr, f"convert onto a full directory: {p.stderr}")
+    check(os.path.exists(os.path.join(out, "model.safetensors")), "the existing directory was damaged")
+    check(not [f for f in os.listdir(WORK) if ".tmp." in f], "a temporary directory was left behind")
+
+    # ---- 2. export back ---------------------------------------------------------------------------
+    back = os.path.join(WORK, "back.pth")
+    p = run([TOOL, "rwkv-pth", "--model", out, "--out", back])
+    check(p.returncode == 0, f"export failed: {p.stderr}")
+    if p.returncode == 0:
+        z = zipfile.ZipFile(back)
+        for info in z.infolist():
+            check(info.compress_type == 0, f"{info.filename} is compressed")
+            if info.filename.startswith("archive/data/"):
+                hdr = open(back, "rb").read()[info.header_offset:info.header_offset + 30]
+                nl, xl = struct.unpack("<HH", hdr[26:30])
+                check((info.header_offset + 30 + nl + xl) % 64 == 0, f"{info.filename}: data not 64-byte aligned")
+        got = torch.load(back, weights_only=True)
+        check(list(got.keys()) == list(sd.keys()), "export: names or their order differ from the official file's")
+        for k, t in sd.items():
+            if k not in got:
+                continue
+            check(got[k].dtype == torch.bfloat16, f"{k}: exported dtype {got[k].dtype}")
+            check(got[k].shape == t.shape, f"{k}: exported shape {tuple(got[k].shape)} vs {tuple(t.shape)}")
+            check(torch.equal(got[k], t.to(torch.bfloat16)), f"{k}: exported values differ")
+        # --dtype f32: every tensor widened exactly (bf16/f16/f32 → f32 is lossless)
+        b32 = os.path.join(WORK, "back32.pth")
+        p = run([TOOL, "rwkv-pth", "--model", out, "--out", b32, "--dtype", "f32"])
+        g32 = torch.load(b32, weights_only=True) if p.returncode == 0 else {}
+        check(len(g32) == len(sd) and all(g32[k].dtype == torch.float32 and torch.equal(g32[k], t.float())
+                                          for k, t in sd.items() if k in g32), f"export --dtype f32: {p.stderr}")
+        # and bone reads its own export again (the reader accepts the writer's output)
+        again = os.path.join(WORK, "again")
+        p = run([BONE, "convert", "rwkv-pth", back, "--out", again, "--vocab", DATA])
+        check(p.returncode == 0, f"re-converting the export: {p.stderr}")
+    # an adapter that cannot be merged is reported, and the temporary merge directory is removed
+    p = run([TOOL, "rwkv-pth", "--model", out, "--adapter", os.path.join(WORK, "no-such-adapter"), "--out",
+             os.path.join(WORK, "merged.pth")], ok=False)
+    check(p.returncode == 1 and "merging" in p.stderr, f"export with a missing adapter: {p.stderr}")
+    check(not [f for f in os.listdir(WORK) if ".merge.tmp." in f], "the merge temporary was left behind")
+
+
+# ---- 3. RWKV-PEFT slim adapters ------------------------------------------------------------------------
+def write_st(path, tensors):
+    hdr, blobs, off = {}, [], 0
+    for k, t in tensors.items():
+        b = t.contiguous().numpy().tobytes()
+        hdr[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(hdr).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def adapter(name, cfg, tensors):
+    d = os.path.join(WORK, name)
+    os.makedirs(d)
+    json.dump(cfg, open(os.path.join(d, "adapter_config.json"), "w"))
+    write_st(os.path.join(d, "adapter_model.safetensors"), tensors)
+    return d
+
+
+r = 8
+row = {"base_model.model.rwkv.blocks.0.attention.key.miss_block": torch.randn(C // r, r, r, generator=g),
+       "base_model.model.rwkv.blocks.1.feed_forward.value.miss_block": torch.randn(F // r, r, r, generator=g)}
+free = {"base_model.model.rwkv.blocks.1.attention.gate.miss_block": torch.randn(r, C, generator=g)}
+base_cfg = {"peft_type": "MISS", "r": r, "target_modules": ["key", "value", "gate"]}
+cases = [("row", dict(base_cfg, init_weights="bat", bone_variant="row"), row, "bat",
+          {"blocks.0.att.key.disha": "base_model.model.rwkv.blocks.0.attention.key.miss_block",
+           "blocks.1.ffn.value.disha": "base_model.model.rwkv.blocks.1.feed_forward.value.miss_block"}),
+         ("free", dict(base_cfg, init_weights=True), free, "bone",
+          {"blocks.1.att.gate.disha": "base_model.model.rwkv.blocks.1.attention.gate.miss_block"})]
+for name, cfg, tens, mode, keys in cases:
+    d = adapter("ad-" + name, cfg, tens)
+    o = os.path.join(WORK, name + ".pth")
+    p = run([TOOL, "rwkv-peft", "--adapter", d, "--out", o])
+    check(p.returncode == 0 and f'"mode":"{mode}"' in p.stdout, f"rwkv-peft {name}: {p.stdout} {p.stderr}")
+    if p.returncode == 0:
+        got = torch.load(o, weights_only=True)
+        check(sorted(got) == sorted(keys), f"rwkv-peft {name}: keys {sorted(got)}")
+        for k, src in keys.items():
+            if k in got:
+                check(got[k].dtype == torch.bfloat16 and torch.equal(got[k], tens[src].to(torch.bfloat16)),
+                      f"rwkv-peft {name}: {k} differs")
+d = adapter("ad-col", dict(base_cfg, init_weights="bat"), {"base_model.model.rwkv.blocks.0.attention.key.miss_block":
+                                                           torch.zeros(C // r, r, r)})
+p = run([TOOL, "rwkv-peft", "--adapter", d, "--out", os.path.join(WORK, "col.pth")], ok=False)
+check(p.returncode == 1 and "bone-col" in p.stderr and "has no RWKV-PEFT form" in p.stderr, f"bone-col: {p.stderr}")
+
+# --adapter runs the merge `bone merge` runs. RWKV-6 models load for merging only once the RWKV-6 model code
+# is in (another branch); until then the path is proven on the Llama default model: the merge succeeds, then
+# the export refuses its names, and the temporary merged directory is removed either way.
+DEF = os.path.join(DATA, "..", "..", "models", "default")
+lcfg = json.load(open(os.path.join(DEF, "config.json")))
+hd = lcfg["hidden_size"]
+lad = adapter("ad-llama", {"peft_type": "LORA", "r": 4, "lora_alpha": 4, "target_modules": ["q_proj"]},
+              {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.randn(4, hd, generator=g),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.randn(hd, 4, generator=g)})
+p = run([TOOL, "rwkv-pth", "--model", DEF, "--adapter", lad, "--out", os.path.join(WORK, "llama.pth")], ok=False)
+check(p.returncode == 1 and "merged 1 adapted linear layers" in p.stdout and "no tensor rwkv.embeddings.weight" in p.stderr,
+      f"export --adapter on the Llama default model: {p.stdout} {p.stderr}")
+check(not [f for f in os.listdir(WORK) if ".merge.tmp." in f], "the merge temporary was left behind (llama)")
+check(not os.path.exists(os.path.join(WORK, "llama.pth")), "a .pth was written for a non-RWKV model")
+
+# ---- 4. hostile files ----------------------------------------------------------------------------------
+good = open(pth, "rb").read()
+
+
+def zip_of(entries, method=zipfile.ZIP_STORED):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", method) as z:
+        for n, data in entries:
+            z.writestr(zipfile.ZipInfo(n), data, compress_type=method)
+    return b.getvalue()
+
+
+def torch_entries(path):
+    z = zipfile.ZipFile(path)
+    return [(i.filename, z.read(i.filename)) for i in z.infolist()]
+
+
+ents = torch_entries(pth)
+pk = dict(ents)["tiny/data.pkl"]
+small = collections.OrderedDict([("a", torch.ones(4, dtype=torch.bfloat16))])
+sp = os.path.join(WORK, "small.pth")
+torch.save(small, sp)
+sents = torch_entries(sp)
+spk = dict(sents)["small/data.pkl"]
+
+
+def with_pickle(new_pk, base=sents, key="small/data.pkl"):
+    return zip_of([(n, new_pk if n == key else d) for n, d in base])
+
+
+evil_os = b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R."
+evil_eval = b"\x80\x02cbuiltins\neval\nX\x04\x00\x00\x001+1;\x85R."
+legacy = io.BytesIO()
+torch.save(small, legacy, _use_new_zipfile_serialization=False)
+proto4 = io.BytesIO()
+torch.save(small, proto4, pickle_protocol=4)
+# tensor offset/size past its storage: the storage holds 4 elements, the pickle asks for 4 at offset 2
+past = spk.replace(b"QK\x00K\x04\x85", b"QK\x02K\x04\x85")
+assert past != spk
+# a huge shape: size (2^40, 2^40), strides (2^40, 1); the memo opcodes between are kept
+i40 = b"\x8a\x06\x00\x00\x00\x00\x00\x01"
+hs = spk.find(b"QK\x00") + 3
+he = spk.find(b"\x89", hs)
+seg = spk[hs:he].replace(b"K\x04\x85", b"(" + i40 + i40 + b"t", 1).replace(b"K\x01\x85", b"(" + i40 + b"K\x01t", 1)
+huge = spk[:hs] + seg + spk[he:]
+assert huge != spk
+# storage entry whose data runs past the end of the entries: patch the central directory size of data/0
+sz = zip_of(sents)
+cdo = struct.unpack("<I", sz[-6:-2])[0]
+zz = bytearray(sz)
+pos = cdo
+while pos < len(zz) - 22:
+    nl = struct.unpack("<H", zz[pos + 28:pos + 30])[0]
+    if zz[pos + 46:pos + 46 + nl] == b"small/data/0":
+        zz[pos + 20:pos + 28] = struct.pack("<II", 1 << 20, 1 << 20)
+    pos += 46 + nl + struct.unpack("<H", zz[pos + 30:pos + 32])[0] + struct.unpack("<H", zz[pos + 32:pos + 34])[0]
+# zip64: the 32-bit central directory offset is the 0xFFFFFFFF placeholder
+z64 = bytearray(sz)
+z64[-6:-2] = b"\xff\xff\xff\xff"
+dup = zip_of(sents + [("small/data/0", b"\x00" * 8)])
+hostile = [
+    ("os_system", with_pickle(evil_os), "names the global os.system, which a tensor state dict does not use"),
+    ("builtins_eval", with_pickle(evil_eval), "names the global builtins.eval"),
+    ("storage_past_end", bytes(zz), "run past the end of the entries"),
+    ("tensor_past_storage", with_pickle(past), "runs past its storage"),
+    ("huge_shape", with_pickle(huge), "is not a count below 2^60"),
+    ("deflate", zip_of(sents, zipfile.ZIP_DEFLATED), "is compressed (zip method 8, deflate)"),
+    ("zip64", bytes(z64), "needs zip64"),
+    ("duplicate_names", dup, "the zip holds two entries named small/data/0"),
+    ("legacy", legacy.getvalue(), "a legacy (non-zip) torch.save file"),
+    ("protocol4", proto4.getvalue(), "pickle protocol 4"),
+    ("truncated_half", good[:len(good) // 2], "no end-of-central-directory record"),
+    ("truncated_1", good[:-1], "no end-of-central-directory record"),
+    ("crc", None, None),
+    ("not_zip", b"hello world, not a checkpoint", "not a PyTorch zip archive"),
+    ("empty", b"", "not a PyTorch zip archive"),
+]
+# a flipped byte in a storage: CRC mismatch
+bad = bytearray(zip_of(sents))
+off = bytes(bad).find(b"\x80\x3f\x80\x3f")  # bf16 1.0 1.0 in small/data/0
+bad[off] ^= 1
+hostile[12] = ("crc", bytes(bad), "CRC mismatch")
+for name, data, msg in hostile:
+    f = os.path.join(WORK, f"hostile_{name}.pth")
+    open(f, "wb").write(data)
+    p = run([BONE, "convert", "rwkv-pth", f, "--out", os.path.join(WORK, "h_" + name), "--vocab", DATA], ok=False)
+    check(p.returncode == 1, f"hostile {name}: exit {p.returncode}")
+    check(msg in p.stderr, f"hostile {name}: message {p.stderr.strip()!r} lacks {msg!r}")
+    check(not os.path.exists(os.path.join(WORK, "h_" + name)), f"hostile {name}: an output directory was written")
+print(f"{len(hostile)} hostile files refused" if not FAIL else "")
+# the small valid file itself is read (it is not an RWKV model: refused for its names, after parsing)
+p = run([BONE, "convert", "rwkv-pth", sp, "--out", os.path.join(WORK, "h_small"), "--vocab", DATA], ok=False)
+check("no tensor emb.weight" in p.stderr, f"the small valid file: {p.stderr}")
+
+if FAIL:
+    print(f"{len(FAIL)} FAILED")
+    sys.exit(1)
+print("ok: convert, export rwkv-pth, export rwkv-peft, hostile files")
