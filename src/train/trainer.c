@@ -897,8 +897,9 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         }
         if (interrupted) {
             bone_progress_break(&prog);
-            fprintf(stderr, "bone train: interrupted after step %lld; checkpoint written; continue with --resume\n",
-                    (long long)(s + 1));
+            if (writer)
+                fprintf(stderr, "bone train: interrupted after step %lld; checkpoint written; continue with --resume\n",
+                        (long long)(s + 1));
             break;
         }
     }
