@@ -905,6 +905,9 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     }
     if (metrics && fclose(metrics) != 0) { metrics = NULL; bone_fail(e, "%s: write failed", mpath); goto out; }
     metrics = NULL;
+    if (D && !o->quiet && s0 < steps) /* the bench's figure (bench/dist.sh): this rank's payload, ring model */
+        fprintf(stderr, "bone train: rank 0 handed %.0f bytes to collectives, %.0f per step (%d ranks)\n",
+                (double)D->bytes_sent, (double)D->bytes_sent / (double)(steps - s0), nr);
     if (!writer) { /* the others have nothing to write */
         rc = interrupted ? BONE_TRAIN_INTERRUPTED : 0;
         goto out;
