@@ -66,6 +66,7 @@ if [ "$PART" != faults ]; then
     fi
 fi
 
+[ "$PART" = equal ] && t_end && exit 0
 # ---- faults: a long run, stopped part-way in the ways a job dies ----
 L=(--model "$W/base" --data "$W/data.jsonl" --steps 40 --batch 5 --lr 1e-3 --seed 4 --quiet --save-every 3
    --method bone-col --block 16 --comm-timeout 5)
