@@ -520,7 +520,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
                              omp_get_max_threads(), o->recompute);
         if (D) bone_memplan_dist(&plan, trainable, method == BONE_METHOD_FULL, nr, writer);
         if (o->dry_run) {
-            bone_memplan_print(&plan, stdout);
+            if (writer) bone_memplan_print(&plan, stdout); /* rank 0's plan (it gathers checkpoints) */
             rc = 0;
             goto out;
         }

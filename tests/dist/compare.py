@@ -4,7 +4,7 @@
 usage: compare.py REF_RUN DP_RUN RESULT LOSS_RTOL MAX_ATOL [losses-only]
   REF_RUN, DP_RUN: run directories (metrics.jsonl; RESULT = "adapter" or "model" below them)
 Checks, exiting 1 on any failure:
-  - the same steps, and every step's loss within LOSS_RTOL relative error (fp32 sums in a
+  - the same steps, and every step's loss (and eval_loss) within LOSS_RTOL relative error (fp32 sums in a
     different order: the split changes the order of the gradient's fp32 sums, nothing else);
   - every tensor of RESULT/*.safetensors present in both with the same shape;
   - over all elements: max |a - b| <= MAX_ATOL, mean |a - b| <= 1e-6, and at most 1e-3 of
@@ -23,6 +23,8 @@ def losses(run):
         for line in f:
             j = json.loads(line)
             out.append((j["step"], j["loss"]))
+            if "eval_loss" in j:  # the eval loss of that step, summed over the ranks' shares
+                out.append((f"{j['step']} (eval)", j["eval_loss"]))
     return out
 
 def tensors(path):
@@ -59,7 +61,7 @@ def main():
         if not r <= rtol:
             print(f"FAIL step {s}: loss {a!r} vs {b!r} (relative error {r:.3g} > {rtol:g})")
             bad += 1
-    print(f"losses: {len(lr_)} steps, worst relative error {worst:.3g} (limit {rtol:g})")
+    print(f"losses: {len(lr_)} (steps and evals), worst relative error {worst:.3g} (limit {rtol:g})")
     if len(sys.argv) > 6 and sys.argv[6] == "losses-only":
         return 1 if bad else 0
     files = sorted(f for f in os.listdir(os.path.join(ref, result)) if f.endswith(".safetensors"))
