@@ -202,7 +202,8 @@ static void chunk_split(const bone_dist *d, int64_t cnt, int *counts, int *displ
 void bone_dist_sum_f32(bone_dist *d, float *buf, int64_t n) {
     if (d->size == 1 || n <= 0) return;
     int *counts = xmalloc((size_t)d->size * sizeof(int)), *displs = xmalloc((size_t)d->size * sizeof(int));
-    float *scratch = xmalloc((size_t)(d->chunk / d->size + 1) * sizeof(float));
+    const int64_t big = n < d->chunk ? n : d->chunk; /* the largest chunk; a rank's part is at most big/N + 1 */
+    float *scratch = xmalloc((size_t)(big / d->size + 1) * sizeof(float));
     watch_begin(d, "the gradient all-reduce");
     for (int64_t c0 = 0; c0 < n; c0 += d->chunk) {
         int64_t cnt = n - c0 < d->chunk ? n - c0 : d->chunk;
