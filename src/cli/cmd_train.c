@@ -5,6 +5,7 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "train/dist.h"
 #include "train/trainer.h"
 
 static const char *USAGE =
@@ -14,6 +15,8 @@ static const char *USAGE =
     "OUT/adapter (PEFT layout) or, for full, OUT/model (an HF model directory). SIGINT/SIGTERM\n"
     "finish the step, write a checkpoint and exit with status 130; --resume continues with\n"
     "the same per-step losses an uninterrupted run would have had (a second signal aborts at once).\n"
+    "Data parallel: `mpirun -np N bone train ...` (or srun) runs N ranks; --batch stays the global\n"
+    "micro-batch, split into N contiguous shares, and the losses are those of one process (README).\n"
     "Zero means \"off\" only where the option says so (--steps 0: from --epochs; --save-every 0: at\n"
     "the end only; --eval-every 0: at the end only; --max-grad-norm 0: no clipping); every other\n"
     "value outside an option's range is refused.\n\n"
@@ -28,6 +31,7 @@ int cmd_train(int argc, char **argv) {
     int64_t seed = 42;
     int no_shuffle = 0;
     const char *grid = NULL, *policy = "truncate", *on_save_error = "exit";
+    double comm_timeout = 600;
     bone_opt opts[] = {
         {"model", OPT_STR, &o.model_dir, "base model directory (required)", 0},
         {"data", OPT_STR, &o.data_path, "training data: JSONL (required)", 0},
@@ -74,6 +78,7 @@ int cmd_train(int argc, char **argv) {
         {"mem-limit", OPT_DOUBLE, &o.mem_limit_mib, "refuse to start above this many MiB, > 0 (default: available memory)", 0},
         {"recompute", OPT_FLAG, &o.recompute, "recompute activations in backward (less memory, ~1 more forward)", 0},
         {"quiet", OPT_FLAG, &o.quiet, "no progress output", 0},
+        {"comm-timeout", OPT_DOUBLE, &comm_timeout, "data parallel: seconds a rank waits for the others before the job is aborted (default 600)", 0},
         {NULL, 0, NULL, NULL, 0},
     };
     const char *pos[1];
@@ -148,12 +153,26 @@ int cmd_train(int argc, char **argv) {
         return bone_usage_error("train", "--mem-limit must be a finite number of MiB > 0, got %g", o.mem_limit_mib);
     if (o.debug_nan_step < 0)
         return bone_usage_error("train", "--debug-nan-step must be >= 0, got %lld", (long long)o.debug_nan_step);
+    if (!(isfinite(comm_timeout) && comm_timeout > 0))
+        return bone_usage_error("train", "--comm-timeout must be a finite number of seconds > 0, got %g", comm_timeout);
 #undef SEEN
-    int rc = bone_train_run(&o, &e);
-    if (rc == BONE_TRAIN_INTERRUPTED) return 130; /* the shell's code for "stopped by a signal" */
-    if (rc) {
+    bone_dist D;
+    if (bone_dist_init(&D, NULL, NULL, comm_timeout, &e)) {
         fprintf(stderr, "bone train: %s\n", e.msg);
         return BONE_EXIT_RUNTIME;
     }
+    o.dist = &D;
+    if (D.rank != 0) o.quiet = 1; /* rank 0 speaks for the run */
+    int rc = bone_train_run(&o, &e);
+    if (rc == -1) {
+        /* an error every rank met alike is told once; one rank's own error names the rank and
+         * aborts the job (MPI_Abort), so that no rank waits for it until --comm-timeout */
+        if (D.size == 1) fprintf(stderr, "bone train: %s\n", e.msg);
+        else if (!D.agreed || D.rank == 0) fprintf(stderr, "bone train: rank %d of %d: %s\n", D.rank, D.size, e.msg);
+        bone_dist_finalize(&D, D.agreed ? 0 : BONE_EXIT_RUNTIME);
+        return BONE_EXIT_RUNTIME;
+    }
+    bone_dist_finalize(&D, 0);
+    if (rc == BONE_TRAIN_INTERRUPTED) return 130; /* the shell's code for "stopped by a signal" */
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int bone_threads_affinity(void) {
     cpu_set_t set;
@@ -96,10 +97,32 @@ double bone_threads_cgroup_quota(void) {
     return best;
 }
 
+/* ranks of an MPI job on this node, from the launcher's environment (1 when not launched) */
+int bone_threads_local_ranks(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) return atoi(v);
+    }
+    return 1;
+}
+
+int bone_threads_online(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 int bone_threads_default(void) {
     int n = bone_threads_affinity();
     double q = bone_threads_cgroup_quota();
     if (q > 0 && ceil(q) < n) n = (int)ceil(q);
+    /* L ranks of a data-parallel job on this node share its CPUs: at most CPUs/L each (a rank
+     * bound to one core already sees one CPU in its mask) */
+    int L = bone_threads_local_ranks();
+    if (L > 1) {
+        int share = (q > 0 && ceil(q) < bone_threads_online() ? (int)ceil(q) : bone_threads_online()) / L;
+        if (share < n) n = share;
+    }
     return n > 0 ? n : 1;
 }
 

@@ -21,6 +21,11 @@ int bone_threads_affinity(void);
 double bone_threads_cgroup_quota(void);
 /* The thread count bone picks when OMP_NUM_THREADS is unset: min(affinity, ceil(quota)), ≥ 1. */
 int bone_threads_default(void);
+/* Online CPUs of the machine, and the ranks of an MPI job on this node (launcher environment:
+ * OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_NTASKS_PER_NODE; 1 otherwise). With L > 1
+ * ranks the default above is also capped at CPUs/L, so that ranks × threads ≤ CPUs. */
+int bone_threads_online(void);
+int bone_threads_local_ranks(void);
 /* Sets OMP_NUM_THREADS / OMP_WAIT_POLICY where the user did not, and records which it set
  * in BONE_THREADS_SET. Returns 1 if it changed the environment (a re-exec is needed). */
 int bone_threads_env(void);

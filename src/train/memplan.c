@@ -5,6 +5,7 @@
 #include "train/memplan.h"
 #include "adapter/adapter.h"
 #include "ops/ops.h"
+#include "train/dist.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,23 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     add(p, "data set", 8.0 * tokens + 32.0 * (double)d->n);
     /* libraries, OpenBLAS buffers, allocator slack: measured ~20 MiB for small models */
     add(p, "process baseline", 20.0 * 1024 * 1024);
+}
+
+void bone_memplan_dist(bone_memplan *p, int64_t trainable, int full, int world, int writer) {
+    if (world <= 1) return;
+    const double n = (double)trainable;
+    if (full) {
+        for (int i = 0; i < p->n; i++) /* 16 bytes per element become 8 + 8/world */
+            if (!strncmp(p->name[i], "trainable", 9)) {
+                double was = p->bytes[i], now = 8.0 * n + 8.0 * n / world;
+                p->name[i] = "trainable (fp32 copy + grad; Adam m, v sharded 1/N: ZeRO-1)";
+                p->bytes[i] = now;
+                p->total += now - was;
+            }
+        if (writer && p->n < BONE_PLAN_ITEMS) add(p, "ZeRO-1 moments gathered for a checkpoint (rank 0)", 8.0 * n);
+    }
+    const double chunk = (double)(n < (double)BONE_DIST_CHUNK ? n : (double)BONE_DIST_CHUNK);
+    if (p->n < BONE_PLAN_ITEMS) add(p, "all-reduce scratch (one chunk / N)", 4.0 * chunk / world);
 }
 
 void bone_memplan_print(const bone_memplan *p, FILE *f) {

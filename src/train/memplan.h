@@ -25,6 +25,10 @@ typedef struct bone_memplan {
  * are recomputed in backward (one layer's kept, plus every layer's input). */
 void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int full, int64_t B, int64_t T,
                           const bone_dataset *d, int threads, int recompute);
+/* Data parallel over `world` ranks (train/dist.h), the plan of one rank: with full fine-tuning
+ * (ZeRO-1) its AdamW moments are 1/world of them, and rank 0 (writer) gathers the whole moments
+ * while it writes a checkpoint; every rank holds a reduce-scatter chunk. */
+void bone_memplan_dist(bone_memplan *p, int64_t trainable, int full, int world, int writer);
 void bone_memplan_print(const bone_memplan *p, FILE *f);
 /* MemAvailable from /proc/meminfo in bytes (0 if unknown). */
 double bone_mem_available(void);

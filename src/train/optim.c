@@ -89,13 +89,20 @@ double bone_clip_grad(bone_params *P, double max_norm) {
 
 void bone_adamw_step(bone_adamw *o, bone_params *P, double lr) {
     o->t++;
+    bone_adamw_update(o, P, lr, 0, P->total, P->m, P->v);
+    P->clip_pending = 0; /* consumed */
+    P->clip_coef = 1.0f;
+}
+
+void bone_adamw_update(const bone_adamw *o, bone_params *P, double lr, int64_t lo, int64_t hi, float *m, float *v) {
     const double bc1 = 1.0 - pow(o->beta1, (double)o->t), bc2 = 1.0 - pow(o->beta2, (double)o->t);
     const float b1 = (float)o->beta1, b2 = (float)o->beta2;
     const float step = (float)(lr / bc1), sbc2 = (float)sqrt(bc2), eps = (float)o->eps;
     const float decay = (float)(1.0 - lr * o->weight_decay);
     const float c = pending_coef(P); /* ·1 is exact: without a pending clip g is used as is */
-    float *p = P->value, *m = P->m, *v = P->v;
-    const float *g = P->grad;
+    float *p = P->value + lo;
+    const float *g = P->grad + lo;
+    const int64_t n = hi - lo;
     /* One pass over the four buffers, memory-bound once vectorised: `omp simd` needs sqrtf
      * without errno, which CMakeLists.txt sets for this file (-fno-math-errno); with errno
      * GCC keeps the loop scalar, 2-3x slower. The operations and their order are torch's
@@ -103,13 +110,11 @@ void bone_adamw_step(bone_adamw *o, bone_params *P, double lr) {
      * -ffp-contract=off, so nothing is fused into an FMA and every element is bit-identical
      * whatever the vector width or the thread split. */
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < P->total; i++) {
+    for (int64_t i = 0; i < n; i++) {
         const float gi = g[i] * c;                        // clipped gradient (clip_grad_norm_)
         p[i] *= decay;                                    // decoupled weight decay
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         p[i] -= step * m[i] / (sqrtf(v[i]) / sbc2 + eps);
     }
-    P->clip_pending = 0; /* consumed */
-    P->clip_coef = 1.0f;
 }

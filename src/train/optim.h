@@ -27,5 +27,10 @@ double bone_clip_grad(bone_params *P, double max_norm);
 /* One AdamW update of every parameter with learning rate lr, from the gradients times a
  * pending clip coefficient (which it then clears). */
 void bone_adamw_step(bone_adamw *o, bone_params *P, double lr);
+/* The update of elements [lo, hi) alone with step count o->t (already advanced), their moments
+ * at m[0..hi-lo) and v[0..hi-lo); the pending clip is left for the caller to clear. ZeRO-1
+ * (train/dist.h) updates a rank's shard with it; bit-identical to the same elements of
+ * bone_adamw_step. */
+void bone_adamw_update(const bone_adamw *o, bone_params *P, double lr, int64_t lo, int64_t hi, float *m, float *v);
 
 #endif

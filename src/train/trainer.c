@@ -13,12 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/blas_env.h"
+#include "core/threads.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/batch.h"
 #include "io/json.h"
 #include "model/step.h"
 #include "train/checkpoint.h"
+#include "train/dist.h"
 #include "train/memplan.h"
 #include "train/optim.h"
 #include "train/plot.h"
@@ -149,7 +151,7 @@ static void add_num(cJSON *o, const char *key, double v) {
 /* run.json: the run's settings for people and tools (cJSON escapes every string; a path of
  * any length fits) */
 static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t trainable, const char *run_id,
-                          const char *path, bone_err *e) {
+                          int world, const char *path, bone_err *e) {
     const bone_adapter_spec *s = &o->adapter;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "run_id", run_id);
@@ -186,6 +188,17 @@ static int write_run_json(const bone_train_opts *o, int64_t steps, int64_t train
     add_num(j, "max_len", (double)o->data.max_len);
     cJSON_AddStringToObject(j, "on_save_error", o->save_error_continue ? "continue" : "exit");
     add_num(j, "trainable_params", (double)trainable);
+    /* data parallel: each micro-batch of --batch examples is split into contiguous shares, rank
+     * r taking examples [batch·r/N, batch·(r+1)/N) */
+    add_num(j, "world_size", (double)world);
+    {
+        char split[256];
+        size_t w = 0;
+        for (int r = 0; r < world && w + 24 < sizeof split; r++)
+            w += (size_t)snprintf(split + w, sizeof split - w, "%s%lld", r ? "+" : "",
+                                  (long long)(o->batch * (r + 1) / world - o->batch * r / world));
+        cJSON_AddStringToObject(j, "batch_split", split);
+    }
     /* one "key": value per line, as people read it and as earlier versions wrote it; keys and
      * values are printed (escaped) by cJSON */
     size_t n = 0, cap = 256;
@@ -412,8 +425,18 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
             return bone_fail(e, "%s: no usable checkpoint: there is no run to resume here (no checkpoints/ directory)",
                              o->out_dir);
     }
+    /* data parallel (train/dist.h): rank `me` of `nr` takes its share of every micro-batch;
+     * rank 0 alone writes (metrics, checkpoints, plots, the result) */
+    bone_dist *D = o->dist && o->dist->size > 1 ? o->dist : NULL;
+    const int nr = D ? D->size : 1, me = D ? D->rank : 0, writer = me == 0;
+    const int64_t b_local = (o->batch + nr - 1) / nr; /* the largest share of a micro-batch */
+    if (D && o->adapter.dropout > 0)
+        return bone_fail(e, "--dropout with %d ranks: the dropout masks follow each example's position in its "
+                            "micro-batch, which the split changes; train with --dropout 0 or one process", nr);
     if (bone_model_load(o->model_dir, &m, e)) return -1;
     int rc = -1;
+    float *zm = NULL, *zv = NULL; /* ZeRO-1: this rank's shard of the AdamW moments */
+    int64_t *zparts = NULL, nzparts = 0, zn = 0;
     FILE *metrics = NULL;
     bone_acts *acts = NULL;
     bone_batch batch = {0};
@@ -493,10 +516,11 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         int64_t T = 1;
         for (int64_t i = 0; i < data.n; i++) T = data.ex[i].n > T ? data.ex[i].n : T;
         bone_memplan plan;
-        bone_memplan_compute(&plan, &m, trainable, method == BONE_METHOD_FULL, o->batch, T, &data,
+        bone_memplan_compute(&plan, &m, trainable, method == BONE_METHOD_FULL, b_local, T, &data,
                              omp_get_max_threads(), o->recompute);
+        if (D) bone_memplan_dist(&plan, trainable, method == BONE_METHOD_FULL, nr, writer);
         if (o->dry_run) {
-            bone_memplan_print(&plan, stdout);
+            if (writer) bone_memplan_print(&plan, stdout); /* rank 0's plan (it gathers checkpoints) */
             rc = 0;
             goto out;
         }
@@ -533,21 +557,33 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         bone_params_alloc(&P);
         if (bone_adapter_init(&m, &P, e)) goto out;
     }
+    if (D && method == BONE_METHOD_FULL) { /* ZeRO-1: keep only this rank's shard of m and v */
+        zparts = xmalloc((size_t)(2 * bone_dist_nchunks(D, P.total) + 2) * sizeof *zparts);
+        nzparts = bone_dist_parts(D, me, P.total, zparts);
+        for (int64_t k = 0; k < nzparts; k++) zn += zparts[2 * k + 1] - zparts[2 * k];
+        free(P.m);
+        free(P.v);
+        P.m = P.v = NULL;
+        zm = xcalloc((size_t)zn + 1, sizeof(float));
+        zv = xcalloc((size_t)zn + 1, sizeof(float));
+    }
     mpath = bone_path_join(o->out_dir, "metrics.jsonl");
-    if (!o->resume && bone_file_exists(mpath) && !o->overwrite) {
+    if (writer && !o->resume && bone_file_exists(mpath) && !o->overwrite) {
         bone_fail(e, "%s already holds a run (metrics.jsonl exists); use --resume to continue it, --overwrite to "
                      "start over, or another --out", o->out_dir);
         goto out;
     }
-    if (o->overwrite && clear_old_run(o->out_dir, e)) goto out;
-    if (o->resume) {
+    if (writer && o->overwrite && clear_old_run(o->out_dir, e)) goto out;
+    if (!writer) {
+        run_id = xstrdup(""); /* only the writer reads or records it */
+    } else if (o->resume) {
         if (!(run_id = read_run_id(o->out_dir, e))) goto out;
     } else {
         char id[32];
         new_run_id(id, sizeof id);
         run_id = xstrdup(id);
     }
-    if (bone_mkdirs(o->out_dir, e)) goto out;
+    if (writer && bone_mkdirs(o->out_dir, e)) goto out;
     /* the settings a resumed run must share with the original, recorded in checkpoints:
      * everything that changes the result (the message on a mismatch names the setting) */
     char s_steps[32], s_lr[64], s_batch[32], s_accum[32], s_seed[32], s_warm[32], s_train[32], s_b1[32], s_b2[32],
@@ -593,7 +629,59 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     bone_adamw opt = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, 0};
     int64_t s0 = 0, tokens_seen = 0, last_saved = 0;
     double elapsed0 = 0.0;
-    if (o->resume) {
+    if (D) { /* every rank must train on the same examples and base: compare their hashes */
+        bone_dist_msg mine = {0}, *all = xcalloc((size_t)nr, sizeof *all);
+        snprintf(mine.text, sizeof mine.text, "model %s, data %s", s_model, s_data);
+        bone_dist_exchange(D, &mine, all, "the start of training");
+        int bad = -1;
+        for (int r = 1; r < nr && bad < 0; r++)
+            if (strcmp(all[r].text, all[0].text)) bad = r;
+        if (bad >= 0) {
+            D->agreed = 1; /* every rank sees the same hashes */
+            bone_fail(e, "rank %d of %d read a different base or data set than rank 0 (%s; rank 0: %s): every rank must "
+                         "see the same --model and --data files", bad, nr, all[bad].text, all[0].text);
+            free(all);
+            goto out;
+        }
+        free(all);
+    }
+    if (o->resume && D) { /* only the writer reads the checkpoint; the others are sent its contents */
+        bone_ckpt_info info = {0};
+        float *fm = zm ? NULL : P.m, *fv = zm ? NULL : P.v;
+        if (writer) {
+            char *cp = bone_ckpt_latest(o->out_dir, run_id, e);
+            if (!cp) goto out;
+            if (zm) { /* ZeRO-1: the whole moments for the load, sent out in shards below */
+                P.m = fm = xcalloc((size_t)P.total + 1, sizeof(float));
+                P.v = fv = xcalloc((size_t)P.total + 1, sizeof(float));
+            }
+            int lr_ = bone_ckpt_load(cp, &P, &info, settings, steps, e);
+            if (zm) P.m = P.v = NULL;
+            if (!o->quiet && lr_ == 0)
+                fprintf(stderr, "bone train: resuming from %s (step %lld) on %d ranks\n", cp, (long long)info.step, nr);
+            free(cp);
+            if (lr_ || keep_metrics_lines(mpath, info.step, e)) {
+                if (zm) free(fm), free(fv);
+                goto out;
+            }
+        }
+        bone_dist_bcast(D, &info, sizeof info);
+        bone_dist_bcast(D, P.value, (size_t)P.total * sizeof(float));
+        if (zm) {
+            bone_dist_scatter_shards(D, fm, zm, P.total);
+            bone_dist_scatter_shards(D, fv, zv, P.total);
+            free(fm);
+            free(fv);
+        } else {
+            bone_dist_bcast(D, P.m, (size_t)P.total * sizeof(float));
+            bone_dist_bcast(D, P.v, (size_t)P.total * sizeof(float));
+        }
+        s0 = info.step;
+        last_saved = s0;
+        opt.t = info.adam_t;
+        elapsed0 = info.elapsed_s;
+        tokens_seen = info.tokens;
+    } else if (o->resume) {
         char *cp = bone_ckpt_latest(o->out_dir, run_id, e);
         if (!cp) goto out;
         bone_ckpt_info info;
@@ -608,13 +696,18 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         tokens_seen = info.tokens;
         if (keep_metrics_lines(mpath, s0, e)) goto out;
     } else {
+        /* adapters start from rank 0's initial values (the same by construction; sent so that
+         * they are the same bits whatever each rank's thread count did to an SVD) */
+        if (D && method != BONE_METHOD_FULL) bone_dist_bcast(D, P.value, (size_t)P.total * sizeof(float));
+    }
+    if (writer && !o->resume) {
         char *rp = bone_path_join(o->out_dir, "run.json");
-        int wr = write_run_json(o, steps, trainable, run_id, rp, e);
+        int wr = write_run_json(o, steps, trainable, run_id, nr, rp, e);
         free(rp);
         if (wr) goto out;
     }
-    metrics = fopen(mpath, o->resume ? "a" : "w");
-    if (!metrics) { bone_fail(e, "%s: cannot create", mpath); goto out; }
+    metrics = writer ? fopen(mpath, o->resume ? "a" : "w") : NULL;
+    if (writer && !metrics) { bone_fail(e, "%s: cannot create", mpath); goto out; }
     if (!o->quiet) {
         char blas[256];
         bone_blas_describe(blas, sizeof blas);
@@ -622,11 +715,18 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         fprintf(stderr, "bone train: %s, %lld examples, %lld steps of %lld×%lld, %lld trainable parameters\n",
                 o->adapter.method, (long long)data.n, (long long)steps, (long long)o->batch, (long long)o->accum,
                 (long long)trainable);
+        if (D)
+            fprintf(stderr, "bone train: data parallel over %d ranks (%d on this node, %d threads each%s): each "
+                            "micro-batch of %lld examples is split into shares of %lld-%lld%s\n", nr, D->local_size,
+                    omp_get_max_threads(), D->local_size * omp_get_max_threads() > bone_threads_online()
+                        ? "; more threads than CPUs: oversubscribed" : "",
+                    (long long)o->batch, (long long)(o->batch / nr), (long long)b_local,
+                    zm ? "; AdamW moments sharded over the ranks (ZeRO-1)" : "");
     }
 
     acts = bone_acts_new();
     bone_acts_set_recompute(acts, o->recompute);
-    mb = xmalloc((size_t)o->batch * sizeof *mb);
+    mb = xmalloc((size_t)b_local * sizeof *mb);
     line = xmalloc(1024);
     bone_order_init(&order, data.n, o->shuffle, o->seed);
     double t0 = now_s() - elapsed0;
@@ -646,18 +746,37 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         bone_params_zero_grad(&P);
         double loss_sum = 0.0;
         m.lin.step = (uint64_t)s;
-        for (int64_t a = 0; a < o->accum; a++) {
-            for (int64_t j = 0; j < o->batch; j++)
-                mb[j] = &data.ex[bone_order_at(&order, (s * o->accum + a) * o->batch + j)];
-            bone_batch_build(&batch, mb, o->batch);
+        /* this rank's share of each micro-batch (all of it with one rank) */
+        const int64_t j0 = o->batch * me / nr, j1 = o->batch * (me + 1) / nr;
+        for (int64_t a = 0; a < o->accum && j1 > j0; a++) {
+            for (int64_t j = j0; j < j1; j++)
+                mb[j - j0] = &data.ex[bone_order_at(&order, (s * o->accum + a) * o->batch + j)];
+            bone_batch_build(&batch, mb, j1 - j0);
             double ls;
             int64_t c;
             if (bone_model_step(&m, acts, &batch, 1, total ? 1.0f / (float)total : 0.0f, &ls, &c, NULL, e)) goto out;
             loss_sum += ls;
         }
+        int signalled = 0; /* with several ranks, one agreed decision: a signal seen by any rank */
+        if (D) { /* gradient-ready: the step's loss and signals, then the gradients, summed over ranks */
+            bone_dist_msg mine = {0}, *all = xcalloc((size_t)nr, sizeof *all);
+            mine.val[0] = loss_sum;
+            mine.flags = bone_signals_pending();
+            char what[64];
+            snprintf(what, sizeof what, "step %lld", (long long)(s + 1));
+            bone_dist_exchange(D, &mine, all, what);
+            loss_sum = 0.0;
+            for (int r = 0; r < nr; r++) { /* rank order: the same sum on every rank */
+                loss_sum += all[r].val[0];
+                signalled |= all[r].flags;
+            }
+            free(all);
+            bone_dist_sum_f32(D, P.grad, P.total);
+        }
         double loss = total ? loss_sum / (double)total : 0.0;
         if (o->debug_nan_step > 0 && s + 1 == o->debug_nan_step) loss = NAN; /* test hook */
         if (!isfinite(loss)) {
+            if (D) D->agreed = 1; /* every rank reaches this with the same values */
             if (last_saved > 0)
                 bone_fail(e, "step %lld: the loss is %s; stopping without updating (the last checkpoint, step %lld, is "
                              "kept; resume from it with a lower --lr)", (long long)(s + 1), isnan(loss) ? "NaN" : "infinite",
@@ -670,19 +789,54 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         }
         double gnorm = bone_clip_grad(&P, o->max_grad_norm);
         if (!isfinite(gnorm)) {
+            if (D) D->agreed = 1; /* every rank reaches this with the same values */
             bone_fail(e, "step %lld: the gradient norm is not finite; stopping without updating", (long long)(s + 1));
             goto out;
         }
         double lr = o->lr * bone_lr_factor(sched, s, o->warmup, steps);
-        bone_adamw_step(&opt, &P, lr);
+        if (zm) { /* ZeRO-1: each rank updates its shard, then the values are all-gathered */
+            opt.t++;
+            for (int64_t k = 0, off = 0; k < nzparts; k++) {
+                bone_adamw_update(&opt, &P, lr, zparts[2 * k], zparts[2 * k + 1], zm + off, zv + off);
+                off += zparts[2 * k + 1] - zparts[2 * k];
+            }
+            P.clip_pending = 0;
+            P.clip_coef = 1.0f;
+            bone_dist_allgather_f32(D, P.value, P.total);
+        } else {
+            bone_adamw_step(&opt, &P, lr);
+        }
         double el = now_s() - t0;
         int do_eval = evald.n > 0 && ((o->eval_every > 0 && (s + 1) % o->eval_every == 0) || s + 1 == steps);
         double el_loss = -1;
         int eval_failed = 0;
         bone_err ee;
-        if (do_eval) {
+        if (do_eval && !D) {
             int64_t et;
             eval_failed = bone_eval_loss(&m, &evald, o->batch, &el_loss, &et, &ee) != 0;
+        } else if (do_eval) { /* each rank its contiguous share of the eval set, then summed */
+            bone_dataset view = evald; /* borrowed examples: not freed */
+            int64_t lo = evald.n * me / nr, hi = evald.n * (me + 1) / nr, et = 0;
+            view.ex = evald.ex + lo;
+            view.n = hi - lo;
+            bone_dist_msg mine = {0}, *all = xcalloc((size_t)nr, sizeof *all);
+            if (view.n > 0 && bone_eval_loss(&m, &view, b_local, &el_loss, &et, &ee)) {
+                mine.status = 1;
+                snprintf(mine.text, sizeof mine.text, "%.200s", ee.msg);
+            }
+            mine.val[0] = et > 0 ? el_loss * (double)et : 0.0;
+            mine.val[1] = (double)et;
+            bone_dist_exchange(D, &mine, all, "the eval");
+            double sum = 0.0, cnt = 0.0;
+            for (int r = nr - 1; r >= 0; r--) {
+                sum += all[r].val[0], cnt += all[r].val[1];
+                if (all[r].status) {
+                    eval_failed = 1;
+                    snprintf(ee.msg, sizeof ee.msg, "rank %d: %s", r, all[r].text);
+                }
+            }
+            el_loss = cnt > 0 ? sum / cnt : NAN;
+            free(all);
         }
         /* the whole line is built first and written in one piece: a failure never leaves half
          * a JSON object in metrics.jsonl (non-finite numbers, which JSON lacks, are null). It
@@ -696,17 +850,33 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
                                       "%lld, \"label_tokens\": %lld, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f%s}\n",
                           (long long)(s + 1), loss, lr, gnorm, (long long)tokens_seen, (long long)total, el,
                           peak_rss_mib(), ev);
-        if (ln < 0 || ln >= 1024 || fwrite(line, 1, (size_t)ln, metrics) != (size_t)ln || fflush(metrics) != 0) {
+        if (writer && (ln < 0 || ln >= 1024 || fwrite(line, 1, (size_t)ln, metrics) != (size_t)ln || fflush(metrics) != 0)) {
             bone_fail(e, "%s: write failed", mpath);
             goto out;
         }
         bone_progress_step(&prog, s + 1, loss, lr, tokens_seen, el, peak_rss_mib(), eval_failed ? -1 : el_loss);
-        interrupted = bone_signals_pending();
+        interrupted = D ? signalled : bone_signals_pending();
         /* a failed eval still saves the step, so that it does not cost the training done */
         int save = (o->save_every > 0 && (s + 1) % o->save_every == 0) || s + 1 == steps || interrupted || eval_failed;
-        if (save) {
+        float *fm = NULL, *fv = NULL; /* ZeRO-1: the whole moments, gathered on the writer for the save */
+        if (save && zm) {
+            if (writer) {
+                fm = xmalloc((size_t)P.total * sizeof(float) + 4);
+                fv = xmalloc((size_t)P.total * sizeof(float) + 4);
+            }
+            bone_dist_gather_shards(D, zm, fm, P.total);
+            bone_dist_gather_shards(D, zv, fv, P.total);
+            P.m = fm, P.v = fv;
+        }
+        if (save && writer) {
             bone_ckpt_info info = {s + 1, opt.t, el, tokens_seen};
-            if (bone_ckpt_save(o->out_dir, &P, &info, settings, (int)o->keep, e)) {
+            int sr = bone_ckpt_save(o->out_dir, &P, &info, settings, (int)o->keep, e);
+            if (zm) {
+                P.m = P.v = NULL;
+                free(fm);
+                free(fv);
+            }
+            if (sr) {
                 save_failed(e, s + 1, last_saved);
                 if (eval_failed) bone_wrap(e, "eval after step %lld failed (%s), and then", (long long)(s + 1), ee.msg);
                 /* --on-save-error continue: a periodic save may fail and be retried at the next
@@ -720,19 +890,28 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         }
         if (eval_failed) {
             bone_progress_break(&prog);
+            if (D) D->agreed = 1; /* every rank reaches this with the same values */
             bone_fail(e, "eval after step %lld: %s (the step's checkpoint is written; fix the eval data and continue "
                          "with --resume)", (long long)(s + 1), ee.msg);
             goto out;
         }
         if (interrupted) {
             bone_progress_break(&prog);
-            fprintf(stderr, "bone train: interrupted after step %lld; checkpoint written; continue with --resume\n",
-                    (long long)(s + 1));
+            if (writer)
+                fprintf(stderr, "bone train: interrupted after step %lld; checkpoint written; continue with --resume\n",
+                        (long long)(s + 1));
             break;
         }
     }
-    if (fclose(metrics) != 0) { metrics = NULL; bone_fail(e, "%s: write failed", mpath); goto out; }
+    if (metrics && fclose(metrics) != 0) { metrics = NULL; bone_fail(e, "%s: write failed", mpath); goto out; }
     metrics = NULL;
+    if (D && !o->quiet && s0 < steps) /* the bench's figure (bench/dist.sh): this rank's payload, ring model */
+        fprintf(stderr, "bone train: rank 0 handed %.0f bytes to collectives, %.0f per step (%d ranks)\n",
+                (double)D->bytes_sent, (double)D->bytes_sent / (double)(steps - s0), nr);
+    if (!writer) { /* the others have nothing to write */
+        rc = interrupted ? BONE_TRAIN_INTERRUPTED : 0;
+        goto out;
+    }
     { /* the run's own loss plot */
         char *svg = bone_path_join(o->out_dir, "loss.svg");
         const char *runs[1] = {o->out_dir};
@@ -765,6 +944,9 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     }
     rc = 0;
 out:
+    free(zm);
+    free(zv);
+    free(zparts);
     bone_signals_restore();
     if (metrics) fclose(metrics);
     free(mpath);

@@ -8,6 +8,8 @@
 #include "core/err.h"
 #include "data/dataset.h"
 
+struct bone_dist;
+
 typedef struct bone_train_opts {
     const char *model_dir, *data_path, *out_dir;
     const char *eval_data;     /* optional held-out file */
@@ -33,6 +35,7 @@ typedef struct bone_train_opts {
     int save_error_continue;   /* a failed periodic checkpoint warns and training goes on */
     double mem_limit_mib;      /* refuse when the plan exceeds this (0: MemAvailable) */
     int recompute;             /* --recompute: keep only layer inputs, redo each layer's forward before its backward */
+    struct bone_dist *dist;    /* data-parallel world (train/dist.h); NULL: this process alone */
 } bone_train_opts;
 
 /* Bounds that keep every product of steps, batch, accum and positions inside int64. */
