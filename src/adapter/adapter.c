@@ -9,6 +9,7 @@
 #include <string.h>
 #include "adapter/adapter_internal.h"
 #include "core/err.h"
+#include "model/arch.h"
 
 static const struct {
     const char *name;
@@ -78,9 +79,6 @@ void bone_bias_grad(const float *dy, float *dbias, int64_t N, int64_t O) {
 
 /* ---- shapes ---- */
 
-static void proj_path(int64_t l, int p, char *buf, size_t n) {
-    snprintf(buf, n, "model.layers.%lld.%s.%s", (long long)l, p <= BONE_O ? "self_attn" : "mlp", bone_proj_names[p]);
-}
 
 /* "1, 2, 4, 8" — the b ≤ min(O, I) with O % (b·gr) == 0 and I % (b·gc) == 0 */
 static void working_blocks(int64_t O, int64_t I, int64_t gr, int64_t gc, char *buf, size_t n) {
@@ -244,36 +242,6 @@ void bone_adapter_scratch(const bone_linear *L, int64_t N, int64_t *wbuf, int64_
 
 /* ---- selection ---- */
 
-/* targets → mask[BONE_NPROJ] */
-static int parse_targets(const char *s, int *mask, bone_err *e) {
-    if (!s || !*s || !strcmp(s, "all-linear")) {
-        for (int p = 0; p < BONE_NPROJ; p++) mask[p] = 1;
-        return 0;
-    }
-    for (int p = 0; p < BONE_NPROJ; p++) mask[p] = 0;
-    const char *q = s;
-    while (*q) {
-        const char *end = strchr(q, ',');
-        size_t len = end ? (size_t)(end - q) : strlen(q);
-        int found = -1;
-        if (len == 10 && !strncmp(q, "all-linear", len)) {
-            for (int p = 0; p < BONE_NPROJ; p++) mask[p] = 1;
-            found = 0;
-        }
-        for (int p = 0; p < BONE_NPROJ && found < 0; p++)
-            if (strlen(bone_proj_names[p]) == len && !strncmp(q, bone_proj_names[p], len)) mask[p] = 1, found = p;
-        if (found < 0)
-            return bone_fail(e,
-                             "unknown target module \"%.*s\"; this model's linear modules are: q_proj, k_proj, v_proj, "
-                             "o_proj (model.layers.N.self_attn.*), gate_proj, up_proj, down_proj (model.layers.N.mlp.*), "
-                             "or all-linear",
-                             (int)len, q);
-        q += len;
-        if (*q == ',') q++;
-    }
-    return 0;
-}
-
 /* "0,2-5" → mask[n_layers] */
 static int parse_layers(const char *s, int64_t nl, unsigned char *mask, bone_err *e) {
     memset(mask, s && *s ? 0 : 1, (size_t)nl);
@@ -333,17 +301,18 @@ int bone_adapter_attach(bone_model *m, const bone_adapter_spec *s, bone_params *
         return bone_fail(e, "method \"full\" trains the model itself (bone_model_make_trainable), not an adapter");
     if (P->value) return bone_fail(e, "bone_adapter_attach: the parameter store is already allocated");
     const int64_t nl = m->cfg.n_layers;
-    int tmask[BONE_NPROJ];
+    const int np = (int)bone_model_nproj(m);
+    int tmask[BONE_MAXPROJ];
     unsigned char *lmask = xmalloc((size_t)(nl > 0 ? nl : 1));
-    if (parse_targets(s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
+    if (bone_targets_parse(&m->cfg, s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
         free(lmask);
         return -1;
     }
     /* pass 1: validate everything before changing anything */
     for (int64_t l = 0; l < nl; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
+        for (int p = 0; p < np; p++) {
             if (!lmask[l] || !tmask[p]) continue;
-            bone_linear *L = &m->layers[l].proj[p];
+            bone_linear *L = bone_model_linear(m, l * np + p);
             int64_t gr, gc;
             group_shape(&r, L->O, L->I, &gr, &gc);
             if (L->ops) {
@@ -358,12 +327,12 @@ int bone_adapter_attach(bone_model *m, const bone_adapter_spec *s, bone_params *
     /* pass 2: plan tensors and install */
     char name[512];
     for (int64_t l = 0; l < nl; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
+        for (int p = 0; p < np; p++) {
             if (!lmask[l] || !tmask[p]) continue;
-            bone_linear *L = &m->layers[l].proj[p];
+            bone_linear *L = bone_model_linear(m, l * np + p);
             bone_adapter *a = bone_adapter_new(r.m);
             a->b = r.b, a->gr = r.gr, a->gc = r.gc, a->rank = r.rank, a->alpha = r.alpha, a->dropout = s->dropout;
-            a->id = (uint64_t)(l * BONE_NPROJ + p);
+            a->id = (uint64_t)(l * np + p);
             a->seed = s->seed;
             a->niter = s->svd_niter;
             if (bone_adapter_bind(L, a, e)) { /* cannot happen after pass 1, but keep ownership clear */
@@ -419,32 +388,24 @@ int bone_adapter_init(bone_model *m, bone_params *P, bone_err *e) {
 int64_t bone_adapter_count(const bone_config *c, const bone_adapter_spec *s, bone_err *e) {
     resolved r;
     if (resolve(s, &r, e)) return -1;
-    const int64_t nl = c->n_layers, H = c->hidden;
-    if (r.m == BONE_METHOD_FULL) {
-        int64_t n = c->vocab * H * (c->tied ? 1 : 2) + H; /* embeddings (+ lm_head), final norm */
-        for (int p = 0; p < BONE_NPROJ; p++) {
-            int64_t O, I;
-            bone_proj_shape(c, p, &O, &I);
-            int bias = p <= BONE_V ? c->qkv_bias : p == BONE_O ? c->o_bias : c->mlp_bias;
-            n += nl * (O * I + (bias ? O : 0));
-        }
-        return n + nl * 2 * H; /* two norms per layer */
-    }
-    int tmask[BONE_NPROJ];
+    const int64_t nl = c->n_layers;
+    const bone_arch_i *ai = bone_arch_cfg(c);
+    if (r.m == BONE_METHOD_FULL) return ai->full_count(c);
+    const int np = ai->nproj;
+    int tmask[BONE_MAXPROJ];
     unsigned char *lmask = xmalloc((size_t)(nl > 0 ? nl : 1));
-    if (parse_targets(s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
+    if (bone_targets_parse(c, s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
         free(lmask);
         return -1;
     }
     int64_t total = 0;
     char name[256];
     for (int64_t l = 0; l < nl; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
+        for (int p = 0; p < np; p++) {
             if (!lmask[l] || !tmask[p]) continue;
             int64_t O, I, gr, gc;
-            bone_proj_shape(c, p, &O, &I);
+            bone_linear_info(c, l, p, name, sizeof name, &O, &I, NULL);
             group_shape(&r, O, I, &gr, &gc);
-            proj_path(l, p, name, sizeof name);
             int64_t k = bone_adapter_numel(name, O, I, r.m, r.b, gr, gc, r.rank, e);
             if (k < 0) {
                 free(lmask);
