@@ -21,17 +21,4 @@ enum {
 /* the 8 block linears, in target order */
 enum { RW_R, RW_K, RW_V, RW_G, RW_O, RW_FK, RW_FR, RW_FV, RW_NLIN };
 
-/* WKV6 (FORMATS.md §6.3 step 4), per (b, h) sequence of T tokens, head size n; r, k, v, logw,
- * y are (B, T, H·n) token-major, logw = −exp(w_raw) (so w = exp(logw)); u (H, n).
- * s0/sT: (B, H, n, n) initial / final state (either may be NULL = zero / not wanted).
- * chunk > 0 keeps the state at every chunk start in ckpt ((B, H, T/chunk + 1, n, n)) for the
- * backward. (rwkv6_wkv.c) */
-void rwkv6_wkv_forward(float *y, const float *r, const float *k, const float *v, const float *logw, const float *u,
-                       const float *s0, float *sT, float *ckpt, int64_t chunk, int64_t B, int64_t T, int64_t H,
-                       int64_t n);
-/* gradients of the scan: dr, dk, dv, dlogw overwritten (B,T,H·n); du += (H, n); ckpt from the forward */
-void rwkv6_wkv_backward(float *dr, float *dk, float *dv, float *dlogw, float *du, const float *dy, const float *r,
-                        const float *k, const float *v, const float *logw, const float *u, const float *ckpt,
-                        int64_t chunk, int64_t B, int64_t T, int64_t H, int64_t n);
-
 #endif
