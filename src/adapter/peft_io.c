@@ -587,6 +587,8 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
             bone_to_f32(a->v[k], t->data, t->dtype, (size_t)t->numel);
         }
     }
+    /* RWKV-6 --train-extra tensors trained beside the adapter (train_extra.safetensors), if any */
+    if (bone_model_load_extra(m, dir, e)) goto out;
     rc = 0;
 out:
     target_set_free(&ts);

@@ -42,6 +42,8 @@ typedef struct bone_arch_i {
     void (*make_trainable)(struct bone_model *m, struct bone_params *P);
     int (*train_extra)(struct bone_model *m, const char *extra, struct bone_params *P, bone_err *e);
     void (*extra_bind)(struct bone_model *m, struct bone_params *P);
+    int (*save_extra)(struct bone_model *m, const char *dir, bone_err *e); /* model.h bone_model_save_extra */
+    int (*load_extra)(struct bone_model *m, const char *dir, bone_err *e);
     int (*save)(struct bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
     size_t (*acts_floats)(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats);
     int (*step)(struct bone_model *m, struct bone_acts *a, const struct bone_batch *b, int train, float grad_scale,

@@ -51,6 +51,16 @@ int bone_model_train_extra(bone_model *m, const char *extra, bone_params *P, bon
     return ai->extra_count(&m->cfg, extra, e) < 0 ? -1 : 0;
 }
 
+int bone_model_save_extra(bone_model *m, const char *dir, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    return ai->save_extra ? ai->save_extra(m, dir, e) : 0;
+}
+
+int bone_model_load_extra(bone_model *m, const char *dir, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    return ai->load_extra ? ai->load_extra(m, dir, e) : 0;
+}
+
 void bone_model_extra_bind(bone_model *m, bone_params *P) {
     const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
     if (ai->extra_bind) ai->extra_bind(m, P);

@@ -65,6 +65,11 @@ void bone_model_make_trainable(bone_model *m, bone_params *P);
  * groups refuses a non-empty list. */
 int bone_model_train_extra(bone_model *m, const char *extra, bone_params *P, bone_err *e);
 void bone_model_extra_bind(bone_model *m, bone_params *P);
+/* The --train-extra tensors (those that train) as DIR/train_extra.safetensors, fp32, HF names;
+ * and applying such a file to a loaded model (bone merge, score --adapter): 0 when absent. */
+#define BONE_EXTRA_FILE "train_extra.safetensors"
+int bone_model_save_extra(bone_model *m, const char *dir, bone_err *e);
+int bone_model_load_extra(bone_model *m, const char *dir, bone_err *e);
 /* Writes config.json + model.safetensors (dtype: the stored dtype of the base, or out_dtype). */
 int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
 

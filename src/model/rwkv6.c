@@ -8,10 +8,12 @@
  * Globals: rwkv.embeddings.weight (V,C), rwkv.blocks.0.pre_ln.{weight,bias} (ln0),
  * rwkv.ln_out.{weight,bias}, head.weight (V,C). */
 #include "model/rwkv6.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/fs.h"
+#include "core/rng.h"
 #include "model/model.h"
 #include "model/rwkv6_internal.h"
 
@@ -351,6 +353,77 @@ static void rw_make_trainable(bone_model *m, bone_params *P) {
     free(il);
 }
 
+/* the trained --train-extra tensors beside an adapter (fp32, HF names) */
+static int rw_save_extra(bone_model *m, const char *dir, bone_err *e) {
+    const bone_config *c = &m->cfg;
+    rw_model *r = m->arch_data;
+    const int64_t cap = RW_NGLOB + c->n_layers * RW_NVEC;
+    bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
+    char **names = xcalloc((size_t)cap, sizeof *names);
+    int64_t n = 0;
+    char nm[256];
+    for (int g = 0; g < RW_NGLOB; g++)
+        if (r->dg[g]) {
+            names[n] = xstrdup(rwkv6_glob_names[g]);
+            w[n] = (bone_st_wtensor){.name = names[n], .dtype = BONE_F32, .ndim = 1, .data = r->g[g]};
+            w[n++].shape[0] = c->hidden;
+        }
+    for (int64_t l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < RW_NVEC; k++)
+            if (r->ly[l].d[k]) {
+                snprintf(nm, sizeof nm, "rwkv.blocks.%lld.%s", (long long)l, rwkv6_vec_names[k]);
+                names[n] = xstrdup(nm);
+                w[n] = (bone_st_wtensor){.name = names[n], .dtype = BONE_F32, .data = r->ly[l].v[k]};
+                w[n].ndim = rwkv6_vec_shape(c, k, w[n].shape);
+                n++;
+            }
+    int rc = 0;
+    if (n) {
+        char *p = bone_path_join(dir, BONE_EXTRA_FILE);
+        rc = bone_st_write(p, w, n, e);
+        free(p);
+    }
+    for (int64_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(w);
+    return rc;
+}
+
+/* DIR/train_extra.safetensors (if present) replaces the named small tensors' values */
+static int rw_load_extra(bone_model *m, const char *dir, bone_err *e) {
+    const bone_config *c = &m->cfg;
+    rw_model *r = m->arch_data;
+    char *p = bone_path_join(dir, BONE_EXTRA_FILE);
+    if (!bone_file_exists(p)) {
+        free(p);
+        return 0;
+    }
+    bone_st_set st;
+    bone_st_init(&st);
+    int rc = bone_st_open_file(&st, p, e);
+    char nm[256];
+    for (int64_t i = 0; !rc && i < st.n; i++) {
+        const bone_st_tensor *t = &st.t[i];
+        float *dst = NULL;
+        int64_t want = 0;
+        for (int g = 0; g < RW_NGLOB && !dst; g++)
+            if (!strcmp(t->name, rwkv6_glob_names[g])) dst = r->g[g], want = c->hidden;
+        for (int64_t l = 0; l < c->n_layers && !dst; l++)
+            for (int k = 0; k < RW_NVEC && !dst; k++) {
+                snprintf(nm, sizeof nm, "rwkv.blocks.%lld.%s", (long long)l, rwkv6_vec_names[k]);
+                if (!strcmp(t->name, nm)) dst = r->ly[l].v[k], want = rwkv6_vec_numel(c, k);
+            }
+        if (!dst) rc = bone_fail(e, "%s: tensor \"%s\" is not a time/ln tensor of this model", p, t->name);
+        else if (!t->supported || t->numel != want)
+            rc = bone_fail(e, "%s: tensor \"%s\" has %lld elements (dtype %s); expected %lld in F32/BF16/F16", p, t->name,
+                           (long long)t->numel, t->dtype_name, (long long)want);
+        else bone_to_f32(dst, t->data, t->dtype, (size_t)want);
+    }
+    bone_st_close(&st);
+    free(p);
+    return rc;
+}
+
 /* ---- saving (HF layout) ---- */
 
 static int rw_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e) {
@@ -427,6 +500,100 @@ static int rw_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_er
     return rc;
 }
 
+/* ---- a random model (bone init) ---- */
+
+/* small tensor k of layer l at RWKV-LM's x060 initialisation (token-shift mixes that fall
+ * with depth, decay from −6 to −1 across channels, bonus around the layer's ratio, the
+ * low-rank mixes near zero); r is the tensor's own stream */
+static void init_vec(const bone_config *c, int64_t l, int k, float *x, int64_t cnt, bone_rng *r) {
+    const int64_t C = c->hidden, L = c->n_layers;
+    const double r01 = L > 1 ? (double)l / (double)(L - 1) : 0.0, r1a0 = 1.0 - (double)l / (double)L;
+    for (int64_t i = 0; i < cnt; i++) {
+        const double dd = (double)(i % C) / (double)C, ch = C > 1 ? (double)(i % C) / (double)(C - 1) : 0.0;
+        double v;
+        switch (k) {
+        case RW_LN1_W: case RW_LN2_W: case RW_LNX_W: v = 1.0; break;
+        case RW_LN1_B: case RW_LN2_B: case RW_LNX_B: v = 0.0; break;
+        case RW_MAA_X: case RW_MAA_W: case RW_MAA_K: case RW_FMAA_K: case RW_FMAA_R: v = 1.0 - pow(dd, r1a0); break;
+        case RW_MAA_V: v = 1.0 - (pow(dd, r1a0) + 0.3 * r01); break;
+        case RW_MAA_R: case RW_MAA_G: v = 1.0 - pow(dd, 0.5 * r1a0); break;
+        case RW_DECAY: v = -6.0 + 5.0 * pow(ch, 0.7 + 1.3 * r01); break;
+        case RW_FAAAA: v = r01 * (1.0 - ch) + (double)((i + 1) % 3 - 1) * 0.1; break;
+        default: v = (bone_rng_uniform(r) * 2.0 - 1.0) * 1e-2; break; /* time_maa_w1/w2, time_decay_w1/w2 */
+        }
+        x[i] = (float)v;
+    }
+}
+
+static int rw_init_random(const bone_config *c0, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e) {
+    bone_config cfg = *c0;
+    const bone_config *c = &cfg;
+    const int64_t L = c->n_layers, C = c->hidden, V = c->vocab;
+    const int64_t cap = 2 + RW_NGLOB + L * (RW_NVEC + RW_NLIN);
+    if (bone_mkdirs(dir, e)) return -1;
+    bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
+    char **names = xcalloc((size_t)cap, sizeof *names);
+    float **bufs = xcalloc((size_t)cap, sizeof *bufs);
+    int64_t n = 0;
+    char nm[256];
+    /* tensor n: name, shape, its own stream (seed, n); kind 0 normal(0, init_range), 1 ones,
+     * 2 zeros, 3 the RWKV rule of init_vec for (l, k) */
+#define ADD(name_, nd_, shp_, kind_, l_, k_)                                                      \
+    do {                                                                                           \
+        const int64_t cnt_ = shape_numel((shp_), (nd_));                                           \
+        float *b_ = xmalloc((size_t)cnt_ * sizeof(float));                                         \
+        bone_rng r_ = bone_rng_seed(seed, (uint64_t)n);                                            \
+        if ((kind_) == 3) init_vec(c, (l_), (k_), b_, cnt_, &r_);                                  \
+        else                                                                                       \
+            for (int64_t i_ = 0; i_ < cnt_; i_++)                                                  \
+                b_[i_] = (kind_) == 0 ? (float)(c->init_range * bone_rng_normal(&r_)) : (kind_) == 1 ? 1.0f : 0.0f; \
+        names[n] = xstrdup(name_);                                                                 \
+        bufs[n] = b_;                                                                              \
+        w[n].name = names[n];                                                                      \
+        w[n].dtype = dtype;                                                                        \
+        w[n].ndim = (nd_);                                                                         \
+        memcpy(w[n].shape, (shp_), sizeof(int64_t) * (size_t)(nd_));                              \
+        w[n].src_f32 = b_;                                                                         \
+        n++;                                                                                       \
+    } while (0)
+    int64_t s2[2] = {V, C}, s1[1] = {C};
+    ADD("rwkv.embeddings.weight", 2, s2, 0, 0, 0);
+    ADD("head.weight", 2, s2, 0, 0, 0);
+    for (int g = 0; g < RW_NGLOB; g++) ADD(rwkv6_glob_names[g], 1, s1, g % 2 == 0 ? 1 : 2, 0, 0);
+    for (int64_t l = 0; l < L; l++) {
+        for (int k = 0; k < RW_NVEC; k++) {
+            int64_t s[3];
+            int nd = rwkv6_vec_shape(c, k, s);
+            snprintf(nm, sizeof nm, "rwkv.blocks.%lld.%s", (long long)l, rwkv6_vec_names[k]);
+            ADD(nm, nd, s, 3, l, k);
+        }
+        for (int p = 0; p < RW_NLIN; p++) {
+            int64_t ws[2];
+            rw_linear_info(c, l, p, NULL, 0, &ws[0], &ws[1], NULL);
+            snprintf(nm, sizeof nm, "rwkv.blocks.%lld.%s.weight", (long long)l, lin_names[p]);
+            ADD(nm, 2, ws, 0, 0, 0);
+        }
+    }
+#undef ADD
+    char *p = bone_path_join(dir, "model.safetensors");
+    int rc = bone_st_write(p, w, n, e);
+    free(p);
+    if (!rc) {
+        cfg.dtype = dtype;
+        p = bone_path_join(dir, "config.json");
+        rc = bone_config_save(&cfg, p, e);
+        free(p);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        free(names[i]);
+        free(bufs[i]);
+    }
+    free(names);
+    free(bufs);
+    free(w);
+    return rc;
+}
+
 const bone_arch_i bone_rwkv6_i = {
     .name = "rwkv6",
     .nproj = RW_NLIN,
@@ -444,10 +611,13 @@ const bone_arch_i bone_rwkv6_i = {
     .make_trainable = rw_make_trainable,
     .train_extra = rw_train_extra,
     .extra_bind = rw_extra_bind,
+    .save_extra = rw_save_extra,
+    .load_extra = rw_load_extra,
     .save = rw_save,
     .acts_floats = rwkv6_acts_floats,
     .step = rwkv6_step,
     .state_init = rwkv6_state_init,
     .decode = rwkv6_decode,
     .mixer_flops = rw_mixer_flops,
+    .init_random = rw_init_random,
 };
