@@ -21,6 +21,7 @@ struct bone_acts;
 struct bone_batch;
 struct bone_kv;
 struct bone_linear;
+struct cJSON;
 
 typedef struct bone_arch_i {
     const char *name;
@@ -33,6 +34,9 @@ typedef struct bone_arch_i {
     void (*linear_info)(const bone_config *c, int64_t l, int p, char *name, size_t n, int64_t *O, int64_t *I,
                         int *bias);
     int64_t (*full_count)(const bone_config *c);   /* every parameter (method full) */
+    /* bone inspect: the family's hyper-parameters into the JSON object o (NULL: Llama's rope,
+     * norm eps and biases) */
+    void (*describe)(const bone_config *c, struct cJSON *o);
     /* --train-extra: parameters trained in full beside an adapter ("time", "ln"): how many */
     int64_t (*extra_count)(const bone_config *c, const char *extra, bone_err *e);
     /* --- with a model (NULL: the Llama path) --- */

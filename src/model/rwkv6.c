@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 #include "core/fs.h"
 #include "core/rng.h"
 #include "model/model.h"
@@ -116,6 +117,17 @@ static int64_t rw_extra_count(const bone_config *c, const char *extra, bone_err 
     for (int g = 0; g < RW_NGLOB; g++)
         if (extra_selects(rwkv6_glob_names[g], wt, wl)) n += c->hidden;
     return n;
+}
+
+static void rw_describe(const bone_config *c, cJSON *o) {
+    cJSON *r = cJSON_AddObjectToObject(o, "rwkv6");
+    cJSON_AddNumberToObject(r, "head_size", (double)c->head_dim);
+    cJSON_AddNumberToObject(r, "head_size_divisor", (double)c->head_div);
+    cJSON_AddNumberToObject(r, "groupnorm_eps", 1e-5 * (double)(c->head_div * c->head_div));
+    cJSON_AddNumberToObject(r, "layer_norm_epsilon", c->eps);
+    cJSON_AddNumberToObject(r, "ln_out_eps", 1e-5);
+    cJSON_AddNumberToObject(r, "block_linears", RW_NLIN);
+    cJSON_AddBoolToObject(o, "tied_embeddings", 0);
 }
 
 static int64_t rw_full_count(const bone_config *c) {
@@ -604,6 +616,7 @@ const bone_arch_i bone_rwkv6_i = {
     .proj_alias = rw_alias,
     .linear_info = rw_linear_info,
     .full_count = rw_full_count,
+    .describe = rw_describe,
     .extra_count = rw_extra_count,
     .load = rw_load,
     .free = rw_free,
