@@ -75,5 +75,21 @@ case_ "NaN guard" 1 "the loss is NaN" "$BONE" train --model "$W/m" "${TR[@]}" --
 case_ "--train-extra with full" 1 "does not apply to --method full" "$BONE" train --model "$W/m" "${TR[@]}" --method full --out "$W/rf" --steps 1 --train-extra ln
 run_ok "generate" "$BONE" generate --model "$W/m" --adapter "$W/r-lora/adapter" --prompt "Hello" --max-new 8 --seed 1 &&
     ok "generate: decoded with the recurrent state"
+# ---- hostile configs and files (docs/bad-inputs.md, RWKV-6) ----
+badcfg() { # NAME JSON-UPDATE NEEDLE
+    python3 -c "import json,sys; c=json.load(open(sys.argv[1])); c.update(json.loads(sys.argv[2])); print(json.dumps(c))" \
+        "$W/cfg.json" "$2" >"$W/bad-$1.json"
+    case_ "config: $1" "${4:-1}" "$3" "$BONE" count --config "$W/bad-$1.json" --method lora
+}
+badcfg head-size '{"head_size": 12}' "must be in [1, 1024] and divide attention_hidden_size"
+badcfg tied '{"tie_word_embeddings": true}' "never tied"
+badcfg dim-att '{"attention_hidden_size": 32}' "dim_att != n_embd is not supported"
+badcfg divisor '{"head_size_divisor": 0}' "head_size_divisor must be in [1, 1024]"
+badcfg heads-ignored '{"num_attention_heads": 7}' "" 0
+mkdir -p "$W/bad-layers" && cp "$W"/m/* "$W/bad-layers/" &&
+    python3 -c "import json,sys; c=json.load(open(sys.argv[1])); c['num_hidden_layers']=1; json.dump(c,open(sys.argv[1],'w'))" "$W/bad-layers/config.json"
+case_ "model: a tensor the config does not have" 1 'unexpected tensor "rwkv.blocks.1.' "$BONE" score --model "$W/bad-layers" --data "$W/d.jsonl" --template alpaca
+mkdir -p "$W/bad-extra" && cp "$W"/r-lora/adapter/adapter_* "$W/bad-extra/" && cp "$W/m/model.safetensors" "$W/bad-extra/train_extra.safetensors"
+case_ "adapter: train_extra.safetensors with a non-time/ln tensor" 1 "is not a time/ln tensor of this model" "$BONE" score --model "$W/m" --adapter "$W/bad-extra" --data "$W/d.jsonl" --template alpaca
 "$BONE" help train 2>&1 | grep -q "default" && "$BONE" help train 2>&1 | grep -q "train-extra" && ok "help train documents --train-extra" || bad "help train"
 t_end
