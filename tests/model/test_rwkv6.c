@@ -193,6 +193,70 @@ static void extra_case(const char *dir, const char *label) {
     bone_model_free(&m);
 }
 
+/* a random non-zero adapter (bone-col b=8, lora r=4 alpha 8) on every block linear with every
+ * time/ln tensor trainable beside it: loss and every trainable gradient against the oracle */
+static void adapter_case(const char *root, const char *variant) {
+    char *dir = bone_path_join(root, "rwkv6_hs8_f32");
+    char sub[128], label[160];
+    snprintf(sub, sizeof sub, "rwkv6_adapter_%s", variant);
+    snprintf(label, sizeof label, "%s +time,ln", sub);
+    char *adir = bone_path_join(root, sub);
+    bone_model m;
+    bone_err e;
+    bone_params P;
+    bone_params_init(&P);
+    bone_st_set exp;
+    bone_st_init(&exp);
+    data_t D;
+    int rc = bone_model_load(dir, &m, &e);
+    if (rc) {
+        fprintf(stderr, "FAIL %s: load: %s\n", label, e.msg);
+        tu_failures++;
+        goto done;
+    }
+    bone_adapter_spec s = {.method = variant, .block = 8, .rank = 4, .alpha = 8};
+    rc = bone_adapter_attach(&m, &s, &P, &e);
+    if (!rc) rc = bone_model_train_extra(&m, "time,ln", &P, &e);
+    if (!rc) {
+        bone_params_alloc(&P);
+        rc = bone_adapter_init(&m, &P, &e);
+        bone_model_extra_bind(&m, &P);
+    }
+    CHECK(rc == 0, "%s: setup: %s", label, rc ? e.msg : "");
+    if (rc || open_exp(adir, &exp) || data_load(dir, m.cfg.vocab, &D)) goto free_model;
+    int64_t nset = 0;
+    for (int64_t k = 0; k < P.n; k++) { /* the oracle's adapter values */
+        char nm[512];
+        snprintf(nm, sizeof nm, "value.%s", P.p[k].name);
+        const bone_st_tensor *t = bone_st_find(&exp, nm);
+        if (!t) continue;
+        CHECK(t->numel == P.p[k].numel, "%s: %s size", label, nm);
+        if (t->numel == P.p[k].numel) memcpy(bone_params_value(&P, k), t->data, (size_t)t->numel * sizeof(float)), nset++;
+    }
+    CHECK(nset == 8 * m.cfg.n_layers * (strcmp(variant, "lora") ? 1 : 2), "%s: %lld adapter tensors set", label,
+          (long long)nset);
+    bone_acts *a = bone_acts_new();
+    double ls;
+    int64_t cnt;
+    rc = bone_model_step(&m, a, &D.b, 1, 1.0f / (float)D.total, &ls, &cnt, NULL, &e);
+    CHECK(rc == 0, "%s: step failed", label);
+    float loss = (float)(ls / (double)cnt);
+    const float *rl = tu_ref(&exp, "loss", NULL);
+    char what[256];
+    snprintf(what, sizeof what, "%s loss", label);
+    if (rl) tu_close(what, &loss, rl, 1, 1e-6, 1e-5, 1);
+    compare_grads(&P, 0, &exp, label);
+    bone_acts_free(a);
+    data_free(&D);
+free_model:
+    bone_st_close(&exp);
+    bone_params_free(&P);
+    bone_model_free(&m);
+done:
+    free(dir);
+    free(adir);
+}
+
 /* the recurrent decoder: example 0 as a prompt chunk of 5, then one token at a time; the
  * logits after each equal the batch forward's at that position (so the state after a prompt
  * is the chunked forward's) */
@@ -250,5 +314,7 @@ int main(int argc, char **argv) {
         decode_case(dir, cases[i]);
         free(dir);
     }
+    adapter_case(argv[1], "bone-col");
+    adapter_case(argv[1], "lora");
     return tu_finish("test_rwkv6");
 }

@@ -8,6 +8,10 @@ usage: /usr/bin/python3 tests/reference/rwkv6_ref.py --out DIR
 DIR/rwkv6_<case>/  config.json  model.safetensors  data.jsonl  expected.safetensors
   expected: logits.<k> (T_k, V) per example, loss (mean over label tokens), and
             grad.<HF name> for every tensor (of that mean loss).
+DIR/rwkv6_adapter_{bone-col,lora}/expected.safetensors: on rwkv6_hs8_f32, a random non-zero
+  adapter on all 8 block linears (bone-col b=8; lora r=4, alpha 8) with every time/ln tensor
+  trainable too: value.<param> (the adapter), loss, grad.<param> for the adapter and the
+  time/ln tensors (bone's parameter names: <module>.bone_D, .lora_A, .lora_B).
 Needs only Debian's python3-torch and numpy (own safetensors writer, FORMATS.md §1).
 """
 import argparse
@@ -226,6 +230,55 @@ def hf_config(V, C, L, n, div, inter, eps):
             "tie_word_embeddings": False, "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32"}
 
 
+# ---- adapters on the 8 block linears (docs/BONE.md; LoRA) -------------------------------
+
+def bone_col_w(W, D, b):
+    """bone-col: D holds O/b matrices, one per row-block a; W'_{a,c} = W_{a,c}(I + D[a]) + D[a]"""
+    O, I = W.shape
+    Wb = W.reshape(O // b, b, I // b, b).permute(0, 2, 1, 3)  # (O/b, I/b, b, b): block (a, c)
+    Wp = Wb + Wb @ D[:, None] + D[:, None]
+    return Wp.permute(0, 2, 1, 3).reshape(O, I)
+
+
+def adapter_case(out, base, cfg, S, data, variant, g):
+    """one training step's loss and gradients with a random non-zero adapter on every block
+    linear, and every time/ln tensor trainable beside it (--train-extra time,ln)"""
+    b, r, alpha = 8, 4, 8.0
+    ad = {}
+    for l in range(cfg["num_hidden_layers"]):
+        for s_ in LIN:
+            mod = "rwkv.blocks.%d.%s" % (l, s_)
+            O, I = S[mod + ".weight"].shape
+            if variant == "bone-col":
+                ad[mod + ".bone_D"] = (torch.randn(O // b, b, b, generator=g, dtype=D) * 0.1).requires_grad_(True)
+            else:
+                ad[mod + ".lora_A"] = (torch.randn(r, I, generator=g, dtype=D) * 0.2).requires_grad_(True)
+                ad[mod + ".lora_B"] = (torch.randn(O, r, generator=g, dtype=D) * 0.2).requires_grad_(True)
+    Q = {k: v.detach().clone().requires_grad_(True) for k, v in S.items()}
+    P2 = dict(Q)
+    for l in range(cfg["num_hidden_layers"]):
+        for s_ in LIN:
+            mod = "rwkv.blocks.%d.%s" % (l, s_)
+            W = Q[mod + ".weight"].detach()
+            if variant == "bone-col":
+                P2[mod + ".weight"] = bone_col_w(W, ad[mod + ".bone_D"], b)
+            else:
+                P2[mod + ".weight"] = W + (alpha / r) * ad[mod + ".lora_B"] @ ad[mod + ".lora_A"]
+    loss, _ = batch_loss(cfg, P2, data)
+    loss.backward()
+    exp = {"loss": loss.detach().reshape(1)}
+    for k, v in ad.items():
+        exp["value." + k] = v.detach()
+        exp["grad." + k] = v.grad
+    for k, v in Q.items():
+        if ("time" in k or "ln" in k) and not any(k.startswith("rwkv.blocks.%d.%s." % (l, s_))
+                                                  for l in range(cfg["num_hidden_layers"]) for s_ in LIN):
+            exp["grad." + k] = v.grad
+    d = os.path.join(out, "rwkv6_adapter_" + variant)
+    os.makedirs(d, exist_ok=True)
+    write_st(os.path.join(d, "expected.safetensors"), exp)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -236,7 +289,9 @@ def main():
     cfg = hf_config(48, 32, 2, 8, 2, None, 1e-5)
     P = make_params(cfg, 4, 8, g)
     data = make_data(48, g)
-    write_case(a.out, "rwkv6_hs8_f32", cfg, P, {}, data)
+    S = write_case(a.out, "rwkv6_hs8_f32", cfg, P, {}, data)
+    for variant in ("bone-col", "lora"):
+        adapter_case(a.out, "rwkv6_hs8_f32", cfg, S, data, variant, g)
     # case 2: head size 16, D_MIX 6, D_DECAY 10, divisor 4, intermediate 64, eps 1e-4 (ln_out keeps 1e-5),
     # bf16 weights with time_decay and time_faaaa kept in f32 (dtypes per tensor)
     cfg2 = hf_config(40, 32, 2, 16, 4, 64, 1e-4)
