@@ -86,6 +86,7 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const 
 
 void groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int64_t N,
                        int64_t C, int64_t hs, float eps) {
+    BONE_ASSERT(hs >= 1 && C % hs == 0, "groupnorm: C must be a multiple of the head size");
     norm_forward(y, mean, rstd, x, w, b, N * (C / hs), hs, C / hs, eps);
 }
 

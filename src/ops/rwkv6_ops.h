@@ -18,7 +18,24 @@
  *    this call only. Helpers that depend on the thread count use omp_get_max_threads(), so
  *    call them in the same threading context as the op.
  *  - Reductions over rows (parameter gradients) run in a fixed order for a fixed thread
- *    count, so results are deterministic.
+ *    count, so results are deterministic. WKV6's results do not depend on the thread count.
+ *  - ws buffers must be aligned for double (malloc's are): WKV6 keeps double sums there.
+ *  - In-place: no op may write an output that aliases one of its inputs, except where said
+ *    (wkv6_seq_forward's s_out == s0).
+ *
+ * How a block composes them (one layer, x (N,C) the residual stream, N = B·T):
+ *   TimeMix:   xa = LN_ln1(x); delta = tokenshift(xa, prev_att); xo = ddlerp(xa, delta)
+ *              r,k,v = x_r·W_rᵀ, x_k·W_kᵀ, x_v·W_vᵀ; gp = x_g·W_gᵀ     (gemm.h, adapters)
+ *              logw = decay(x_w); y = wkv6_chunked(r, k, v, logw, time_faaaa, state)
+ *              o = groupnorm(y; hs, 1e-5·head_size_divisor²); h = silu_mul(gp, o)
+ *              x += h·W_oᵀ
+ *   ChannelMix: xf = LN_ln2(x); delta = tokenshift(xf, prev_ffn)
+ *              xk = lerp(xf, delta, maa_k); xr = lerp(xf, delta, maa_r)
+ *              kk = relu2(xk·W_keyᵀ); x += sigmoid_mul(xr·W_recᵀ, kk·W_valᵀ)
+ * The backward runs the same calls in reverse; since every backward accumulates, dxa (say)
+ * gets ddlerp's dx, then token shift's dx (via ddelta), in any order, before LN_ln1's
+ * backward reads it. Generation carries prev_att, prev_ffn (last normalised inputs, (B,C))
+ * and the WKV state (B,H,hs,hs) from call to call (tokenshift's prev, wkv's s0/s_out).
  */
 #ifndef BONE_OPS_RWKV6_OPS_H
 #define BONE_OPS_RWKV6_OPS_H
@@ -204,7 +221,15 @@ void silu_mul_backward(float *da /* += */, float *db /* += */, const float *dy, 
  *                    shorter pieces, down to single tokens, so no decay overflows or
  *                    loses precision; the cut depends only on logw (same in backward).
  * Both parallelise over (b, h) with OpenMP; all scratch is per worker (ws sizes below
- * include omp_get_max_threads() workers).
+ * include omp_get_max_threads() workers). The chunked ws is about (T/chunk + 1 + chunk)·hs²
+ * floats per worker (the backward's chunk-start states and the states inside one chunk),
+ * plus B·C for du: 0.9 MiB per thread at T = 512, hs = 64, chunk = 32. chunk = 32 is the measured best of 16/32/64 at hs = 64
+ * (bench/README.md). logw = −inf (w = 0) is valid in both forms.
+ * The decode step is wkv6_seq_forward with T = 1 (the chunked form has no advantage there).
+ *
+ * Right-padded batches need no mask: outputs at t depend only on steps ≤ t, and padding
+ * with dy = 0 there gets no gradient except through ds_out; s_out, though, is the state
+ * after all T steps, padding included (a caller that continues a sequence passes its own T).
  *
  * Backward inputs: dy (B,T,C) and ds_out = ∂L/∂S_T (B,H,hs,hs) or NULL (final state unused).
  * Backward outputs (+=): dr, dk, dv, dlogw (B,T,C); du (C) or NULL; ds0 (B,H,hs,hs) or NULL

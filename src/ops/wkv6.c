@@ -60,10 +60,11 @@ static void reduce_du(float *du, const float *part, int64_t B, int64_t C) {
 
 void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, const float *v, const float *logw,
                       const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs) {
+    BONE_ASSERT(hs >= 1 && C % hs == 0, "wkv6: C must be a multiple of the head size");
     const int64_t H = C / hs, S2 = hs * hs;
 #pragma omp parallel
     {
-        float *S = xmalloc((size_t)S2 * sizeof(float));
+        float *S = xmalloc((size_t)(S2 + hs) * sizeof(float)), *wt = S + S2; // state, exp(logw_t)
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t b = bh / H, h = bh % H;
@@ -75,9 +76,12 @@ void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, co
                 const float *rt = r + o, *kt = k + o, *vt = v + o, *lw = logw + o;
                 float *yt = y + o;
                 for (int64_t j = 0; j < hs; j++) yt[j] = 0.0f;
+                memcpy(wt, lw, (size_t)hs * sizeof(float));
+                exp_inplace(wt, hs);
                 for (int64_t i = 0; i < hs; i++) {
-                    const float ri = rt[i], ki = kt[i], wi = expf(lw[i]), bi = ri * uh[i] * ki;
+                    const float ri = rt[i], ki = kt[i], wi = wt[i], bi = ri * uh[i] * ki;
                     float *Si = S + i * hs;
+#pragma omp simd
                     for (int64_t j = 0; j < hs; j++) {
                         yt[j] += ri * Si[j] + bi * vt[j];
                         Si[j] = wi * Si[j] + ki * vt[j];
@@ -90,9 +94,10 @@ void wkv6_seq_forward(float *y, float *s_out, const float *r, const float *k, co
     }
 }
 
-/* per worker: accR, accK (double, hs each), S, G (hs²), r⊙dr̂ per step (T·hs); rounded to 16 */
+/* per worker: accR, accK (double, hs each), S, G (hs²), r⊙dr̂ per step (T·hs), exp(logw_t)
+ * (hs); rounded to 16 */
 static size_t seq_worker_floats(int64_t T, int64_t hs) {
-    const size_t n = (size_t)(4 * hs + 2 * hs * hs + T * hs);
+    const size_t n = (size_t)(4 * hs + 2 * hs * hs + T * hs + hs);
     return (n + 15) / 16 * 16;
 }
 
@@ -103,6 +108,7 @@ size_t wkv6_seq_ws_floats(int64_t B, int64_t T, int64_t C, int64_t hs) {
 void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du, float *ds0, const float *dy,
                        const float *ds_out, const float *r, const float *k, const float *v, const float *logw,
                        const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs, float *ws) {
+    BONE_ASSERT(hs >= 1 && C % hs == 0, "wkv6: C must be a multiple of the head size");
     const int64_t H = C / hs, S2 = hs * hs;
     const size_t per = seq_worker_floats(T, hs);
     float *own = NULL;
@@ -113,7 +119,7 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
     {
         float *mine = ws + (size_t)omp_get_thread_num() * per;
         double *accR = (double *)mine, *accK = accR + hs;
-        float *S = mine + 4 * hs, *G = S + S2, *rg = G + S2; // rg (T, hs)
+        float *S = mine + 4 * hs, *G = S + S2, *rg = G + S2, *wt = rg + T * hs; // rg (T, hs), wt (hs)
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t b = bh / H, h = bh % H;
@@ -126,15 +132,20 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                 const int64_t o = (b * T + t) * C + h * hs;
                 const float *rt = r + o, *kt = k + o, *vt = v + o, *gt = dy + o, *lw = logw + o;
                 float gv = 0.0f;
+#pragma omp simd reduction(+ : gv)
                 for (int64_t j = 0; j < hs; j++) gv += gt[j] * vt[j];
+                memcpy(wt, lw, (size_t)hs * sizeof(float));
+                exp_inplace(wt, hs);
                 for (int64_t i = 0; i < hs; i++) {
                     float *Si = S + i * hs;
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int64_t j = 0; j < hs; j++) s += gt[j] * Si[j];
                     dr[o + i] += s + uh[i] * kt[i] * gv;
                     rg[t * hs + i] = rt[i] * s;
                     duh[i] += rt[i] * kt[i] * gv;
-                    const float wi = expf(lw[i]), ki = kt[i];
+                    const float wi = wt[i], ki = kt[i];
+#pragma omp simd
                     for (int64_t j = 0; j < hs; j++) Si[j] = wi * Si[j] + ki * vt[j];
                 }
             }
@@ -156,10 +167,13 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
                 for (int64_t i = 0; i < hs; i++) ruk += rt[i] * uh[i] * kt[i];
                 float *dvt = dv + o;
                 for (int64_t j = 0; j < hs; j++) dvt[j] += gt[j] * ruk;
+                memcpy(wt, lw, (size_t)hs * sizeof(float));
+                exp_inplace(wt, hs);
                 for (int64_t i = 0; i < hs; i++) {
                     float *Gi = G + i * hs;
-                    const float ki = kt[i], ri = rt[i], wi = expf(lw[i]);
+                    const float ki = kt[i], ri = rt[i], wi = wt[i];
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int64_t j = 0; j < hs; j++) {
                         s += vt[j] * Gi[j];
                         dvt[j] += ki * Gi[j];
@@ -191,16 +205,26 @@ void wkv6_seq_backward(float *dr, float *dk, float *dv, float *dlogw, float *du,
 
 /* Length of the segment starting at s (< end) over channels lw (row stride C); cum is hs floats. */
 static int64_t seg_len(const float *lw, int64_t C, int64_t hs, int64_t s, int64_t end, float *cum) {
+    /* usual case first: the whole rest fits (a is non-increasing, so its last value decides) */
+    for (int64_t i = 0; i < hs; i++) cum[i] = 0.0f;
+    for (int64_t t = s; t + 1 < end; t++)
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) cum[i] += lw[t * C + i];
+    float lo = 0.0f;
+#pragma omp simd reduction(min : lo)
+    for (int64_t i = 0; i < hs; i++) lo = cum[i] < lo ? cum[i] : lo;
+    if (!(lo < -WKV_SPAN)) return end - s;
     for (int64_t i = 0; i < hs; i++) cum[i] = 0.0f;
     int64_t L = 1;
     while (s + L < end) {
         const float *l = lw + (s + L - 1) * C;
         float mn = 0.0f;
+#pragma omp simd reduction(min : mn)
         for (int64_t i = 0; i < hs; i++) {
             cum[i] += l[i];
             mn = cum[i] < mn ? cum[i] : mn;
         }
-        if (!(mn >= -WKV_SPAN)) break; /* also cuts on NaN, which then flows on as NaN */
+        if (mn < -WKV_SPAN) break; /* (a NaN decay never cuts; it reaches the outputs as NaN) */
         L++;
     }
     return L;
@@ -216,35 +240,52 @@ typedef struct seg_buf {
     float *cum;                // (hs)
 } seg_buf;
 
-/* The decay factors and factored inputs of one segment of L tokens at row pointers r,k,lw. */
+/* The decay factors and factored inputs of one segment of L tokens at row pointers r,k,lw.
+ * full = 0 prepares only what the state update needs (a, ekd, kd): the backward's state
+ * passes need no outputs. */
 static void seg_prepare(seg_buf *w, const float *r, const float *k, const float *lw, const float *uh, int64_t L,
-                        int64_t C, int64_t hs) {
+                        int64_t C, int64_t hs, int full) {
     float *a = w->a;
     for (int64_t i = 0; i < hs; i++) a[i] = 0.0f;
+    /* A decay of −inf (w = 0, what −exp() of an overflowing w_raw gives) would make A − a
+     * = −inf − (−inf) = NaN; −1e30 gives the same zeros. Only a segment's last step can be
+     * that large (any earlier one cuts it), so nothing else is absorbed. NaN stays NaN. */
     for (int64_t t = 0; t < L; t++)
-        for (int64_t i = 0; i < hs; i++) a[(t + 1) * hs + i] = a[t * hs + i] + lw[t * C + i];
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) {
+            const float l = lw[t * C + i];
+            a[(t + 1) * hs + i] = a[t * hs + i] + (l < -1e30f ? -1e30f : l);
+        }
     const float *A = a + L * hs;
     for (int64_t t = 0; t < L; t++)
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) w->ekd[t * hs + i] = A[i] - a[(t + 1) * hs + i];
+    exp_inplace(w->ekd, L * hs);
+    for (int64_t t = 0; t < L; t++)
+#pragma omp simd
+        for (int64_t i = 0; i < hs; i++) w->kd[t * hs + i] = k[t * C + i] * w->ekd[t * hs + i];
+    if (!full) return;
+    /* the last token is never the key of an intra pair, and its factor could overflow */
+    for (int64_t t = 0; t < L; t++)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             w->ea[t * hs + i] = a[t * hs + i];
-            /* the last token is never a key of an intra pair; its factor could overflow */
-            w->eka[t * hs + i] = t + 1 < L ? -a[(t + 1) * hs + i] : -INFINITY;
-            w->ekd[t * hs + i] = A[i] - a[(t + 1) * hs + i];
+            w->eka[t * hs + i] = t + 1 < L ? -a[(t + 1) * hs + i] : 0.0f;
         }
     exp_inplace(w->ea, L * hs);
     exp_inplace(w->eka, (L - 1) * hs);
     for (int64_t i = 0; i < hs; i++) w->eka[(L - 1) * hs + i] = 0.0f;
-    exp_inplace(w->ekd, L * hs);
     for (int64_t t = 0; t < L; t++)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             w->q[t * hs + i] = r[t * C + i] * w->ea[t * hs + i];
             w->kk[t * hs + i] = k[t * C + i] * w->eka[t * hs + i];
-            w->kd[t * hs + i] = k[t * C + i] * w->ekd[t * hs + i];
         }
     /* P[t][σ] = Σ_i r_t k_σ exp(a_t − a_{σ+1}) for σ < t, the bonus Σ_i r_t u k_t on the diagonal */
     gemm_nt(L, L, hs, 1.0f, w->q, hs, w->kk, hs, 0.0f, w->P, L);
     for (int64_t t = 0; t < L; t++) {
         float d = 0.0f;
+#pragma omp simd reduction(+ : d)
         for (int64_t i = 0; i < hs; i++) d += r[t * C + i] * uh[i] * k[t * C + i];
         w->P[t * L + t] = d;
         for (int64_t s = t + 1; s < L; s++) w->P[t * L + s] = 0.0f;
@@ -276,6 +317,7 @@ size_t wkv6_chunked_ws_floats(int64_t B, int64_t T, int64_t C, int64_t hs, int64
 
 typedef struct chunk_ws {
     double *accR, *accK;
+    float *lR, *lK;
     seg_buf sb;
     float *S, *G, *Sc, *SS;
     int32_t *starts;
@@ -286,6 +328,8 @@ static chunk_ws carve(float *base, int64_t T, int64_t hs, int64_t L) {
     chunk_ws c;
     c.accR = (double *)base;
     c.accK = c.accR + hs;
+    c.lR = base + 4 * hs;
+    c.lK = base + 5 * hs;
     float *p = base + 6 * hs;
     c.sb.a = p; p += (L + 1) * hs;
     float **arr[9] = {&c.sb.ea, &c.sb.eka, &c.sb.ekd, &c.sb.q, &c.sb.kk, &c.sb.kd, &c.sb.dq, &c.sb.dkk, &c.sb.dkd};
@@ -305,6 +349,7 @@ void wkv6_chunked_forward(float *y, float *s_out, const float *r, const float *k
                           const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs, int64_t chunk,
                           float *ws) {
     const int64_t H = C / hs, S2 = hs * hs, L = chunk;
+    BONE_ASSERT(hs >= 1 && C % hs == 0 && L >= 1, "wkv6: C must be a multiple of the head size, chunk >= 1");
     const size_t per = chunk_worker_floats(T, hs, L);
     float *own = NULL;
     if (!ws) ws = own = xmalloc(wkv6_chunked_ws_floats(B, T, C, hs, L) * sizeof(float));
@@ -321,7 +366,7 @@ void wkv6_chunked_forward(float *y, float *s_out, const float *r, const float *k
                 const int64_t c1 = c0 + L < T ? c0 + L : T;
                 for (int64_t s = c0; s < c1;) {
                     const int64_t n = seg_len(logw + base, C, hs, s, c1, w->cum), o = base + s * C;
-                    seg_prepare(w, r + o, k + o, logw + o, u + h * hs, n, C, hs);
+                    seg_prepare(w, r + o, k + o, logw + o, u + h * hs, n, C, hs, 1);
                     gemm_nn(n, hs, n, 1.0f, w->P, n, v + o, C, 0.0f, y + o, C);      // intra + bonus
                     gemm_nn(n, hs, hs, 1.0f, w->q, hs, c.S, hs, 1.0f, y + o, C);     // from the state
                     seg_state(w, c.S, v + o, n, C, hs);
@@ -340,11 +385,12 @@ static void seg_backward(chunk_ws *c, const float *S, float *dr, float *dk, floa
                          const float *dy, const float *r, const float *k, const float *v, const float *lw,
                          const float *uh, int64_t L, int64_t C, int64_t hs) {
     seg_buf *w = &c->sb;
-    seg_prepare(w, r, k, lw, uh, L, C, hs);
+    seg_prepare(w, r, k, lw, uh, L, C, hs, 1);
     /* dP = dY·Vᵀ; its diagonal gy_t·v_t drives the bonus gradients, then keep σ < t only */
     gemm_nt(L, L, hs, 1.0f, dy, C, v, C, 0.0f, w->dP, L);
     for (int64_t t = 0; t < L; t++) {
         const float gv = w->dP[t * L + t];
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             dr[t * C + i] += gv * uh[i] * k[t * C + i];
             dk[t * C + i] += gv * uh[i] * r[t * C + i];
@@ -358,15 +404,27 @@ static void seg_backward(chunk_ws *c, const float *S, float *dr, float *dk, floa
     gemm_nt(L, hs, hs, 1.0f, v, C, c->G, hs, 0.0f, w->dkd, hs);      // dkd = V·Gᵀ
     gemm_tn(L, hs, L, 1.0f, w->P, L, dy, C, 1.0f, dv, C);            // dV += Pᵀ·dY
     gemm_nn(L, hs, hs, 1.0f, w->kd, hs, c->G, hs, 1.0f, dv, C);      //     + kd·G
+    /* the suffix sums: the (cancelling) difference of the long double sums once per
+     * segment, the segment's own terms in float on top of it */
+    float *lR = c->lR, *lK = c->lK, *base = w->cum;
+    for (int64_t i = 0; i < hs; i++) {
+        base[i] = (float)(c->accR[i] - c->accK[i]);
+        lR[i] = lK[i] = 0.0f;
+    }
     for (int64_t t = L - 1; t >= 0; t--)
+#pragma omp simd
         for (int64_t i = 0; i < hs; i++) {
             const int64_t e = t * hs + i;
             dr[t * C + i] += w->dq[e] * w->ea[e];
             dk[t * C + i] += w->dkk[e] * w->eka[e] + w->dkd[e] * w->ekd[e];
-            c->accK[i] += (double)w->kk[e] * w->dkk[e] + (double)w->kd[e] * w->dkd[e];
-            dlogw[t * C + i] += (float)(c->accR[i] - c->accK[i]);
-            c->accR[i] += (double)w->q[e] * w->dq[e];
+            lK[i] += w->kk[e] * w->dkk[e] + w->kd[e] * w->dkd[e];
+            dlogw[t * C + i] += base[i] + (lR[i] - lK[i]);
+            lR[i] += w->q[e] * w->dq[e];
         }
+    for (int64_t i = 0; i < hs; i++) {
+        c->accR[i] += lR[i];
+        c->accK[i] += lK[i];
+    }
     /* G ← exp(A)⊙G + qᵀ·dY */
     const float *A = w->a + L * hs;
     for (int64_t i = 0; i < hs; i++) {
@@ -381,6 +439,7 @@ void wkv6_chunked_backward(float *dr, float *dk, float *dv, float *dlogw, float 
                            const float *u, const float *s0, int64_t B, int64_t T, int64_t C, int64_t hs,
                            int64_t chunk, float *ws) {
     const int64_t H = C / hs, S2 = hs * hs, L = chunk, nc = (T + L - 1) / L;
+    BONE_ASSERT(hs >= 1 && C % hs == 0 && L >= 1, "wkv6: C must be a multiple of the head size, chunk >= 1");
     const size_t per = chunk_worker_floats(T, hs, L);
     float *own = NULL;
     if (!ws) ws = own = xmalloc(wkv6_chunked_ws_floats(B, T, C, hs, L) * sizeof(float));
@@ -404,7 +463,7 @@ void wkv6_chunked_backward(float *dr, float *dk, float *dv, float *dlogw, float 
                 memcpy(Sn, c.Sc + ci * S2, (size_t)S2 * sizeof(float));
                 for (int64_t s = c0; s < c1;) {
                     const int64_t n = seg_len(logw + base, C, hs, s, c1, w->cum), o = base + s * C;
-                    seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs);
+                    seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs, 0);
                     seg_state(w, Sn, v + o, n, C, hs);
                     s += n;
                 }
@@ -433,7 +492,7 @@ void wkv6_chunked_backward(float *dr, float *dk, float *dv, float *dlogw, float 
                         const int64_t o = base + s * C;
                         float *Sn = c.SS + (nseg + 1) * S2;
                         memcpy(Sn, c.SS + nseg * S2, (size_t)S2 * sizeof(float));
-                        seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs);
+                        seg_prepare(w, r + o, k + o, logw + o, uh, n, C, hs, 0);
                         seg_state(w, Sn, v + o, n, C, hs);
                     }
                     nseg++;

@@ -310,6 +310,21 @@ static void chunked_vs_seq(void) {
     }
     tu_close("decode: 70 steps of T=1 vs one call, y", y1, a.y, n, 0, 0, 1); /* the same float ops: exact */
     tu_close("decode: 70 steps of T=1 vs one call, state", st, a.sT, ns, 0, 0, 1);
+    /* degenerate decays: w = 0 (logw = −inf) and e^-200 in a few places, both forms agree */
+    for (int64_t i = 0; i < n; i += 37) lw[i] = (i / 37) % 2 ? -INFINITY : -200.0f;
+    wkv_run(&a, 0);
+    wkv_run(&b, 16);
+    {
+        const float *ga[8] = {a.y, a.sT, a.dr, a.dk, a.dv, a.dlw, a.du, a.ds0};
+        const float *gb[8] = {b.y, b.sT, b.dr, b.dk, b.dv, b.dlw, b.du, b.ds0};
+        const char *nm[8] = {"y", "sT", "dr", "dk", "dv", "dlogw", "du", "ds0"};
+        const int64_t sz[8] = {n, ns, n, n, n, n, a.C, ns};
+        for (int i = 0; i < 8; i++) {
+            char w[64];
+            snprintf(w, sizeof w, "w=0 decays: chunk 16 vs seq %s", nm[i]);
+            tu_close(w, gb[i], ga[i], sz[i], 1e-4, 1e-4, 1);
+        }
+    }
     free(st); free(y1); free(yt); free(rt);
     wkv_free_out(&a);
     wkv_free_out(&b);
