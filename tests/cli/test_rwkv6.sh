@@ -71,6 +71,21 @@ run_ok "train 4 steps" "$BONE" train --model "$W/m" "${TR[@]}" --method bone-col
             ok "resume: the same adapter and extra tensors" || bad "resume: tensors differ"
     }
 }
+# ---- SIGINT: finishes the step, writes a checkpoint, exits 130; --resume completes the run ----
+"$BONE" train --model "$W/m" "${TR[@]}" --method lora --rank 4 --train-extra time,ln --out "$W/rs" --steps 60 \
+    --save-every 1 >"$W/rs.out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do ls "$W/rs/checkpoints/"step-*.safetensors >/dev/null 2>&1 && break; sleep 0.1; done
+kill -INT $pid 2>/dev/null
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && ok "SIGINT: exit 130" || bad "SIGINT: exit $rc: $(tail -c 300 "$W/rs.out")"
+run_ok "resume after SIGINT" "$BONE" train --model "$W/m" "${TR[@]}" --method lora --rank 4 --train-extra time,ln \
+    --out "$W/rs" --steps 60 --save-every 30 --resume && {
+    n=$(wc -l <"$W/rs/metrics.jsonl")
+    [ "$n" -eq 60 ] && [ -s "$W/rs/adapter/train_extra.safetensors" ] &&
+        ok "resume after SIGINT: finished all 60 steps from the checkpoint" || bad "resume after SIGINT: $n metric lines"
+}
 case_ "NaN guard" 1 "the loss is NaN" "$BONE" train --model "$W/m" "${TR[@]}" --method lora --out "$W/rn" --steps 3 --debug-nan-step 2
 case_ "--train-extra with full" 1 "does not apply to --method full" "$BONE" train --model "$W/m" "${TR[@]}" --method full --out "$W/rf" --steps 1 --train-extra ln
 run_ok "generate" "$BONE" generate --model "$W/m" --adapter "$W/r-lora/adapter" --prompt "Hello" --max-new 8 --seed 1 &&
