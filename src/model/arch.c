@@ -5,6 +5,7 @@
 #include <string.h>
 #include "model/model.h"
 #include "model/rwkv6.h"
+#include "ops/ops.h"
 
 static void llama_linear_info(const bone_config *c, int64_t l, int p, char *name, size_t n, int64_t *O, int64_t *I,
                               int *bias) {
@@ -38,6 +39,11 @@ static double llama_mixer_flops(const bone_config *c, int64_t T) {
     return 4.0 * (double)T * (double)(c->n_heads * c->head_dim);
 }
 
+static size_t llama_mixer_ws(const bone_config *c, int64_t T) {
+    (void)c;
+    return attention_ws_floats(T);
+}
+
 static const bone_arch_i llama_i = {
     .name = "llama",
     .nproj = BONE_NPROJ,
@@ -48,6 +54,7 @@ static const bone_arch_i llama_i = {
     .full_count = llama_full_count,
     .extra_count = llama_extra_count,
     .mixer_flops = llama_mixer_flops,
+    .mixer_ws_floats = llama_mixer_ws,
 };
 
 const bone_arch_i *bone_arch_of(bone_arch a) { return a == BONE_ARCH_RWKV6 ? &bone_rwkv6_i : &llama_i; }

@@ -50,6 +50,9 @@ typedef struct bone_arch_i {
     int (*load_extra)(struct bone_model *m, const char *dir, bone_err *e);
     int (*save)(struct bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
     size_t (*acts_floats)(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats);
+    /* per-thread working memory of the sequence mixer beyond acts_floats (memory plan):
+     * Llama's attention tiles; RWKV-6 carves WKV6's with its activations (0) */
+    size_t (*mixer_ws_floats)(const bone_config *c, int64_t T);
     int (*step)(struct bone_model *m, struct bone_acts *a, const struct bone_batch *b, int train, float grad_scale,
                 double *loss_sum, int64_t *count, float *logits, bone_err *e);
     void (*state_init)(struct bone_kv *kv, const struct bone_model *m, int64_t cap);

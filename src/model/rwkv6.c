@@ -25,6 +25,11 @@ const char *const rwkv6_vec_names[RW_NVEC] = {
     "attention.time_decay", "attention.time_decay_w1", "attention.time_decay_w2", "attention.time_faaaa",
     "attention.ln_x.weight", "attention.ln_x.bias", "feed_forward.time_maa_k", "feed_forward.time_maa_r"};
 
+static size_t rw_mixer_ws(const bone_config *c, int64_t T) {
+    (void)c, (void)T;
+    return 0; /* WKV6's scratch is carved with the activations (rwkv6_step.c) */
+}
+
 static const char *const lin_names[RW_NLIN] = {
     "attention.receptance", "attention.key", "attention.value", "attention.gate", "attention.output",
     "feed_forward.key", "feed_forward.receptance", "feed_forward.value"};
@@ -628,6 +633,7 @@ const bone_arch_i bone_rwkv6_i = {
     .load_extra = rw_load_extra,
     .save = rw_save,
     .acts_floats = rwkv6_acts_floats,
+    .mixer_ws_floats = rw_mixer_ws,
     .step = rwkv6_step,
     .state_init = rwkv6_state_init,
     .decode = rwkv6_decode,
