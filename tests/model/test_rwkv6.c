@@ -1,5 +1,5 @@
 /* test_rwkv6.c — RWKV-6 against the float64 PyTorch oracle (tests/reference/rwkv6_ref.py):
- * for each case (head size 8 f32; head size 16 bf16 with f32 time_decay/time_faaaa), the
+ * for each case (head size 8 f32; head size 16 bf16 with an f32 time_decay and f16 time_faaaa), the
  * logits of every example, the loss and the gradient of every parameter under full
  * fine-tuning; the same gradients for --train-extra time,ln beside a (zero-start) bone-col
  * adapter; recomputation bit-identical to the stored layout; and the recurrent decoder

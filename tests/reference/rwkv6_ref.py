@@ -38,6 +38,8 @@ def as_stored(t, dt):
     a = t.detach().numpy().astype(np.float32)
     if dt == "BF16":
         a = (bf16_bits(a).astype(np.uint32) << 16).view("<f4")
+    elif dt == "F16":
+        a = a.astype(np.float16).astype(np.float32)
     return torch.from_numpy(a.astype(np.float64))
 
 
@@ -47,7 +49,8 @@ def write_st(path, tensors, dtypes=None):
         t = tensors[name]
         dt = (dtypes or {}).get(name, "F32")
         a = t.detach().to(D).numpy().astype(np.float32)
-        raw = bf16_bits(a).tobytes() if dt == "BF16" else np.ascontiguousarray(a, "<f4").tobytes()
+        raw = (bf16_bits(a).tobytes() if dt == "BF16" else a.astype("<f2").tobytes() if dt == "F16"
+               else np.ascontiguousarray(a, "<f4").tobytes())
         items.append((name, dt, list(t.shape), raw))
     hdr, off = {"__metadata__": {"format": "pt"}}, 0
     for name, dt, shape, raw in items:
@@ -293,11 +296,11 @@ def main():
     for variant in ("bone-col", "lora"):
         adapter_case(a.out, "rwkv6_hs8_f32", cfg, S, data, variant, g)
     # case 2: head size 16, D_MIX 6, D_DECAY 10, divisor 4, intermediate 64, eps 1e-4 (ln_out keeps 1e-5),
-    # bf16 weights with time_decay and time_faaaa kept in f32 (dtypes per tensor)
+    # bf16 weights with time_decay kept in f32 and time_faaaa in f16 (dtypes per tensor)
     cfg2 = hf_config(40, 32, 2, 16, 4, 64, 1e-4)
     cfg2["torch_dtype"] = "bfloat16"
     P2 = make_params(cfg2, 6, 10, g)
-    dt2 = {k: ("F32" if ("time_decay" in k and "_w" not in k) or "time_faaaa" in k else "BF16") for k in P2}
+    dt2 = {k: ("F32" if ("time_decay" in k and "_w" not in k) else "F16" if "time_faaaa" in k else "BF16") for k in P2}
     data2 = make_data(40, g)
     write_case(a.out, "rwkv6_hs16_bf16", cfg2, P2, dt2, data2)
 
