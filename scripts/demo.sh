@@ -16,6 +16,8 @@ STEPS=${DEMO_STEPS:-200}
 BATCH=${DEMO_BATCH:-8}
 NEVAL=${DEMO_EVAL:-100}
 MODEL=${DEMO_MODEL:-models/default}
+# DEMO_MODEL=rwkv6: the same comparison on bone's small RWKV-6 (models/rwkv6, tools/rwkv6-model/)
+case "$MODEL" in default) MODEL=models/default ;; rwkv6) MODEL=models/rwkv6 ;; esac
 GSM8K=${GSM8K:-data/gsm8k}   # a copy of GSM8K (MIT) ships in the repository
 OUT=out/demo
 phase() { echo; echo "== [$1/6] $2"; }
@@ -26,6 +28,7 @@ mkdir -p "$OUT"
 BONE="$BUILD/bone"
 find "$OUT" -mindepth 1 -maxdepth 1 ! -name build.log -exec rm -rf {} +
 "$BONE" --version | sed 's/^/  /'
+PARAMS=$("$BONE" inspect "$MODEL" | awk '/^parameters:/ { printf "%.1fM", $2 / 1e6 }')
 head -n "$NEVAL" "$GSM8K/test.jsonl" >"$OUT/test-heldout.jsonl"
 phase 2 "measuring the longest tokenized example (Alpaca prompt + answer, default tokenizer)"
 # --max-len = the longest example of either file, so that no answer loses its final "#### N"
@@ -40,7 +43,7 @@ L2=$(longest "$OUT/test-heldout.jsonl")
 MAXLEN=$((L1 > L2 ? L1 : L2))
 echo "  longest example: $L1 tokens (train), $L2 (held-out); training with --max-len $MAXLEN"
 echo
-echo "bone demo: fine-tuning $MODEL (5.5M parameters, pretrained by bone) on GSM8K answers"
+echo "bone demo: fine-tuning $MODEL ($PARAMS parameters, pretrained by bone) on GSM8K answers"
 echo "          with the Alpaca prompt of the Bone/PiSSA experiments: $STEPS steps of $BATCH examples per method"
 # near-equal trainable parameters on this model: bone-col b=16 → 233,472; lora r=8 → 224,256
 n=2
@@ -70,7 +73,7 @@ for m in bone-col lora; do
     ' p="$(grep -o '"trainable_params": [0-9]*' "$OUT/$m/run.json" | grep -o '[0-9]*$')" "$OUT/$m/metrics.jsonl"
 done
 "$BONE" plot bone-col="$OUT/bone-col" lora="$OUT/lora" --out "$OUT/bone-vs-lora.svg" \
-    --title "GSM8K fine-tuning of the default model: Bone vs LoRA" >/dev/null
+    --title "GSM8K fine-tuning of $MODEL: Bone vs LoRA" >/dev/null
 echo "plot: $OUT/bone-vs-lora.svg (train loss solid, held-out loss dashed)"
 phase 6 "merging the Bone adapter into the model and answering a test question"
 "$BONE" merge --model "$MODEL" --adapter "$OUT/bone-col/adapter" --out "$OUT/merged" >/dev/null
@@ -87,6 +90,6 @@ echo "the merged Bone model ($OUT/merged) answers a GSM8K test question (greedy)
 echo "Q: $Q"
 printf "A:"
 "$BONE" generate --model "$OUT/merged" --prompt "$PROMPT" --max-new 120 --stop "###"
-echo "(a 5.5M-parameter model after minutes of CPU training: expect GSM8K's form, not its arithmetic;"
+echo "(a $PARAMS-parameter model after minutes of CPU training: expect GSM8K's form, not its arithmetic;"
 echo " bone eval gsm8k --model $OUT/merged --data $GSM8K/test.jsonl scores it)"
 echo "runs in $OUT/: metrics.jsonl, run.json, adapter/ (PEFT layout), loss.svg per run"

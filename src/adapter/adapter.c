@@ -1,7 +1,9 @@
-/* adapter.c — the model-facing side of the adapters: method names, shape validation (with
+/* adapter.c — the model-facing side of the adapters: shape validation (with
  * the block sizes that would work), --targets/--layers selection, attaching to a model
  * (parameters planned in bone_params), initialisation, parameter counting from config
- * shapes alone, and merge/unmerge dispatch. The per-family math is in bone.c and lora.c. */
+ * shapes alone, and merge/unmerge dispatch. The per-family math is in bone.c and lora.c; method
+ * names and the bias kernels they share are method.c, so the files depend one way only:
+ * method.c ← bone.c ← lora.c ← adapter.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,78 +11,12 @@
 #include <string.h>
 #include "adapter/adapter_internal.h"
 #include "core/err.h"
+#include "model/arch.h"
 
-static const struct {
-    const char *name;
-    bone_method m;
-} methods[] = {
-    {"bone-col", BONE_METHOD_COL},     {"bone-row", BONE_METHOD_ROW},   {"bone-grid", BONE_METHOD_GRID},
-    {"bone-hadamard", BONE_METHOD_HADAMARD}, {"bone-free", BONE_METHOD_FREE}, {"lora", BONE_METHOD_LORA},
-    {"pissa", BONE_METHOD_PISSA},      {"olora", BONE_METHOD_OLORA},    {"full", BONE_METHOD_FULL},
-};
-#define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
-
-int bone_method_parse(const char *s, bone_method *out, bone_err *e) {
-    for (int i = 0; s && i < NMETHODS; i++)
-        if (!strcmp(s, methods[i].name)) {
-            *out = methods[i].m;
-            return 0;
-        }
-    char list[256] = "";
-    for (int i = 0; i < NMETHODS; i++) {
-        strcat(list, methods[i].name);
-        if (i + 1 < NMETHODS) strcat(list, ", ");
-    }
-    return bone_fail(e, "unknown method \"%s\"; known methods: %s", s ? s : "(none)", list);
-}
-
-const char *bone_method_name(bone_method m) {
-    for (int i = 0; i < NMETHODS; i++)
-        if (methods[i].m == m) return methods[i].name;
-    return "none";
-}
-
-int bone_method_is_bone(bone_method m) { return m >= BONE_METHOD_COL && m <= BONE_METHOD_FREE; }
 static int is_lora(bone_method m) { return m >= BONE_METHOD_LORA && m <= BONE_METHOD_OLORA; }
-
-int bone_parse_grid(const char *s, int64_t *gr, int64_t *gc, bone_err *e) {
-    char *end;
-    if (!s || !isdigit((unsigned char)s[0])) goto bad;
-    errno = 0;
-    long long r = strtoll(s, &end, 10);
-    if (errno || (*end != 'x' && *end != 'X') || !isdigit((unsigned char)end[1])) goto bad;
-    long long c = strtoll(end + 1, &end, 10);
-    if (errno || *end || r < 1 || c < 1) goto bad;
-    *gr = r;
-    *gc = c;
-    return 0;
-bad:
-    return bone_fail(e, "--grid expects GRxGC with positive integers (e.g. 2x4), got \"%s\"", s ? s : "");
-}
-
-/* ---- small shared kernels ---- */
-
-void bone_add_bias(const float *bias, float *y, int64_t N, int64_t O) {
-    if (!bias) return;
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t o = 0; o < O; o++) y[n * O + o] += bias[o];
-}
-
-void bone_bias_grad(const float *dy, float *dbias, int64_t N, int64_t O) {
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < O; o++) {
-        float s = 0.0f;
-        for (int64_t n = 0; n < N; n++) s += dy[n * O + o];
-        dbias[o] += s;
-    }
-}
 
 /* ---- shapes ---- */
 
-static void proj_path(int64_t l, int p, char *buf, size_t n) {
-    snprintf(buf, n, "model.layers.%lld.%s.%s", (long long)l, p <= BONE_O ? "self_attn" : "mlp", bone_proj_names[p]);
-}
 
 /* "1, 2, 4, 8" — the b ≤ min(O, I) with O % (b·gr) == 0 and I % (b·gc) == 0 */
 static void working_blocks(int64_t O, int64_t I, int64_t gr, int64_t gc, char *buf, size_t n) {
@@ -244,36 +180,6 @@ void bone_adapter_scratch(const bone_linear *L, int64_t N, int64_t *wbuf, int64_
 
 /* ---- selection ---- */
 
-/* targets → mask[BONE_NPROJ] */
-static int parse_targets(const char *s, int *mask, bone_err *e) {
-    if (!s || !*s || !strcmp(s, "all-linear")) {
-        for (int p = 0; p < BONE_NPROJ; p++) mask[p] = 1;
-        return 0;
-    }
-    for (int p = 0; p < BONE_NPROJ; p++) mask[p] = 0;
-    const char *q = s;
-    while (*q) {
-        const char *end = strchr(q, ',');
-        size_t len = end ? (size_t)(end - q) : strlen(q);
-        int found = -1;
-        if (len == 10 && !strncmp(q, "all-linear", len)) {
-            for (int p = 0; p < BONE_NPROJ; p++) mask[p] = 1;
-            found = 0;
-        }
-        for (int p = 0; p < BONE_NPROJ && found < 0; p++)
-            if (strlen(bone_proj_names[p]) == len && !strncmp(q, bone_proj_names[p], len)) mask[p] = 1, found = p;
-        if (found < 0)
-            return bone_fail(e,
-                             "unknown target module \"%.*s\"; this model's linear modules are: q_proj, k_proj, v_proj, "
-                             "o_proj (model.layers.N.self_attn.*), gate_proj, up_proj, down_proj (model.layers.N.mlp.*), "
-                             "or all-linear",
-                             (int)len, q);
-        q += len;
-        if (*q == ',') q++;
-    }
-    return 0;
-}
-
 /* "0,2-5" → mask[n_layers] */
 static int parse_layers(const char *s, int64_t nl, unsigned char *mask, bone_err *e) {
     memset(mask, s && *s ? 0 : 1, (size_t)nl);
@@ -333,17 +239,18 @@ int bone_adapter_attach(bone_model *m, const bone_adapter_spec *s, bone_params *
         return bone_fail(e, "method \"full\" trains the model itself (bone_model_make_trainable), not an adapter");
     if (P->value) return bone_fail(e, "bone_adapter_attach: the parameter store is already allocated");
     const int64_t nl = m->cfg.n_layers;
-    int tmask[BONE_NPROJ];
+    const int np = (int)bone_model_nproj(m);
+    int tmask[BONE_MAXPROJ];
     unsigned char *lmask = xmalloc((size_t)(nl > 0 ? nl : 1));
-    if (parse_targets(s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
+    if (bone_targets_parse(&m->cfg, s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
         free(lmask);
         return -1;
     }
     /* pass 1: validate everything before changing anything */
     for (int64_t l = 0; l < nl; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
+        for (int p = 0; p < np; p++) {
             if (!lmask[l] || !tmask[p]) continue;
-            bone_linear *L = &m->layers[l].proj[p];
+            bone_linear *L = bone_model_linear(m, l * np + p);
             int64_t gr, gc;
             group_shape(&r, L->O, L->I, &gr, &gc);
             if (L->ops) {
@@ -358,12 +265,12 @@ int bone_adapter_attach(bone_model *m, const bone_adapter_spec *s, bone_params *
     /* pass 2: plan tensors and install */
     char name[512];
     for (int64_t l = 0; l < nl; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
+        for (int p = 0; p < np; p++) {
             if (!lmask[l] || !tmask[p]) continue;
-            bone_linear *L = &m->layers[l].proj[p];
+            bone_linear *L = bone_model_linear(m, l * np + p);
             bone_adapter *a = bone_adapter_new(r.m);
             a->b = r.b, a->gr = r.gr, a->gc = r.gc, a->rank = r.rank, a->alpha = r.alpha, a->dropout = s->dropout;
-            a->id = (uint64_t)(l * BONE_NPROJ + p);
+            a->id = (uint64_t)(l * np + p);
             a->seed = s->seed;
             a->niter = s->svd_niter;
             if (bone_adapter_bind(L, a, e)) { /* cannot happen after pass 1, but keep ownership clear */
@@ -419,32 +326,24 @@ int bone_adapter_init(bone_model *m, bone_params *P, bone_err *e) {
 int64_t bone_adapter_count(const bone_config *c, const bone_adapter_spec *s, bone_err *e) {
     resolved r;
     if (resolve(s, &r, e)) return -1;
-    const int64_t nl = c->n_layers, H = c->hidden;
-    if (r.m == BONE_METHOD_FULL) {
-        int64_t n = c->vocab * H * (c->tied ? 1 : 2) + H; /* embeddings (+ lm_head), final norm */
-        for (int p = 0; p < BONE_NPROJ; p++) {
-            int64_t O, I;
-            bone_proj_shape(c, p, &O, &I);
-            int bias = p <= BONE_V ? c->qkv_bias : p == BONE_O ? c->o_bias : c->mlp_bias;
-            n += nl * (O * I + (bias ? O : 0));
-        }
-        return n + nl * 2 * H; /* two norms per layer */
-    }
-    int tmask[BONE_NPROJ];
+    const int64_t nl = c->n_layers;
+    const bone_arch_i *ai = bone_arch_cfg(c);
+    if (r.m == BONE_METHOD_FULL) return ai->full_count(c);
+    const int np = ai->nproj;
+    int tmask[BONE_MAXPROJ];
     unsigned char *lmask = xmalloc((size_t)(nl > 0 ? nl : 1));
-    if (parse_targets(s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
+    if (bone_targets_parse(c, s->targets, tmask, e) || parse_layers(s->layers, nl, lmask, e)) {
         free(lmask);
         return -1;
     }
     int64_t total = 0;
     char name[256];
     for (int64_t l = 0; l < nl; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
+        for (int p = 0; p < np; p++) {
             if (!lmask[l] || !tmask[p]) continue;
             int64_t O, I, gr, gc;
-            bone_proj_shape(c, p, &O, &I);
+            bone_linear_info(c, l, p, name, sizeof name, &O, &I, NULL);
             group_shape(&r, O, I, &gr, &gc);
-            proj_path(l, p, name, sizeof name);
             int64_t k = bone_adapter_numel(name, O, I, r.m, r.b, gr, gc, r.rank, e);
             if (k < 0) {
                 free(lmask);

@@ -14,7 +14,7 @@ int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const
     bone_params_init(&P);
     if (bone_model_load(model_dir, &m, e)) return bone_wrap(e, "loading %s", model_dir);
     /* the dtype the model is stored in (before anything is folded into fp32 copies) */
-    const bone_dtype dt = m.layers[0].proj[0].w.dtype;
+    const bone_dtype dt = bone_model_linear(&m, 0)->w.dtype;
     int rc = bone_adapter_load(&m, adapter_dir, &P, e);
     int64_t n = 0;
     for (int64_t i = 0; rc == 0 && i < bone_model_nlinears(&m); i++) n += bone_adapter_of(bone_model_linear(&m, i)) != NULL;

@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/arch.h"
 
 #define KEY_PREFIX "base_model.model."
 
@@ -119,7 +120,9 @@ int bone_adapter_save(bone_model *m, const char *dir, const char *base_model_pat
     const int64_t nlin = bone_model_nlinears(m), nl = m->cfg.n_layers;
     if (warn) *warn = 0;
     const bone_adapter *first = NULL;
-    int tmask[BONE_NPROJ] = {0};
+    const int np = (int)bone_model_nproj(m);
+    const char *const *pnames = bone_arch_cfg(&m->cfg)->proj_names;
+    int tmask[BONE_MAXPROJ] = {0};
     unsigned char *lmask = xcalloc((size_t)(nl > 0 ? nl : 1), 1);
     int64_t count = 0;
     for (int64_t i = 0; i < nlin; i++) {
@@ -131,8 +134,8 @@ int bone_adapter_save(bone_model *m, const char *dir, const char *base_model_pat
             free(lmask);
             return bone_fail(e, "%s: adapters with different settings in one model cannot be saved as one PEFT adapter", L->name);
         }
-        tmask[i % BONE_NPROJ] = 1;
-        lmask[i / BONE_NPROJ] = 1;
+        tmask[i % np] = 1;
+        lmask[i / np] = 1;
         count++;
     }
     if (!first) {
@@ -146,13 +149,13 @@ int bone_adapter_save(bone_model *m, const char *dir, const char *base_model_pat
     for (int64_t l = 0; l < nl; l++) {
         all_layers &= lmask[l];
         nsel += lmask[l];
-        for (int p = 0; p < BONE_NPROJ; p++)
-            if (lmask[l] && tmask[p] && !bone_adapter_of(bone_model_linear(m, l * BONE_NPROJ + p))) product = 0;
+        for (int p = 0; p < np; p++)
+            if (lmask[l] && tmask[p] && !bone_adapter_of(bone_model_linear(m, l * np + p))) product = 0;
     }
-    const char **tnames = xcalloc((size_t)(product ? BONE_NPROJ : count), sizeof *tnames);
+    const char **tnames = xcalloc((size_t)(product ? np : count), sizeof *tnames);
     if (product) {
-        for (int p = 0; p < BONE_NPROJ; p++)
-            if (tmask[p]) tnames[ntar++] = bone_proj_names[p];
+        for (int p = 0; p < np; p++)
+            if (tmask[p]) tnames[ntar++] = pnames[p];
     } else {
         for (int64_t i = 0; i < nlin; i++)
             if (bone_adapter_of(bone_model_linear(m, i))) tnames[ntar++] = bone_model_linear(m, i)->name;
@@ -510,7 +513,7 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
         }
         /* a tensor the config does not target: PEFT would skip it, we would apply it; the
          * adapter is inconsistent, so say so rather than choose (hostile-use P11) */
-        if (target_set_has(&ts, bone_model_linear(m, li)->name, li / BONE_NPROJ) == 0) {
+        if (target_set_has(&ts, bone_model_linear(m, li)->name, li / bone_model_nproj(m)) == 0) {
             bone_fail(e, "%s: tensor \"%s\" is outside the modules adapter_config.json targets (target_modules%s); "
                          "PEFT would not apply it", spath, key, ts.lt ? " and layers_to_transform" : "");
             goto out;
@@ -520,7 +523,7 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
     { /* targeted modules without weights are left unadapted (as PEFT would, with a warning) (P12) */
         int64_t missing = 0, first = -1;
         for (int64_t i = 0; i < nlin; i++)
-            if (!slots[i].t[0] && !slots[i].t[1] && target_set_has(&ts, bone_model_linear(m, i)->name, i / BONE_NPROJ) == 1 &&
+            if (!slots[i].t[0] && !slots[i].t[1] && target_set_has(&ts, bone_model_linear(m, i)->name, i / bone_model_nproj(m)) == 1 &&
                 missing++ == 0)
                 first = i;
         if (missing)
@@ -584,6 +587,8 @@ int bone_adapter_load(bone_model *m, const char *dir, bone_params *P, bone_err *
             bone_to_f32(a->v[k], t->data, t->dtype, (size_t)t->numel);
         }
     }
+    /* RWKV-6 --train-extra tensors trained beside the adapter (train_extra.safetensors), if any */
+    if (bone_model_load_extra(m, dir, e)) goto out;
     rc = 0;
 out:
     target_set_free(&ts);

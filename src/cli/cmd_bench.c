@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "adapter/adapter.h"
+#include "model/arch.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
 #include "core/blas_env.h"
@@ -77,9 +78,9 @@ static double step_flops(const bone_config *c, const char *method, int64_t k, in
     int lora = !strcmp(method, "lora") || !strcmp(method, "pissa") || !strcmp(method, "olora");
     int bone = !strncmp(method, "bone-", 5) && strcmp(method, "bone-free") != 0;
     double f = 0.0;
-    for (int p = 0; p < BONE_NPROJ; p++) {
+    for (int p = 0; p < bone_arch_cfg(c)->nproj; p++) {
         int64_t Oi, Ii;
-        bone_proj_shape(c, p, &Oi, &Ii);
+        bone_linear_info(c, 0, p, NULL, 0, &Oi, &Ii, NULL);
         const double O = (double)Oi, I = (double)Ii, r = (double)k, b = (double)k;
         double pf = 4.0 * N * O * I;
         if (full) pf += 2.0 * N * O * I;
@@ -89,7 +90,8 @@ static double step_flops(const bone_config *c, const char *method, int64_t k, in
     }
     f *= (double)c->n_layers;
     f += (full ? 6.0 : 4.0) * N * V * H;
-    f += 12.0 * (double)(B * c->n_heads) * (double)T * (double)T * (double)c->head_dim * (double)c->n_layers;
+    /* the sequence mixer (attention, or RWKV's WKV and ddlerp): forward and about twice that backward */
+    f += 3.0 * N * bone_arch_cfg(c)->mixer_flops(c, T) * (double)c->n_layers;
     return f;
 }
 
@@ -224,9 +226,9 @@ static int run_ceiling(const char *model_dir, int64_t B, int64_t T) {
     }
     const int64_t N = B * T, H = c.hidden, V = c.vocab, CH = N < 256 ? N : 256;
     int64_t maxo = V * H, maxn = N * (c.inter > H ? c.inter : H);
-    for (int p = 0; p < BONE_NPROJ; p++) {
+    for (int p = 0; p < bone_arch_cfg(&c)->nproj; p++) {
         int64_t O, I;
-        bone_proj_shape(&c, p, &O, &I);
+        bone_linear_info(&c, 0, p, NULL, 0, &O, &I, NULL);
         if (N * O > maxn) maxn = N * O;
         if (N * I > maxn) maxn = N * I;
     }
@@ -242,9 +244,9 @@ static int run_ceiling(const char *model_dir, int64_t B, int64_t T) {
         double t0 = now_s();
         flops = 0.0;
         for (int64_t l = 0; l < c.n_layers; l++)
-            for (int p = 0; p < BONE_NPROJ; p++) {
+            for (int p = 0; p < bone_arch_cfg(&c)->nproj; p++) {
                 int64_t O, I;
-                bone_proj_shape(&c, p, &O, &I);
+                bone_linear_info(&c, 0, p, NULL, 0, &O, &I, NULL);
                 gemm_nt(N, O, I, 1.0f, X, I, W, I, 0.0f, Y, O);   /* Y = X·Wᵀ */
                 gemm_nn(N, I, O, 1.0f, Y, O, W, I, 1.0f, X, I);   /* dX += dY·W */
                 gemm_tn(O, I, N, 1.0f, Y, O, X, I, 1.0f, dW, I);  /* dW += dYᵀ·X */

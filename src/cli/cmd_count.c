@@ -7,13 +7,16 @@
 #include "cli/args.h"
 #include "cli/cmds.h"
 #include "core/fs.h"
+#include "model/arch.h"
 
 static const char *USAGE =
-    "--config FILE --method M [--block B] [--rank R] [--grid GRxGC] [--targets LIST] [--layers LIST] [--json]\n\n"
+    "--config FILE --method M [--block B] [--rank R] [--grid GRxGC] [--targets LIST] [--layers LIST]\n"
+    "      [--train-extra time,ln] [--json]\n\n"
     "Prints the number of trainable parameters the method would train on the model described\n"
     "by FILE (a config.json, or a model directory containing one). full = all model parameters.\n\n"
     "example:\n  bone count --config configs/llama2-7b.json --method bone-col --block 64\n"
-    "  bone count --config models/default --method lora --rank 8";
+    "  bone count --config models/default --method lora --rank 8\n"
+    "  bone count --config configs/rwkv6-1b6.json --method lora --rank 32 --train-extra time,ln";
 
 /* 87031808 → "87,031,808" */
 static void grouped(int64_t v, char *buf, size_t n) {
@@ -28,7 +31,7 @@ static void grouped(int64_t v, char *buf, size_t n) {
 }
 
 int cmd_count(int argc, char **argv) {
-    const char *config = NULL, *grid = NULL;
+    const char *config = NULL, *grid = NULL, *extra = NULL;
     int json = 0;
     bone_adapter_spec s;
     memset(&s, 0, sizeof s);
@@ -38,8 +41,9 @@ int cmd_count(int argc, char **argv) {
         {"block", OPT_INT, &s.block, "Bone block size b (default 64)", 0},
         {"rank", OPT_INT, &s.rank, "LoRA/PiSSA/OLoRA rank (default 8)", 0},
         {"grid", OPT_STR, &grid, "bone-grid group shape GRxGC in blocks", 0},
-        {"targets", OPT_STR, &s.targets, "projections (default: all seven; or all-linear)", 0},
+        {"targets", OPT_STR, &s.targets, "projections (default: every block linear, 7 Llama / 8 RWKV-6; or all-linear)", 0},
         {"layers", OPT_STR, &s.layers, "layers, e.g. 0,2-5 (default all)", 0},
+        {"train-extra", OPT_STR, &extra, "RWKV-6: also count these groups trained in full (time, ln)", 0},
         {"json", OPT_FLAG, &json, "print {\"method\": ..., \"trainable\": N}", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -68,12 +72,26 @@ int cmd_count(int argc, char **argv) {
         fprintf(stderr, "bone count: %s\n", e.msg);
         return BONE_EXIT_RUNTIME;
     }
+    /* the extra groups train beside the adapter: their own line, never folded into n */
+    int64_t nx = extra ? bone_arch_cfg(&c)->extra_count(&c, extra, &e) : 0;
+    if (nx < 0) {
+        fprintf(stderr, "bone count: %s\n", e.msg);
+        return BONE_EXIT_RUNTIME;
+    }
     if (json) {
-        printf("{\"method\": \"%s\", \"trainable\": %lld}\n", s.method, (long long)n);
+        if (extra)
+            printf("{\"method\": \"%s\", \"trainable\": %lld, \"train_extra\": %lld}\n", s.method, (long long)n,
+                   (long long)nx);
+        else
+            printf("{\"method\": \"%s\", \"trainable\": %lld}\n", s.method, (long long)n);
     } else {
         char g[40];
         grouped(n, g, sizeof g);
         printf("%s trainable parameters (%s)\n", g, s.method);
+        if (extra) {
+            grouped(nx, g, sizeof g);
+            printf("%s more trained in full (--train-extra %s)\n", g, extra);
+        }
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/arch.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -145,21 +146,26 @@ static int inspect_model(const char *dir, cJSON *o, bone_err *e) {
     cJSON_AddNumberToObject(sh, "kv_heads", (double)c.n_kv);
     cJSON_AddNumberToObject(sh, "head_dim", (double)c.head_dim);
     cJSON_AddNumberToObject(sh, "max_position_embeddings", (double)c.max_pos);
-    cJSON *rp = cJSON_AddObjectToObject(o, "rope");
-    cJSON_AddNumberToObject(rp, "theta", c.rope_theta);
-    cJSON_AddStringToObject(rp, "type", c.rope_type == BONE_ROPE_LINEAR ? "linear" : c.rope_type == BONE_ROPE_LLAMA3 ? "llama3" : "default");
-    if (c.rope_type != BONE_ROPE_DEFAULT) cJSON_AddNumberToObject(rp, "factor", c.rope_factor);
-    if (c.rope_type == BONE_ROPE_LLAMA3) {
-        cJSON_AddNumberToObject(rp, "low_freq_factor", c.rope_low);
-        cJSON_AddNumberToObject(rp, "high_freq_factor", c.rope_high);
-        cJSON_AddNumberToObject(rp, "original_max_position_embeddings", (double)c.rope_orig_max);
+    const bone_arch_i *ai = bone_arch_cfg(&c);
+    if (ai->describe) { /* the family's own hyper-parameters (RWKV-6: no rope, no biases) */
+        ai->describe(&c, o);
+    } else {
+        cJSON *rp = cJSON_AddObjectToObject(o, "rope");
+        cJSON_AddNumberToObject(rp, "theta", c.rope_theta);
+        cJSON_AddStringToObject(rp, "type", c.rope_type == BONE_ROPE_LINEAR ? "linear" : c.rope_type == BONE_ROPE_LLAMA3 ? "llama3" : "default");
+        if (c.rope_type != BONE_ROPE_DEFAULT) cJSON_AddNumberToObject(rp, "factor", c.rope_factor);
+        if (c.rope_type == BONE_ROPE_LLAMA3) {
+            cJSON_AddNumberToObject(rp, "low_freq_factor", c.rope_low);
+            cJSON_AddNumberToObject(rp, "high_freq_factor", c.rope_high);
+            cJSON_AddNumberToObject(rp, "original_max_position_embeddings", (double)c.rope_orig_max);
+        }
+        cJSON_AddNumberToObject(o, "rms_norm_eps", c.eps);
+        cJSON_AddBoolToObject(o, "tied_embeddings", c.tied);
+        cJSON *b = cJSON_AddObjectToObject(o, "biases");
+        cJSON_AddBoolToObject(b, "qkv", c.qkv_bias);
+        cJSON_AddBoolToObject(b, "o", c.o_bias);
+        cJSON_AddBoolToObject(b, "mlp", c.mlp_bias);
     }
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c.eps);
-    cJSON_AddBoolToObject(o, "tied_embeddings", c.tied);
-    cJSON *b = cJSON_AddObjectToObject(o, "biases");
-    cJSON_AddBoolToObject(b, "qkv", c.qkv_bias);
-    cJSON_AddBoolToObject(b, "o", c.o_bias);
-    cJSON_AddBoolToObject(b, "mlp", c.mlp_bias);
     cJSON *tk = cJSON_AddObjectToObject(o, "special_ids");
     cJSON_AddNumberToObject(tk, "bos", (double)c.bos);
     cJSON_AddNumberToObject(tk, "eos", (double)c.eos);

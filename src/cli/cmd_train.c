@@ -19,7 +19,12 @@ static const char *USAGE =
     "micro-batch, split into N contiguous shares, and the losses are those of one process (README).\n"
     "Zero means \"off\" only where the option says so (--steps 0: from --epochs; --save-every 0: at\n"
     "the end only; --eval-every 0: at the end only; --max-grad-norm 0: no clipping); every other\n"
-    "value outside an option's range is refused.\n\n"
+    "value outside an option's range is refused.\n"
+    "RWKV-6: the adapter goes on the 8 block linears; --train-extra time,ln also trains every\n"
+    "parameter whose name contains time or ln in full, as RWKV-PEFT does by default. bone's default\n"
+    "is none, so that the adapter alone (PEFT layout) is the whole fine-tune and merges or loads\n"
+    "anywhere; with --train-extra the trained tensors are written beside it (OUT/adapter/\n"
+    "train_extra.safetensors, HF names).\n\n"
     "example:\n  bone train --model models/default --data data/gsm8k/train.jsonl --template alpaca --max-len 640 \\\n"
     "             --method bone-col --block 16 --out runs/bone --steps 10 --batch 4 --lr 2e-3 \\\n"
     "             --schedule cosine --warmup 2";
@@ -57,7 +62,8 @@ int cmd_train(int argc, char **argv) {
         {"alpha", OPT_DOUBLE, &o.adapter.alpha, "LoRA alpha, finite and non-zero; negative is allowed as in PEFT (default = rank)", 0},
         {"dropout", OPT_DOUBLE, &o.adapter.dropout, "LoRA dropout on the adapter path (default 0)", 0},
         {"svd-niter", OPT_INT, &o.adapter.svd_niter, "PiSSA: randomized SVD with K power iterations (0 = exact)", 0},
-        {"targets", OPT_STR, &o.adapter.targets, "projections to adapt (default: all seven; or all-linear)", 0},
+        {"targets", OPT_STR, &o.adapter.targets, "projections to adapt (default: every block linear, 7 Llama / 8 RWKV-6; or all-linear)", 0},
+        {"train-extra", OPT_STR, &o.train_extra, "RWKV-6: also train these groups in full: time, ln (default none)", 0},
         {"layers", OPT_STR, &o.adapter.layers, "layers to adapt, e.g. 0,2-5 (default all)", 0},
         {"init-adapter", OPT_STR, &o.init_adapter, "start from this adapter directory (of the same --method)", 0},
         {"eval-data", OPT_STR, &o.eval_data, "held-out data for eval_loss", 0},

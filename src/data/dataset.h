@@ -49,6 +49,9 @@ int bone_dataset_load_tokens(const bone_data_opts *opts, bone_dataset *out, bone
 int bone_dataset_load_text(const bone_data_opts *opts, bone_dataset *out, bone_err *e);
 /* The same on the file's text already read (text[n] == 0; not freed; opts->path names it). */
 int bone_dataset_load_text_buf(const bone_data_opts *opts, const char *text, size_t n, bone_dataset *out, bone_err *e);
+/* The pre-tokenized loader on text already read (as bone_dataset_load_text_buf). */
+int bone_dataset_load_tokens_buf(const bone_data_opts *opts, const char *text, size_t n, bone_dataset *out,
+                                 bone_err *e);
 /* Reads a data file whole, dropping a UTF-8 byte order mark at its start. */
 int bone_data_read(const char *path, char **text, size_t *n, bone_err *e);
 /* Parses one JSONL line [s, s+n) of path; errors say path:LINE:COLUMN. */

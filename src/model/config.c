@@ -8,10 +8,12 @@
 #include "io/json.h"
 
 const char *bone_arch_name(bone_arch a) {
+    if (a == BONE_ARCH_RWKV6) return "rwkv6";
     return a == BONE_ARCH_QWEN2 ? "qwen2" : a == BONE_ARCH_MISTRAL ? "mistral" : "llama";
 }
 
 static const char *arch_class(bone_arch a) {
+    if (a == BONE_ARCH_RWKV6) return "Rwkv6ForCausalLM";
     return a == BONE_ARCH_QWEN2 ? "Qwen2ForCausalLM" : a == BONE_ARCH_MISTRAL ? "MistralForCausalLM" : "LlamaForCausalLM";
 }
 
@@ -113,6 +115,94 @@ static int parse_rope(const cJSON *o, const char *path, bone_config *c, bone_err
     return bone_fail(e, "%s: rope_scaling type \"%s\" is not supported (supported: default, linear, llama3)", path, t);
 }
 
+/* RWKV-6 (FORMATS.md §6.1, §6.7): the number of heads is attention_hidden_size / head_size
+ * (num_attention_heads, often 64 in published configs, is not used by the model and is
+ * ignored); intermediate_size null means int((C·3.5)//32·32); head_size_divisor sets the
+ * GroupNorm eps (1e-5·divisor²). D_MIX/D_DECAY come from the tensor shapes at load; the rule
+ * below is only for config-only uses (count). */
+static int parse_rwkv6(const cJSON *o, const char *path, bone_config *c, bone_err *e) {
+    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(o, "architectures");
+    if (ar && cJSON_IsArray(ar))
+        for (const cJSON *a = ar->child; a; a = a->next)
+            if (!cJSON_IsString(a) || strcmp(a->valuestring, "Rwkv6ForCausalLM"))
+                return bone_fail(e, "%s: architectures lists \"%s\"; only Rwkv6ForCausalLM is supported for model_type "
+                                    "rwkv6", path, cJSON_IsString(a) ? a->valuestring : "?");
+    int64_t att;
+    if (positive(o, "vocab_size", path, MAX_VOCAB, &c->vocab, e) ||
+        positive(o, "hidden_size", path, MAX_HIDDEN, &c->hidden, e) ||
+        positive(o, "num_hidden_layers", path, MAX_LAYERS, &c->n_layers, e))
+        return -1;
+    if (bone_json_int_opt(o, "attention_hidden_size", path, c->hidden, &att, e) ||
+        bone_json_int_opt(o, "head_size", path, 64, &c->head_dim, e) ||
+        bone_json_int_opt(o, "head_size_divisor", path, 8, &c->head_div, e))
+        return -1;
+    if (att != c->hidden)
+        return bone_fail(e, "%s: attention_hidden_size (%lld) differs from hidden_size (%lld); RWKV-6 with dim_att != "
+                            "n_embd is not supported", path, (long long)att, (long long)c->hidden);
+    if (c->head_dim <= 0 || c->head_dim > 1024 || att % c->head_dim)
+        return bone_fail(e, "%s: head_size (%lld) must be in [1, 1024] and divide attention_hidden_size (%lld)", path,
+                         (long long)c->head_dim, (long long)att);
+    if (c->head_div <= 0 || c->head_div > 1024)
+        return bone_fail(e, "%s: head_size_divisor must be in [1, 1024], got %lld", path, (long long)c->head_div);
+    c->n_heads = c->n_kv = att / c->head_dim;
+    const cJSON *is = cJSON_GetObjectItemCaseSensitive(o, "intermediate_size");
+    if (!is || cJSON_IsNull(is)) c->inter = c->hidden * 7 / 64 * 32; /* int((C·3.5)//32·32) */
+    else if (positive(o, "intermediate_size", path, MAX_INTER, &c->inter, e)) return -1;
+    if (finite_positive(o, "layer_norm_epsilon", path, 1e-5, &c->eps, e)) return -1;
+    if (bone_json_bool_opt(o, "tie_word_embeddings", path, 0, &c->tied, e)) return -1;
+    if (c->tied) return bone_fail(e, "%s: tie_word_embeddings is true; RWKV-6's head is never tied to its embeddings", path);
+    c->max_pos = MAX_POS; /* a recurrent model: no position limit */
+    c->init_range = 0.02;
+    c->d_mix = c->hidden >= 4096 ? 64 : 32;
+    c->d_decay = c->hidden >= 4096 ? 128 : 64;
+    if (read_token_id(o, "bos_token_id", path, c->vocab, &c->bos, e) ||
+        read_token_id(o, "eos_token_id", path, c->vocab, &c->eos, e) ||
+        read_token_id(o, "pad_token_id", path, c->vocab, &c->pad, e))
+        return -1;
+    c->dtype = BONE_F32;
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "torch_dtype");
+    if (dt && cJSON_IsString(dt))
+        c->dtype = !strcmp(dt->valuestring, "bfloat16") ? BONE_BF16 : !strcmp(dt->valuestring, "float16") ? BONE_F16 : BONE_F32;
+    return 0;
+}
+
+/* config.json of an RWKV-6 in the HF layout (FORMATS.md §6.7; no auto_map: bone writes no
+ * remote-code files, so transformers needs them copied in to load it) */
+static int save_rwkv6(const bone_config *c, const char *path, bone_err *e) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ar = cJSON_AddArrayToObject(o, "architectures");
+    cJSON_AddItemToArray(ar, cJSON_CreateString("Rwkv6ForCausalLM"));
+    cJSON_AddStringToObject(o, "model_type", "rwkv6");
+    cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab);
+    cJSON_AddNumberToObject(o, "hidden_size", (double)c->hidden);
+    cJSON_AddNumberToObject(o, "attention_hidden_size", (double)c->hidden);
+    cJSON_AddNumberToObject(o, "head_size", (double)c->head_dim);
+    cJSON_AddNumberToObject(o, "head_size_divisor", (double)c->head_div);
+    cJSON_AddNumberToObject(o, "num_attention_heads", (double)c->n_heads);
+    cJSON_AddNumberToObject(o, "intermediate_size", (double)c->inter);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", (double)c->n_layers);
+    int flt = bone_json_add_float(o, "layer_norm_epsilon", c->eps, path, e);
+    cJSON_AddNumberToObject(o, "rescale_every", 6);
+    cJSON_AddBoolToObject(o, "tie_word_embeddings", 0);
+    cJSON_AddNumberToObject(o, "bos_token_id", (double)(c->bos >= 0 ? c->bos : 0));
+    cJSON_AddNumberToObject(o, "eos_token_id", (double)(c->eos >= 0 ? c->eos : 0));
+    cJSON_AddStringToObject(o, "torch_dtype",
+                            c->dtype == BONE_BF16 ? "bfloat16" : c->dtype == BONE_F16 ? "float16" : "float32");
+    if (flt) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    size_t n = strlen(txt);
+    txt = xrealloc(txt, n + 2);
+    txt[n] = '\n';
+    txt[n + 1] = 0;
+    int rc = bone_write_file_atomic(path, txt, n + 1, e);
+    free(txt);
+    return rc;
+}
+
 int bone_config_parse(const char *text, size_t n, const char *path, bone_config *c, bone_err *e) {
     memset(c, 0, sizeof *c);
     cJSON *o = bone_json_parse(text, n, path, e);
@@ -132,8 +222,9 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
     if (!strcmp(mt, "llama")) c->arch = BONE_ARCH_LLAMA;
     else if (!strcmp(mt, "mistral")) c->arch = BONE_ARCH_MISTRAL;
     else if (!strcmp(mt, "qwen2")) c->arch = BONE_ARCH_QWEN2;
+    else if (!strcmp(mt, "rwkv6")) c->arch = BONE_ARCH_RWKV6;
     else {
-        bone_fail(e, "%s: model_type \"%s\" is not supported (supported: llama, mistral, qwen2)", path, mt);
+        bone_fail(e, "%s: model_type \"%s\" is not supported (supported: llama, mistral, qwen2, rwkv6)", path, mt);
         goto out;
     }
     const cJSON *ar = cJSON_GetObjectItemCaseSensitive(o, "architectures");
@@ -144,6 +235,10 @@ int bone_config_parse(const char *text, size_t n, const char *path, bone_config 
                           cJSON_IsString(a) ? a->valuestring : "?", arch_class(c->arch), mt);
                 goto out;
             }
+    }
+    if (c->arch == BONE_ARCH_RWKV6) {
+        rc = parse_rwkv6(o, path, c, e);
+        goto out;
     }
     if (positive(o, "vocab_size", path, MAX_VOCAB, &c->vocab, e) ||
         positive(o, "hidden_size", path, MAX_HIDDEN, &c->hidden, e) ||
@@ -250,6 +345,7 @@ int bone_config_load(const char *path, bone_config *c, bone_err *e) {
 }
 
 int bone_config_save(const bone_config *c, const char *path, bone_err *e) {
+    if (c->arch == BONE_ARCH_RWKV6) return save_rwkv6(c, path, e);
     int flt = 0; /* a non-finite float (only from a config not made by bone_config_parse) */
     cJSON *o = cJSON_CreateObject();
     cJSON *ar = cJSON_AddArrayToObject(o, "architectures");

@@ -6,7 +6,7 @@
 #include "core/dtype.h"
 #include "core/err.h"
 
-typedef enum { BONE_ARCH_LLAMA, BONE_ARCH_MISTRAL, BONE_ARCH_QWEN2 } bone_arch;
+typedef enum { BONE_ARCH_LLAMA, BONE_ARCH_MISTRAL, BONE_ARCH_QWEN2, BONE_ARCH_RWKV6 } bone_arch;
 typedef enum { BONE_ROPE_DEFAULT, BONE_ROPE_LINEAR, BONE_ROPE_LLAMA3 } bone_rope_type;
 
 typedef struct bone_config {
@@ -19,6 +19,10 @@ typedef struct bone_config {
     int qkv_bias, o_bias, mlp_bias, tied;
     int64_t bos, eos, pad; /* -1 when absent; eos = the first of a list */
     bone_dtype dtype;      /* torch_dtype / dtype, informative (default F32) */
+    /* RWKV-6 only (FORMATS.md §6.1): n_heads = att_hidden / head_size, head_dim = head_size;
+     * d_mix, d_decay: the low-rank widths of time_maa_w1/w2 and time_decay_w1/w2, the size rule
+     * from config.json alone (32/64, 64/128 for C >= 4096) until loading reads the shapes */
+    int64_t head_div, d_mix, d_decay;
 } bone_config;
 
 int bone_config_load(const char *path, bone_config *c, bone_err *e);

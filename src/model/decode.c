@@ -8,10 +8,16 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/arch.h"
 #include "model/model.h"
 #include "ops/ops.h"
 
 void bone_kv_init(bone_kv *kv, const bone_model *m, int64_t cap) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->state_init) {
+        ai->state_init(kv, m, cap);
+        return;
+    }
     const bone_config *c = &m->cfg;
     memset(kv, 0, sizeof *kv);
     kv->cap = cap;
@@ -25,11 +31,14 @@ void bone_kv_init(bone_kv *kv, const bone_model *m, int64_t cap) {
 void bone_kv_free(bone_kv *kv) {
     free(kv->k);
     free(kv->v);
+    free(kv->state);
     rope_free(&kv->rope);
     memset(kv, 0, sizeof *kv);
 }
 
 int bone_model_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n, float *logits, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->decode) return ai->decode(m, kv, ids, n, logits, e);
     const bone_config *c = &m->cfg;
     const int64_t H = c->hidden, F = c->inter, V = c->vocab, L = c->n_layers;
     const int64_t nh = c->n_heads, nkv = c->n_kv, d = c->head_dim, qd = nh * d, kd = kv->kd, group = nh / nkv;

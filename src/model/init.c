@@ -5,6 +5,7 @@
 #include <string.h>
 #include "core/fs.h"
 #include "core/rng.h"
+#include "model/arch.h"
 #include "model/model.h"
 #include "train/memplan.h"
 
@@ -21,6 +22,8 @@ static double init_floats(const bone_config *c) {
 }
 
 int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(c);
+    if (ai->init_random) return ai->init_random(c, dir, seed, dtype, e);
     /* before anything is created: a model that cannot fit fails here, not in malloc after
      * making an empty directory */
     double need = init_floats(c) * sizeof(float), avail = bone_mem_available();

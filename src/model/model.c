@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "core/fs.h"
+#include "model/arch.h"
 #include "ops/ops.h"
 #include "tokenizer/tokenizer.h"
 
@@ -35,10 +36,35 @@ int bone_proj_has_bias(const bone_config *c, int p) {
 }
 
 bone_linear *bone_model_linear(bone_model *m, int64_t idx) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->linear) return ai->linear(m, idx);
     return &m->layers[idx / BONE_NPROJ].proj[idx % BONE_NPROJ];
 }
 
-int64_t bone_model_nlinears(const bone_model *m) { return m->cfg.n_layers * BONE_NPROJ; }
+int64_t bone_model_nproj(const bone_model *m) { return bone_arch_cfg(&m->cfg)->nproj; }
+
+int64_t bone_model_nlinears(const bone_model *m) { return m->cfg.n_layers * bone_model_nproj(m); }
+
+int bone_model_train_extra(bone_model *m, const char *extra, bone_params *P, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->train_extra) return ai->train_extra(m, extra, P, e);
+    return ai->extra_count(&m->cfg, extra, e) < 0 ? -1 : 0;
+}
+
+int bone_model_save_extra(bone_model *m, const char *dir, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    return ai->save_extra ? ai->save_extra(m, dir, e) : 0;
+}
+
+int bone_model_load_extra(bone_model *m, const char *dir, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    return ai->load_extra ? ai->load_extra(m, dir, e) : 0;
+}
+
+void bone_model_extra_bind(bone_model *m, bone_params *P) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->extra_bind) ai->extra_bind(m, P);
+}
 
 static int known_tensor(const bone_config *c, const char *name) {
     char buf[256];
@@ -80,6 +106,11 @@ int bone_model_load(const char *dir, bone_model *m, bone_err *e) {
     if (rc) return -1;
     bone_config *c = &m->cfg;
     if (bone_st_open_dir(&m->st, dir, e)) return -1;
+    const bone_arch_i *ai = bone_arch_cfg(c);
+    if (ai->load) {
+        if (ai->load(dir, m, e)) goto fail;
+        return 0;
+    }
     for (int64_t i = 0; i < m->st.n; i++)
         if (!known_tensor(c, m->st.t[i].name)) {
             bone_fail(e, "%s: unexpected tensor \"%s\" for a %s model with %lld layers (wrong architecture or config?)",
@@ -221,6 +252,8 @@ int bone_model_check_finite(const bone_model *m, const bone_params *P, bone_err 
 }
 
 void bone_model_free(bone_model *m) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->free) ai->free(m);
     if (m->layers)
         for (int64_t l = 0; l < m->cfg.n_layers; l++)
             for (int p = 0; p < BONE_NPROJ; p++) linear_destroy(&m->layers[l].proj[p]);
@@ -267,6 +300,11 @@ static void take_weight(const bone_st_set *st, float *dst, bone_wref w, int64_t 
 typedef struct { const char *name; int64_t idx; } planned;
 
 void bone_model_make_trainable(bone_model *m, bone_params *P) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->make_trainable) {
+        ai->make_trainable(m, P);
+        return;
+    }
     bone_config *c = &m->cfg;
     int64_t H = c->hidden, V = c->vocab, L = c->n_layers;
     char name[256];
@@ -358,6 +396,8 @@ int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err
 }
 
 int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->save) return ai->save(m, dir, out_dtype, e);
     bone_config *c = &m->cfg;
     if (bone_mkdirs(dir, e)) return -1;
     int64_t L = c->n_layers, H = c->hidden, V = c->vocab;

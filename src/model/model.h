@@ -37,6 +37,7 @@ typedef struct bone_model {
     bone_layer *layers;   /* (L) */
     float *owned;         /* fp32 copies of norms and biases */
     bone_lin_ctx lin;     /* scratch shared by all linears */
+    void *arch_data;      /* a non-Llama family's own weights (rwkv6.c); NULL for Llama */
 } bone_model;
 
 int bone_model_load(const char *dir, bone_model *m, bone_err *e);
@@ -49,13 +50,26 @@ int64_t bone_st_count_nonfinite(const bone_st_set *s, int64_t *first_t, int64_t 
 /* Fails naming the file, tensor and element of the first non-finite weight of the model's
  * stored tensors and of the fp32 values in P (an adapter; P may be NULL). */
 int bone_model_check_finite(const bone_model *m, const bone_params *P, bone_err *e);
-/* Linear by index 0..7L-1 (layer-major, bone_proj order). */
+/* Adaptable linears per layer (7 for Llama, 8 for RWKV-6: model/arch.h) */
+int64_t bone_model_nproj(const bone_model *m);
+/* Linear by index 0..nproj·L-1 (layer-major, the family's projection order). */
 bone_linear *bone_model_linear(bone_model *m, int64_t idx);
 int64_t bone_model_nlinears(const bone_model *m);
 /* Full fine-tuning: every tensor becomes an fp32 trainable parameter named as in HF. The
  * mapped pages of each copied weight are released from RSS (the data stay readable from
  * the file); the model then only uses the copies. */
 void bone_model_make_trainable(bone_model *m, bone_params *P);
+/* --train-extra (RWKV-6: "time", "ln", a comma list; NULL/"" none): plans the selected
+ * non-linear parameters into P beside the adapter, before bone_params_alloc; after it,
+ * bone_model_extra_bind copies their values in and trains them there. A family without such
+ * groups refuses a non-empty list. */
+int bone_model_train_extra(bone_model *m, const char *extra, bone_params *P, bone_err *e);
+void bone_model_extra_bind(bone_model *m, bone_params *P);
+/* The --train-extra tensors (those that train) as DIR/train_extra.safetensors, fp32, HF names;
+ * and applying such a file to a loaded model (bone merge, score --adapter): 0 when absent. */
+#define BONE_EXTRA_FILE "train_extra.safetensors"
+int bone_model_save_extra(bone_model *m, const char *dir, bone_err *e);
+int bone_model_load_extra(bone_model *m, const char *dir, bone_err *e);
 /* Writes config.json + model.safetensors (dtype: the stored dtype of the base, or out_dtype). */
 int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
 
@@ -96,6 +110,7 @@ typedef struct bone_kv {
     int64_t cap, n, kd;  /* capacity, positions filled, nkv·head_dim */
     float *k, *v;        /* (L, cap, kd) each */
     bone_rope rope;      /* cos/sin for positions 0..cap-1 */
+    float *state;        /* a recurrent family's fixed-size state instead of k, v (RWKV-6) */
 } bone_kv;
 void bone_kv_init(bone_kv *kv, const bone_model *m, int64_t cap);
 void bone_kv_free(bone_kv *kv);

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/arch.h"
 #include "model/model.h"
 #include "model/step.h"
 #include "ops/ops.h"
@@ -48,6 +49,8 @@ struct bone_acts {
     size_t xent_floats;  // the loss's working memory that block was sized for
     int train_layout;    // 0 eval, 1 train (every layer kept), 2 train with recomputation
     int recompute;       // requested by bone_acts_set_recompute
+    void *ext;           // another family's activations (model/arch.h), freed by ext_free
+    void (*ext_free)(void *);
 };
 
 /* y += x over n elements: the residual adds, threaded (each a pass over N·H floats). */
@@ -60,8 +63,16 @@ bone_acts *bone_acts_new(void) { return xcalloc(1, sizeof(bone_acts)); }
 
 void bone_acts_set_recompute(bone_acts *a, int on) { a->recompute = on != 0; }
 
+int bone_acts_recompute(const bone_acts *a) { return a->recompute; }
+
+void **bone_acts_ext(bone_acts *a, void (*freefn)(void *)) {
+    a->ext_free = freefn;
+    return &a->ext;
+}
+
 void bone_acts_free(bone_acts *a) {
     if (!a) return;
+    if (a->ext_free) a->ext_free(a->ext);
     free(a->mem);
     free(a->la);
     rope_free(&a->rope);
@@ -131,6 +142,8 @@ static size_t acts_carve(bone_acts *a, float *base, const bone_config *c, int64_
 }
 
 size_t bone_acts_floats(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats) {
+    const bone_arch_i *ai = bone_arch_cfg(c);
+    if (ai->acts_floats) return ai->acts_floats(c, B, T, layout, xent_floats);
     return acts_carve(NULL, NULL, c, B, T, layout, xent_floats);
 }
 
@@ -179,6 +192,8 @@ static void layer_forward(bone_model *m, bone_acts *a, layer_acts *s, bone_layer
 
 int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, float grad_scale,
                     double *loss_sum, int64_t *count, float *logits, bone_err *e) {
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (ai->step) return ai->step(m, a, b, train, grad_scale, loss_sum, count, logits, e);
     const bone_config *c = &m->cfg;
     const int64_t B = b->B, T = b->T, N = B * T, H = c->hidden, F = c->inter, V = c->vocab;
     const int64_t nh = c->n_heads, nkv = c->n_kv, d = c->head_dim, qd = nh * d, kd = nkv * d;

@@ -3,6 +3,7 @@
  * attention and adapter scratch mirror ops/attention.c and the adapters; the test
  * (tests/cli/test_memplan.sh) holds the estimate to within 15% of the measured peak RSS. */
 #include "train/memplan.h"
+#include "model/arch.h"
 #include "adapter/adapter.h"
 #include "ops/ops.h"
 #include "train/dist.h"
@@ -61,7 +62,7 @@ void bone_memplan_compute(bone_memplan *p, bone_model *m, int64_t trainable, int
     double scratch = 4.0 * (double)bone_acts_floats(c, B, T, layout, xe) - acts;
     if (any_low && !full) scratch += 4.0 * max_oi;
     scratch += 4.0 * gtile;                                             /* the largest Bone G tile */
-    scratch += 4.0 * (double)threads * (double)attention_ws_floats(T); /* attention, per thread */
+    scratch += 4.0 * (double)threads * (double)bone_arch_cfg(c)->mixer_ws_floats(c, T); /* attention, per thread */
     add(p, "scratch (W'/bf16 view, G tile, xent chunk beyond lent, attention)", scratch);
     double tokens = 0;
     for (int64_t i = 0; i < d->n; i++) tokens += (double)d->ex[i].n;

@@ -494,11 +494,13 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     int64_t trainable = 0;
     if (method == BONE_METHOD_FULL) {
         if (o->init_adapter) { bone_fail(e, "--init-adapter does not apply to --method full"); goto out; }
+        if (o->train_extra) { bone_fail(e, "--train-extra does not apply to --method full (it trains everything)"); goto out; }
         bone_adapter_spec fs = o->adapter;
         trainable = bone_adapter_count(&m.cfg, &fs, e);
         if (trainable < 0) goto out;
     } else if (!o->init_adapter) {
         if (bone_adapter_attach(&m, &o->adapter, &P, e)) goto out;
+        if (bone_model_train_extra(&m, o->train_extra, &P, e)) goto out;
         for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
         if (method == BONE_METHOD_LORA) /* PiSSA/OLoRA refuse this in the adapter code already */
             for (int64_t i = 0; i < bone_model_nlinears(&m); i++) {
@@ -539,6 +541,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     if (method == BONE_METHOD_FULL) {
         bone_model_make_trainable(&m, &P);
     } else if (o->init_adapter) {
+        if (o->train_extra) { bone_fail(e, "--train-extra with --init-adapter is not supported yet"); goto out; }
         if (bone_adapter_load(&m, o->init_adapter, &P, e)) goto out;
         for (int64_t k = 0; k < P.n; k++) trainable += P.p[k].numel;
         for (int64_t i = 0; i < bone_model_nlinears(&m); i++) { /* the adapter must be of the --method */
@@ -556,6 +559,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     } else {
         bone_params_alloc(&P);
         if (bone_adapter_init(&m, &P, e)) goto out;
+        bone_model_extra_bind(&m, &P); /* --train-extra: the values move into P and train there */
     }
     if (D && method == BONE_METHOD_FULL) { /* ZeRO-1: keep only this rank's shard of m and v */
         zparts = xmalloc((size_t)(2 * bone_dist_nchunks(D, P.total) + 2) * sizeof *zparts);
@@ -928,7 +932,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         char *d = bone_path_join(o->out_dir, "model");
         /* written in the base's stored dtype, like the checkpoint it came from */
         const bone_st_tensor *et = bone_st_find(&m.st, "model.embed_tokens.weight");
-        int r = bone_model_save(&m, d, et ? et->dtype : BONE_F32, e);
+        int r = bone_model_save(&m, d, et ? et->dtype : m.cfg.dtype, e);
         if (!r) r = bone_copy_tokenizer_files(o->model_dir, d, e);
         free(d);
         if (r) goto out;
@@ -936,6 +940,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         char *d = bone_path_join(o->out_dir, "adapter");
         int warn = 0;
         int r = bone_adapter_save(&m, d, o->model_dir, &warn, e);
+        if (!r && o->train_extra) r = bone_model_save_extra(&m, d, e);
         free(d);
         if (r) goto out;
         if (warn && !o->quiet)

@@ -60,6 +60,11 @@ put("config", "qwen2_v5.json", json.dumps(qw))
 ms = {"model_type": "mistral", "vocab_size": 100, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
       "num_attention_heads": 2, "head_dim": 8, "sliding_window": None, "rope_scaling": {"type": "linear", "factor": 2.0}}
 put("config", "mistral_linear.json", json.dumps(ms))
+rw = {"architectures": ["Rwkv6ForCausalLM"], "model_type": "rwkv6", "vocab_size": 65536, "hidden_size": 2048,
+      "attention_hidden_size": 2048, "head_size": 64, "head_size_divisor": 8, "intermediate_size": None,
+      "num_hidden_layers": 24, "layer_norm_epsilon": 1e-5, "num_attention_heads": 64, "tie_word_embeddings": False,
+      "bos_token_id": 0, "eos_token_id": 0}
+put("config", "rwkv6_1b6.json", json.dumps(rw))
 
 # ---- tokenizer.json NUL tokenizer_config.json NUL text
 def bytes_to_unicode():
@@ -156,6 +161,35 @@ def tiny_model(tied, dt, bias):
 
 put("model", "untied_f32", tiny_model(False, "F32", False))
 put("model", "tied_bf16_bias", tiny_model(True, "BF16", True))
+
+
+def tiny_rwkv6(dt):
+    """an RWKV-6 in the HF layout (FORMATS.md §6.7): C 8, 2 heads of 4, F 16, D_MIX 1, D_DECAY 2"""
+    V, C, F, hs, Dm, Dd = 8, 8, 16, 4, 1, 2
+    c = {"model_type": "rwkv6", "vocab_size": V, "hidden_size": C, "head_size": hs, "intermediate_size": F,
+         "num_hidden_layers": 1}
+    sz = 4 if dt == "F32" else 2
+    def t(name, *shape, d=dt):
+        n = 1
+        for x in shape: n *= x
+        return (name, d, list(shape), bytes((i * 37) % 251 for i in range(n * (4 if d == "F32" else sz))))
+    p = "rwkv.blocks.0."
+    ts = [t("rwkv.embeddings.weight", V, C), t("head.weight", V, C), t(p + "pre_ln.weight", C), t(p + "pre_ln.bias", C),
+          t("rwkv.ln_out.weight", C), t("rwkv.ln_out.bias", C)]
+    for n in ("ln1", "ln2", "attention.ln_x"):
+        ts += [t(p + n + ".weight", C), t(p + n + ".bias", C)]
+    ts += [t(p + "attention.time_maa_" + x, 1, 1, C) for x in "xwkvrg"]
+    ts += [t(p + "attention.time_maa_w1", C, 5 * Dm), t(p + "attention.time_maa_w2", 5, Dm, C),
+           t(p + "attention.time_decay", 1, 1, C, d="F32"), t(p + "attention.time_decay_w1", C, Dd),
+           t(p + "attention.time_decay_w2", Dd, C), t(p + "attention.time_faaaa", C // hs, hs),
+           t(p + "feed_forward.time_maa_k", 1, 1, C), t(p + "feed_forward.time_maa_r", C)]
+    ts += [t(p + "attention." + x + ".weight", C, C) for x in ("receptance", "key", "value", "gate", "output")]
+    ts += [t(p + "feed_forward.key.weight", F, C), t(p + "feed_forward.receptance.weight", C, C),
+           t(p + "feed_forward.value.weight", C, F)]
+    return json.dumps(c).encode() + b"\0" + safetensors(ts, {"format": "pt"})
+
+
+put("model", "rwkv6_bf16", tiny_rwkv6("BF16"))
 
 # ---- llama2.c checkpoints: legacy (unshared classifier) and version 1 (shared)
 def l2c_model(version, D, F, L, H, KV, V, S, shared):
