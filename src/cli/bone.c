@@ -31,6 +31,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "zero-shot GSM8K, MATH, HumanEval (sandboxed) and arithmetic accuracy"},
     {"inspect", cmd_inspect, "summarise a model, adapter, safetensors file or data set"},
     {"bench", cmd_bench, "time warm training steps per method; ratios, GFLOP/s, peak RSS"},
+    {"compare", cmd_compare, "methods x seeds at equal budget: loss/accuracy table and curves"},
     {NULL, NULL, NULL},
 };
 
