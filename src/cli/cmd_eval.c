@@ -20,9 +20,9 @@
 static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
     "                  [--max-new N] [--batch N] [--json] [--quiet]\n"
-    "       bone eval math ...       MATH / MATH-500 accuracy (bone help eval math; also --samples)\n"
-    "       bone eval humaneval ...  HumanEval pass@k in a sandbox (bone help eval humaneval)\n"
-    "       bone eval arith ...      the seeded arithmetic word problems (bone help eval arith)\n\n"
+    "       bone eval math ...       MATH / MATH-500 accuracy (bone eval math --help; also --samples)\n"
+    "       bone eval humaneval ...  HumanEval pass@k in a sandbox (bone eval humaneval --help)\n"
+    "       bone eval arith ...      the seeded arithmetic word problems (bone eval arith --help)\n\n"
     "Zero-shot GSM8K: each question goes into the Alpaca prompt followed by \" Let's think step by\n"
     "step.\" (docs/FORMATS.md §7.4), the model decodes greedily (BOS added) until EOS, a stop string\n"
     "(Question, USER, ASSISTANT, Instruction, Response, with or without ':') or --max-new tokens;\n"
