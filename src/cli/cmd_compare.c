@@ -179,13 +179,14 @@ static void mean_std(const double *x, int n, double *m, double *s) {
     *m = k ? a / k : NAN;
     for (int i = 0; i < n; i++)
         if (!isnan(x[i])) b += (x[i] - *m) * (x[i] - *m);
-    *s = k > 1 ? sqrt(b / (k - 1)) : (k ? 0 : NAN);
+    *s = k > 1 ? sqrt(b / (k - 1)) : NAN; /* no spread from one value */
 }
 
 static void fmt_pm(char *buf, size_t cap, double m, double s, const char *f) {
     if (isnan(m)) { snprintf(buf, cap, "–"); return; }
     char a[32], b[32];
     snprintf(a, sizeof a, f, m);
+    if (isnan(s)) { snprintf(buf, cap, "%s", a); return; }
     snprintf(b, sizeof b, f, s);
     snprintf(buf, cap, "%s ± %s", a, b);
 }
@@ -207,6 +208,7 @@ static int write_svg(const char *path, method *M, int nm, run_res *R, int ns, bo
                 tmp[s] = r->ok && t < r->steps ? r->curve[t] : NAN;
             }
             mean_std(tmp, ns, &mu[m * T + t], &sd[m * T + t]);
+            if (isnan(sd[m * T + t])) sd[m * T + t] = 0; /* one seed: no band */
             double a = mu[m * T + t] - sd[m * T + t], b = mu[m * T + t] + sd[m * T + t];
             if (!isnan(a) && a < lo) lo = a;
             if (!isnan(b) && b > hi) hi = b;
@@ -495,7 +497,7 @@ int cmd_compare(int argc, char **argv) {
                     snprintf(k, sizeof k, "%s_mean", keys[q]);
                     cJSON_AddNumberToObject(o, k, m[q]);
                     snprintf(k, sizeof k, "%s_std", keys[q]);
-                    cJSON_AddNumberToObject(o, k, s[q]);
+                    if (!isnan(s[q])) cJSON_AddNumberToObject(o, k, s[q]);
                 }
             cJSON_AddItemToArray(summary, o);
         }
