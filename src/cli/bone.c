@@ -28,9 +28,10 @@ static const command commands[] = {
     {"unmerge", cmd_unmerge, "take an adapter back out of a merged model"},
     {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
     {"convert", cmd_convert, "llama2.c checkpoint + tokenizer.bin, or an RWKV-6 .pth, to an HF model directory"},
-    {"eval", cmd_eval, "zero-shot GSM8K accuracy (greedy, answer extraction)"},
+    {"eval", cmd_eval, "zero-shot GSM8K, MATH, HumanEval (sandboxed) and arithmetic accuracy"},
     {"inspect", cmd_inspect, "summarise a model, adapter, safetensors file or data set"},
     {"bench", cmd_bench, "time warm training steps per method; ratios, GFLOP/s, peak RSS"},
+    {"compare", cmd_compare, "methods x seeds at equal budget: loss/accuracy table and curves"},
     {NULL, NULL, NULL},
 };
 

@@ -8,8 +8,10 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/eval_common.h"
 #include "cli/samefile.h"
 #include "core/fs.h"
+#include "eval/evalgen.h"
 #include "eval/gsm8k.h"
 #include "io/json.h"
 #include "model/generate.h"
@@ -17,16 +19,20 @@
 
 static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
-    "                  [--max-new N] [--quiet]\n\n"
+    "                  [--max-new N] [--batch N] [--json] [--quiet]\n"
+    "       bone eval math ...       MATH / MATH-500 accuracy (bone eval math --help; also --samples)\n"
+    "       bone eval humaneval ...  HumanEval pass@k in a sandbox (bone eval humaneval --help)\n"
+    "       bone eval arith ...      the seeded arithmetic word problems (bone eval arith --help)\n\n"
     "Zero-shot GSM8K: each question goes into the Alpaca prompt followed by \" Let's think step by\n"
     "step.\" (docs/FORMATS.md §7.4), the model decodes greedily (BOS added) until EOS, a stop string\n"
-    "(Question, USER, ASSISTANT, Instruction, Response, with or without ':') or --max-new tokens.\n"
+    "(Question, USER, ASSISTANT, Instruction, Response, with or without ':') or --max-new tokens;\n"
+    "--batch prompts are decoded together (the same text as one at a time).\n"
     "The answer is taken after the last \"The answer is: \" (MetaMath; fractions evaluated, rounded),\n"
     "else after the first \"#### \", else the last number; commas, '$', a trailing '.' and zero\n"
     "fractions are normalised and integers compared exactly. Data: JSONL with question/answer\n"
     "(or MetaMath's query/response); the gold is the text after the last \"#### \".\n"
     "Prints the accuracy; --out writes one JSON line per example (index, line, prompt, output,\n"
-    "extracted, how, gold, correct).\n\n"
+    "extracted, how, gold, correct); --json ends with {\"task\", \"samples\", \"correct\", \"accuracy\"}.\n\n"
     "example (add --adapter runs/bone/adapter to score a `bone train` run):\n"
     "  bone eval gsm8k --model models/default --data data/gsm8k/test.jsonl --limit 5 --max-new 128 "
     "--out gsm8k-5.jsonl";
@@ -104,8 +110,12 @@ static const char *how_name(bone_gsm_how h) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *outp = NULL, *tokp = NULL;
-    int64_t limit = 0, max_new = 512;
-    int quiet = 0;
+    int64_t limit = 0, max_new = 512, batch = 16;
+    int quiet = 0, json = 0;
+    /* the other tasks have their own options: the task comes first (`bone eval math --help`) */
+    if (argc >= 2 && !strcmp(argv[1], "math")) return cmd_eval_math(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "humaneval")) return cmd_eval_humaneval(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "arith")) return cmd_eval_arith(argc - 1, argv + 1);
     bone_opt opts[] = {
         {"model", OPT_STR, &model, "model directory (required)", 0},
         {"data", OPT_STR, &data, "GSM8K JSONL: question/answer or query/response (required)", 0},
@@ -114,6 +124,8 @@ int cmd_eval(int argc, char **argv) {
         {"limit", OPT_INT, &limit, "evaluate the first N examples only", 0},
         {"out", OPT_STR, &outp, "per-example JSONL (written atomically at the end)", 0},
         {"max-new", OPT_INT, &max_new, "maximum new tokens per answer (default 512)", 0},
+        {"batch", OPT_INT, &batch, "prompts decoded together (default 16)", 0},
+        {"json", OPT_FLAG, &json, "end with one JSON line of the results", 0},
         {"quiet", OPT_FLAG, &quiet, "no per-example progress on stderr", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -122,10 +134,13 @@ int cmd_eval(int argc, char **argv) {
     int r = bone_args_parse("eval", USAGE, opts, argc, argv, pos, 1, &npos);
     if (r) return r < 0 ? 0 : r;
     if (npos < 1) return bone_usage_error("eval", "missing the task (gsm8k)");
-    if (strcmp(pos[0], "gsm8k")) return bone_usage_error("eval", "unknown task \"%s\" (supported: gsm8k)", pos[0]);
+    if (strcmp(pos[0], "gsm8k"))
+        return bone_usage_error("eval", "unknown task \"%s\" (supported: gsm8k, math, humaneval, arith; the task "
+                                        "comes first)", pos[0]);
     if (!model || !data) return bone_usage_error("eval", "--model and --data are required");
     if (bone_opt_seen(opts, "limit") && limit <= 0) return bone_usage_error("eval", "--limit must be positive");
     if (max_new <= 0) return bone_usage_error("eval", "--max-new must be positive");
+    if (batch <= 0) return bone_usage_error("eval", "--batch must be positive");
     if (outp && bone_same_file(outp, data))
         return bone_usage_error("eval", "--out %s is the same file as --data %s: the results would replace the data "
                                         "set; choose another --out", outp, data);
@@ -143,6 +158,7 @@ int cmd_eval(int argc, char **argv) {
     int rc = BONE_EXIT_RUNTIME, have_model = 0, afile_open = 0;
     bone_tokenizer *tok = NULL;
     bone_afile af;
+    char **prompts = NULL, **texts = NULL;
     if (bone_model_load(model, &m, &e)) goto fail;
     have_model = 1;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
@@ -163,14 +179,18 @@ int cmd_eval(int argc, char **argv) {
     o.stop = BONE_GSM8K_STOP;
     o.add_special = 1;
     int64_t correct = 0;
+    prompts = xmalloc((size_t)n * sizeof *prompts);
+    texts = xcalloc((size_t)n, sizeof *texts);
+    for (int64_t i = 0; i < n; i++) prompts[i] = bone_gsm8k_prompt(items[i].question);
+    bone_evalgen g = {batch, quiet, "eval gsm8k"};
+    if (bone_eval_generate(&m, tok, &g, prompts, n, &o, NULL, texts, NULL, &e)) {
+        bone_wrap(&e, "%s", data);
+        free(texts);
+        texts = NULL;
+        goto fail;
+    }
     for (int64_t i = 0; i < n; i++) {
-        char *prompt = bone_gsm8k_prompt(items[i].question);
-        char *text = NULL;
-        if (bone_generate(&m, tok, prompt, &o, NULL, NULL, &text, NULL, &e)) {
-            bone_wrap(&e, "%s:%lld", data, (long long)items[i].line);
-            free(prompt);
-            goto fail;
-        }
+        char *prompt = prompts[i], *text = texts[i];
         bone_gsm_answer pred;
         bone_gsm8k_extract(text, &pred);
         int ok = bone_gsm8k_equal(pred.value, items[i].gold.value);
@@ -196,8 +216,6 @@ int cmd_eval(int argc, char **argv) {
             wrc = bone_afile_write(&af, s, strlen(s), &e) || bone_afile_write(&af, "\n", 1, &e);
             free(s);
         }
-        free(text);
-        free(prompt);
         if (wrc) goto fail;
     }
     if (afile_open) {
@@ -206,6 +224,9 @@ int cmd_eval(int argc, char **argv) {
     }
     printf("gsm8k: %lld/%lld correct, accuracy %.4f\n", (long long)correct, (long long)n, (double)correct / (double)n);
     if (outp) printf("wrote %s\n", outp);
+    if (json)
+        printf("{\"task\": \"gsm8k\", \"samples\": %lld, \"correct\": %lld, \"accuracy\": %.9g}\n", (long long)n,
+               (long long)correct, (double)correct / (double)n);
     rc = 0;
     goto done;
 fail:
@@ -215,6 +236,10 @@ done:
     bone_tokenizer_free(tok);
     bone_params_free(&P);
     if (have_model) bone_model_free(&m);
+    for (int64_t i = 0; prompts && i < n; i++) free(prompts[i]);
+    for (int64_t i = 0; texts && i < n; i++) free(texts[i]);
+    free(prompts);
+    free(texts);
     for (int64_t i = 0; i < n; i++) free(items[i].question);
     free(items);
     return rc;
