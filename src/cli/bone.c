@@ -31,6 +31,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "zero-shot GSM8K accuracy (greedy, answer extraction)"},
     {"inspect", cmd_inspect, "summarise a model, adapter, safetensors file or data set"},
     {"bench", cmd_bench, "time warm training steps per method; ratios, GFLOP/s, peak RSS"},
+    {"export", cmd_export, "a model or adapter for other tools (GGUF for llama.cpp and ollama)"},
     {NULL, NULL, NULL},
 };
 
