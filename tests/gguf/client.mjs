@@ -1,6 +1,6 @@
 // client.mjs — the real llama.cpp side of tests/gguf: loads GGUF files with node-llama-cpp (its
 // prebuilt llama.cpp, CPU, 1 thread) and answers a job given as JSON on argv[3]:
-//   {"runs": [{"name": N, "model": FILE, "lora": FILE|null}, ...],
+//   {"runs": [{"name": N, "model": FILE, "lora": FILE|null, "max_new": N (optional)}, ...],
 //    "prompts": [[ids], ...], "max_new": N, "strings": ["text", ...]}
 // printing one JSON object {N: result, ...}, a result being {"gen": ["continuation", ...],
 // "gen_ids": [[ids], ...], "tok": [[ids], ...] (specials parsed, as HF encode), "gaps": [[top-1
@@ -24,6 +24,7 @@ for (const run of job.runs) {
     const ctx = await model.createContext(ctxOpts);
     const out = { gen: [], gen_ids: [], texts: [], tok: [], gap: [], gaps: [] };
 
+    const maxNew = run.max_new ?? job.max_new;
     for (const prompt of job.prompts || []) {
         // greedy by hand: llama.cpp's full distribution at each step (temperature 1, no
         // truncation), its argmax fed back as the next token, so each step's top-2 logit gap
@@ -40,9 +41,9 @@ for (const run of job.runs) {
                 else if (p > p2) p2 = p;
             }
             gaps.push(Math.log(p1 / p2));
-            if (model.isEogToken(best) || ids.length >= job.max_new) break;
+            if (model.isEogToken(best) || ids.length >= maxNew) break;
             ids.push(best);
-            if (ids.length >= job.max_new) break;
+            if (ids.length >= maxNew) break;
             r = await it.next(best);
         }
         await it.return();
