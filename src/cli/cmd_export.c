@@ -106,6 +106,9 @@ static const export_format FORMATS[] = {
 static void usage(FILE *f) {
     fprintf(f, "usage: bone export FORMAT [options]   (bone export FORMAT --help for details)\n\nformats:\n");
     for (const export_format *x = FORMATS; x->name; x++) fprintf(f, "  %-10s %s\n", x->name, x->summary);
+    fprintf(f, "\nexample:\n"
+               "  bone export gguf --model models/default --out default.gguf --type q8_0\n"
+               "  bone inspect default.gguf\n");
 }
 
 int cmd_export(int argc, char **argv) {
