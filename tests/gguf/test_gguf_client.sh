@@ -6,8 +6,9 @@
 # biases made non-zero by one full fine-tuning step):
 #   - the model merged with a briefly trained bone-col adapter, exported as f32: llama.cpp's
 #     greedy continuation of three prompts (32 tokens) equals `bone generate --adapter`'s, text
-#     for text; as q8_0: the first token agrees (the prompts' top-2 logit gap in llama.cpp is
-#     checked to be no near-tie, so agreement is expected, not luck);
+#     for text (or parts at a step where llama.cpp's own top-2 logit gap is a near-tie < 0.02,
+#     which is rounding); as q8_0: the first token agrees wherever the f32 top-2 gap is >= 0.25
+#     (q8_0 moves these small models' logits by up to ~0.1; at least one prompt per case);
 #   - llama.cpp's tokenizer gives `bone tokenize`'s ids on a set of strings;
 #   - the metadata read back (eps, freq_base, head counts, sizes) equals config.json;
 #   - a lora adapter exported with gguf-lora and applied by llama.cpp to the f32 base gives
@@ -158,14 +159,22 @@ function agree(run, i, bone0) {
             `(${near < 0.02 ? "a near-tie: rounding" : "no near-tie: a real difference"}): bone ` +
             `${JSON.stringify(bone.slice(0, 160))} llama.cpp ${JSON.stringify(g.slice(0, 160))}`];
 }
-const changed = {};
+const changed = {}, Q8_GAP = 0.25;
+let q8checked = 0;
 for (let i = 0; i < n; i++) {
     const v0 = adapters.length ? "bone" : "base", b = gen(v0, i);
     let [good, how] = agree(m32, i, b);
     say(good, `prompt ${i}: llama.cpp f32 ${adapters.length ? "merged bone-col" : "model"} vs bone generate: ${how}` +
         (how === "equal" ? ` ${JSON.stringify(b.slice(0, 60))}` : ""));
-    say(m32.gen_ids[i].length > 0 && mq8.gen_ids[i][0] === m32.gen_ids[i][0],
-        `prompt ${i}: q8_0 first token ${mq8.gen_ids[i][0]} == f32's ${m32.gen_ids[i][0]}`);
+    // q8_0's rounding moves these small random models' logits by up to ~0.1: its first token is
+    // compared where the f32 top-2 gap is wider than that (at least one prompt per case)
+    if (m32.gap[i] >= Q8_GAP) {
+        q8checked++;
+        say(m32.gen_ids[i].length > 0 && mq8.gen_ids[i][0] === m32.gen_ids[i][0],
+            `prompt ${i}: q8_0 first token ${mq8.gen_ids[i][0]} == f32's ${m32.gen_ids[i][0]} (top-2 gap ${m32.gap[i].toFixed(3)})`);
+    } else {
+        console.log(`note prompt ${i}: q8_0 first token not compared: f32 top-2 gap ${m32.gap[i].toFixed(3)} < ${Q8_GAP}`);
+    }
     say(m32.gap[i] > 0.05, `prompt ${i}: top-2 logit gap ${m32.gap[i].toFixed(3)} in llama.cpp is no near-tie (> 0.05)`);
     for (const v of adapters) {
         const t = gen(v, i);
@@ -175,6 +184,7 @@ for (let i = 0; i < n; i++) {
         say(good, `prompt ${i}: llama.cpp f32 base + GGUF adapter (${v}) vs bone generate --adapter: ${how}`);
     }
 }
+say(q8checked > 0, `q8_0's first token compared on ${q8checked} of ${n} prompts`);
 for (const v of adapters)
     say(changed[v] > 0, `the ${v} adapter changes ${changed[v]} of ${n} continuations (so a missing adapter would show)`);
 strings.forEach((s0, j) => {
@@ -205,6 +215,7 @@ JS
 while IFS= read -r line; do
     case $line in
     "ok   "*) ok "${line#ok   }" ;;
+    "note "*) echo "$line" ;;
     "FAIL "*) bad "${line#FAIL }" ;;
     *) bad "checker: $line" ;;
     esac

@@ -36,7 +36,7 @@ for m in llama qwen2; do
         if "$PY" "$SRC/tests/gguf/ref_gguf.py" model "$M" "$W/$m-$t.gguf" $t >"$W/ref" 2>&1; then ok "$(sed "s/^ok //" "$W/ref")"
         else bad "$m $t: $(tail -c 600 "$W/ref")"; fi
     done
-    for method in lora bone-free; do
+    for method in lora bone-free pissa; do
         run_ok "train $m $method" "$BONE" train --model "$M" --method $method --block 16 --rank 4 --out "$W/$m-$method" \
             --steps 2 --data "$W/ids.jsonl" --batch 4 --lr 1e-2 --quiet || continue
         run_ok "export $m $method" "$BONE" export gguf-lora --model "$M" --adapter "$W/$m-$method/adapter" \
