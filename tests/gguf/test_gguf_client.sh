@@ -16,6 +16,8 @@
 #   - (llama) a bone-free adapter exported with gguf-lora as its exact LoRA form does the same.
 # Every adapter is checked to change the base model's continuations (else the comparisons could
 # not see a missing merge or a missing adapter).
+# CASE = llama3: a one-layer Llama with Llama-3's tokenizer (pre-tokenizer llama-bpe, BOS added,
+# 128256 tokens; from the tokfiles fixture), base model only, one prompt, 8-token continuation.
 # CASE = spm: a tiny Llama with Mistral's SentencePiece-style tokenizer (tokenizer.ggml.model
 # "llama", scores, byte tokens, BOS added; from the tokfiles fixture): the base model only
 # (tokenization, continuations, metadata), no adapters.
@@ -80,11 +82,26 @@ JSON
     M=$W/spm
     PROMPTS=("The man said" "Natalia sold clips" "Once upon a time")
     ;;
+llama3)
+    [ -f "$TOKC/llama3/tokenizer.json" ] || { bad "missing fixture $TOKC/llama3 (run scripts/fetch-tokenizers.sh)"; t_fatal; }
+    cat >"$W/l3.json" <<'JSON'
+{"model_type": "llama", "vocab_size": 128256, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+ "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
+ "rope_theta": 500000.0, "tie_word_embeddings": true, "initializer_range": 0.5, "bos_token_id": 128000,
+ "eos_token_id": 128001}
+JSON
+    run_ok "init llama3" "$BONE" init --config "$W/l3.json" --out "$W/l3" --seed 3 || t_fatal
+    cp "$TOKC/llama3/tokenizer.json" "$TOKC/llama3/tokenizer_config.json" "$W/l3/"
+    M=$W/l3
+    PROMPTS=("Natalia sold clips") # one: every step of a 128256-token distribution costs node time
+    MAXNEW=8
+    ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
+MAXNEW=${MAXNEW:-32}
 ADAPTERS=(bone lora)
 [ "$CASE" = llama ] && ADAPTERS+=(bfree)
-[ "$CASE" = spm ] && ADAPTERS=()
+[ "$CASE" = spm ] || [ "$CASE" = llama3 ] && ADAPTERS=()
 
 MERGED=()
 if [ ${#ADAPTERS[@]} -gt 0 ]; then
@@ -111,13 +128,13 @@ for p in "${PROMPTS[@]}"; do
     for v in base "${ADAPTERS[@]}"; do
         ad=()
         [ $v = base ] || ad=(--adapter "$W/$v/adapter")
-        "$BONE" generate --model "$M" "${ad[@]}" --prompt "$p" --max-new 32 >"$W/gen-$v-$n.txt" 2>"$W/err" \
+        "$BONE" generate --model "$M" "${ad[@]}" --prompt "$p" --max-new $MAXNEW >"$W/gen-$v-$n.txt" 2>"$W/err" \
             || { bad "bone generate $v \"$p\": $(head -c 300 "$W/err")"; t_fatal; }
     done
     n=$((n + 1))
 done
 STRINGS=("Hello world" "it's 2026: naïve café, ünïcödé 12345" ".\n" "  two  spaces\n\nand tabs\t\tend"
-         "Natalia sold 48/2 = <<48/2=24>>24 clips." "I'm sure they'll've DONE it" "日本語のテキスト" "a<|endoftext|>b")
+         "Natalia sold 48/2 = <<48/2=24>>24 clips." "I'm sure they'll've DONE it" "日本語のテキスト" "a<|endoftext|>b" "<|begin_of_text|>x<|eot_id|>")
 slist=""
 for s in "${STRINGS[@]}"; do slist="$slist${slist:+,}$(node -e 'process.stdout.write(JSON.stringify(process.argv[1].replace(/\\n/g,"\n").replace(/\\t/g,"\t")))' "$s")"; done
 
@@ -129,7 +146,7 @@ for v in "${ADAPTERS[@]}"; do
     runs="$runs,{\"name\":\"$v\",\"model\":\"$W/b32.gguf\",\"lora\":\"$W/$v.gguf\"}"
 done
 timeout -k 5 240 node "$SRC/tests/gguf/client.mjs" "$NL" \
-    "{\"runs\":[$runs],\"prompts\":[$plist],\"max_new\":32,\"strings\":[$slist]}" >"$W/client.json" 2>"$W/client.err"
+    "{\"runs\":[$runs],\"prompts\":[$plist],\"max_new\":$MAXNEW,\"strings\":[$slist]}" >"$W/client.json" 2>"$W/client.err"
 rc=$?
 [ $rc -eq 0 ] && [ -s "$W/client.json" ] || { bad "llama.cpp client: exit $rc: $(head -c 600 "$W/client.err")"; t_fatal; }
 
@@ -204,7 +221,10 @@ const want = {
     [`${a}.attention.key_length`]: hd, "tokenizer.ggml.eos_token_id": cfg.eos_token_id,
     "tokenizer.ggml.add_eos_token": false,
 };
-if (kase === "spm") Object.assign(want, { "tokenizer.ggml.model": "llama", "tokenizer.ggml.add_bos_token": true,
+// (this Llama-3 tokenizer.json's post-processor is ByteLevel alone: HF adds no BOS, so neither may llama.cpp)
+if (kase === "llama3") Object.assign(want, { "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "llama-bpe",
+                                             "tokenizer.ggml.add_bos_token": false, "tokenizer.ggml.bos_token_id": 128000 });
+else if (kase === "spm") Object.assign(want, { "tokenizer.ggml.model": "llama", "tokenizer.ggml.add_bos_token": true,
                                           "tokenizer.ggml.bos_token_id": 1, "tokenizer.ggml.add_space_prefix": true });
 else Object.assign(want, { "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2",
                            "tokenizer.ggml.add_bos_token": false });
