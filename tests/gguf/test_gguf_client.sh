@@ -18,6 +18,7 @@
 # not see a missing merge or a missing adapter).
 # CASE = llama3: a one-layer Llama with Llama-3's tokenizer (pre-tokenizer llama-bpe, BOS added,
 # 128256 tokens; from the tokfiles fixture), base model only, one prompt, 8-token continuation.
+# CASE = rope3: a tiny Llama with llama3 rope_scaling (rope_freqs.weight), one long prompt.
 # CASE = spm: a tiny Llama with Mistral's SentencePiece-style tokenizer (tokenizer.ggml.model
 # "llama", scores, byte tokens, BOS added; from the tokfiles fixture): the base model only
 # (tokenization, continuations, metadata), no adapters.
@@ -96,12 +97,27 @@ JSON
     PROMPTS=("Natalia sold clips") # one: every step of a 128256-token distribution costs node time
     MAXNEW=8
     ;;
+rope3)
+    # Llama-3.1-style rope_scaling: exported as the rope_freqs.weight tensor llama.cpp divides
+    # the frequencies by; original_max_position_embeddings 16 so that most frequencies change
+    cat >"$W/r3.json" <<'JSON'
+{"model_type": "llama", "vocab_size": 4096, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+ "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
+ "rope_theta": 10000.0, "tie_word_embeddings": false, "initializer_range": 0.3, "eos_token_id": 4095,
+ "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                  "original_max_position_embeddings": 16}}
+JSON
+    run_ok "init rope3" "$BONE" init --config "$W/r3.json" --out "$W/r3" --seed 3 || t_fatal
+    cp "$SRC/models/default/tokenizer.json" "$SRC/models/default/tokenizer_config.json" "$W/r3/"
+    M=$W/r3
+    PROMPTS=("The man said that the LORD had spoken unto Moses and Aaron in the land of Egypt, saying")
+    ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 MAXNEW=${MAXNEW:-32}
 ADAPTERS=(bone lora)
 [ "$CASE" = llama ] && ADAPTERS+=(bfree)
-[ "$CASE" = spm ] || [ "$CASE" = llama3 ] && ADAPTERS=()
+case $CASE in spm | llama3 | rope3) ADAPTERS=() ;; esac
 
 MERGED=()
 if [ ${#ADAPTERS[@]} -gt 0 ]; then
