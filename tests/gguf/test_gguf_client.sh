@@ -245,6 +245,9 @@ else if (kase === "spm") Object.assign(want, { "tokenizer.ggml.model": "llama", 
 else Object.assign(want, { "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2",
                            "tokenizer.ggml.add_bos_token": false });
 for (const [k, v] of Object.entries(want)) say(m[k] === v, `metadata ${k} = ${m[k]} (config: ${v})`);
+const tc = JSON.parse(fs.readFileSync(`${mdir}/tokenizer_config.json`, "utf8"));
+if (typeof tc.chat_template === "string")
+    say(m["tokenizer.chat_template"] === tc.chat_template, `tokenizer.chat_template is tokenizer_config.json's (${tc.chat_template.length} chars)`);
 say(m["tokenizer.ggml.tokens"]?.length === cfg.vocab_size, `tokenizer.ggml.tokens has vocab_size = ${cfg.vocab_size} entries`);
 JS
 [ -s "$W/checks.txt" ] || bad "the node checks printed nothing"
