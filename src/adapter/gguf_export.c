@@ -89,8 +89,8 @@ static int tokenizer_kind(const cJSON *tj, const char *path, const char **model,
     int n = 0;
     if (pt && !cJSON_IsNull(pt)) {
         if (!strcmp(jtype(pt), "Sequence")) {
-            for (const cJSON *x = cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")->child; x && n < 8; x = x->next)
-                list[n++] = x;
+            const cJSON *seq = cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers");
+            for (const cJSON *x = cJSON_IsArray(seq) ? seq->child : NULL; x && n < 8; x = x->next) list[n++] = x;
         } else {
             list[n++] = pt;
         }
@@ -312,7 +312,6 @@ static int add_t(bone_gguf_w *w, const char *name, uint32_t type, int64_t ne0, i
     t.ne[1] = ne1 ? ne1 : 1;
     t.src = src;
     t.src_dtype = dt;
-    t.round_dtype = BONE_F32;
     t.perm_heads = perm;
     t.owned = owned;
     if (bone_gguf_w_tensor(w, &t, e)) {

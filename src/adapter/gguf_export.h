@@ -19,7 +19,10 @@ typedef struct bone_gguf_export_info {
 int bone_gguf_type_parse(const char *s, uint32_t *type);
 
 /* model_dir (+ adapter_dir, may be NULL) → a GGUF model at out with 2-D weights of `type`
- * (1-D tensors always F32, as llama.cpp's converter). Refuses a tokenizer whose pre-tokenizer
+ * (1-D tensors always F32, as llama.cpp's converter). The adapter is merged by `bone merge`'s
+ * code (bone_adapter_merge_load); the merged weights stay fp32 until they are encoded as `type`
+ * (`bone merge` rounds them to the base's stored dtype for its safetensors; an f32 export keeps
+ * what that rounding would lose). Refuses a tokenizer whose pre-tokenizer
  * matches none llama.cpp knows, naming what it found. */
 int bone_export_gguf(const char *model_dir, const char *adapter_dir, const char *out, uint32_t type,
                      bone_gguf_export_info *info, bone_err *e);

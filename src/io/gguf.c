@@ -215,11 +215,6 @@ static int write_tensor_data(bone_afile *a, const bone_gguf_wt *t, float *row, u
     for (int64_t r = 0; r < rows && n0 > 0; r++) {
         const int64_t s = perm_row(r, rows, t->perm_heads);
         bone_to_f32(row, (const uint8_t *)t->src + (size_t)s * (size_t)n0 * es, t->src_dtype, (size_t)n0);
-        if (t->round_dtype != BONE_F32 && t->round_dtype != t->src_dtype)
-            for (int64_t k = 0; k < n0; k++) {
-                uint16_t h = t->round_dtype == BONE_BF16 ? bone_f32_to_bf16(row[k]) : bone_f32_to_f16(row[k]);
-                row[k] = t->round_dtype == BONE_BF16 ? bone_bf16_to_f32(h) : bone_f16_to_f32(h);
-            }
         if (t->type == GGML_F32) {
             memcpy(enc, row, (size_t)n0 * 4);
         } else if (t->type == GGML_Q8_0) {

@@ -33,9 +33,8 @@ const char *bone_gguf_kv_type_name(uint32_t t);
 /* ---- writer ---- */
 typedef struct bone_gguf_w bone_gguf_w;
 
-/* One tensor to write. The source is `src` (src_dtype, row-major, PyTorch shape = ne reversed);
- * each value is first rounded through `round_dtype` (what `bone merge` would store; BONE_F32 =
- * no rounding), then encoded as `type`. perm_heads > 0 writes the rows in llama.cpp's Q/K order
+/* One tensor to write. The source is `src` (src_dtype, row-major, PyTorch shape = ne reversed),
+ * each value encoded as `type`. perm_heads > 0 writes the rows in llama.cpp's Q/K order
  * for that many heads (docs/GGUF.md §3.6: output row h·hd + 2i + j = input row h·hd + j·hd/2 + i).
  * The source must stay valid until bone_gguf_w_write returns; `owned` (may be NULL) is freed
  * with the writer. */
@@ -46,7 +45,6 @@ typedef struct bone_gguf_wt {
     int64_t ne[BONE_GGUF_MAX_DIMS];  /* GGUF order: ne[0] is the fastest-varying dimension */
     const void *src;
     bone_dtype src_dtype;
-    bone_dtype round_dtype;
     int64_t perm_heads;
     void *owned;
 } bone_gguf_wt;
