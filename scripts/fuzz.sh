@@ -53,7 +53,7 @@ run_one() { # name → 0 when clean
     fi
     # 2. fuzz from the seeds (new inputs go to a scratch corpus, never into the committed one)
     local dict=()
-    case $t in llama2c_model|pth|rwkv_vocab) ;; *) dict=(-dict="$SRC/tests/fuzz/json.dict") ;; esac
+    case $t in llama2c_model|pth|rwkv_vocab|gguf) ;; *) dict=(-dict="$SRC/tests/fuzz/json.dict") ;; esac
     if ! "$bin" "${FLAGS[@]}" "${dict[@]}" -max_total_time="$SECONDS_EACH" -artifact_prefix="$OUT/artifacts/$t/" \
         "$OUT/work/$t" "$corpus" >>"$log" 2>&1; then
         echo "FAIL $t: finding in $OUT/artifacts/$t/ (log $log):"

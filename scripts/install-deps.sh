@@ -7,7 +7,8 @@
 #   scripts/install-deps.sh test    build + what the test suite needs (`make test`, `make asan`,
 #          `make fuzz`): python3-torch + numpy (the PyTorch oracle), nodejs + npm (tokenizer
 #          fixtures and the @huggingface/tokenizers oracle), clang + libclang-rt (sanitizers,
-#          fuzzing). python3-torch alone pulls in ~150 packages (OpenCV, GDAL, Qt5...).
+#          fuzzing), and node-llama-cpp from npm into .deps/ (scripts/install-node-llama.sh:
+#          tests/gguf's real llama.cpp). python3-torch alone pulls in ~150 packages (OpenCV, GDAL, Qt5...).
 #   scripts/install-deps.sh bench   build + libtcmalloc-minimal4 (bench/bench.sh's PyTorch peer)
 #   scripts/install-deps.sh [all]   all of the above (no argument: all, as CI calls it)
 set -euo pipefail
@@ -35,8 +36,17 @@ done
 if [ "$SET" = test ] || [ "$SET" = all ]; then
     command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 fi
+# test set: node-llama-cpp (the real llama.cpp client of tests/gguf) into the git-ignored
+# .deps/ of this checkout; a failure (no npm registry) only warns: those tests then SKIP loudly
+node_llama() {
+    if [ "$SET" = test ] || [ "$SET" = all ]; then
+        bash "$(dirname "$0")/install-node-llama.sh" ||
+            echo "install-deps: WARNING: node-llama-cpp not installed; tests/gguf's llama.cpp checks will be skipped" >&2
+    fi
+}
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps ($SET): all packages present"
+    node_llama
     exit 0
 fi
 echo "install-deps ($SET): installing ${missing[*]}"
@@ -45,3 +55,4 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+node_llama

@@ -118,6 +118,13 @@ int bone_adapter_unmerge(bone_model *m, bone_err *e);
  * unmerges (unmerge = 1), writes out_dir (config.json + model.safetensors in the stored
  * dtype of the input, tokenizer/generation files copied if present). *n_linears (may be
  * NULL) receives the number of adapted linears. */
+/* The in-memory half of merge_dir (also used by `bone export gguf`): loads model_dir, reads
+ * adapter_dir (NULL: no adapter, the model as stored) and merges (or unmerges) it into fp32
+ * copies of the adapted weights. *stored (may be NULL) receives the dtype the model is stored
+ * in, which `bone merge` writes (so an export rounds through it to match). On success the
+ * caller frees m and P; on failure both are freed. */
+int bone_adapter_merge_load(const char *model_dir, const char *adapter_dir, int unmerge, bone_model *m,
+                            bone_params *P, bone_dtype *stored, int64_t *n_linears, bone_err *e);
 int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
                            int64_t *n_linears, bone_err *e);
 /* Trainable parameters for the spec from the config's shapes alone (full: all model

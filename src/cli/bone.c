@@ -32,6 +32,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "summarise a model, adapter, safetensors file or data set"},
     {"bench", cmd_bench, "time warm training steps per method; ratios, GFLOP/s, peak RSS"},
     {"compare", cmd_compare, "methods x seeds at equal budget: loss/accuracy table and curves"},
+    {"export", cmd_export, "a model or adapter for other tools (GGUF for llama.cpp and ollama)"},
     {NULL, NULL, NULL},
 };
 

@@ -10,6 +10,7 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "cli/inspect_gguf.h"
 #include "core/fs.h"
 #include "data/dataset.h"
 #include "io/json.h"
@@ -27,6 +28,7 @@ static const char *USAGE =
     "  an adapter directory (adapter_config.json): PEFT type, bone variant, targets, r / block,\n"
     "    tensors, trainable parameters, which PEFT versions can load it;\n"
     "  a .safetensors file: every tensor (name, dtype, shape) and the __metadata__;\n"
+    "  a .gguf file (llama.cpp's format): architecture, metadata, tensor table (strictly checked);\n"
     "  a data set (JSONL / JSON): examples, length and label-token statistics. Text formats\n"
     "    (GSM8K, MetaMathQA, Alpaca, chat) are tokenized with --tokenizer (a model directory).\n"
     "--json prints one JSON object instead of text.\n\n"
@@ -397,6 +399,7 @@ int cmd_inspect(int argc, char **argv) {
     } else {
         size_t n = strlen(path);
         if (n >= 12 && !strcmp(path + n - 12, ".safetensors")) rc = inspect_safetensors(path, o, &e);
+        else if ((n >= 5 && !strcmp(path + n - 5, ".gguf")) || inspect_is_gguf(path)) rc = inspect_gguf(path, o, &e);
         else rc = inspect_data(path, tokp, format, tmpl, o, &e);
     }
     if (rc) {

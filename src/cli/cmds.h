@@ -20,4 +20,5 @@ int cmd_plot(int argc, char **argv);
 int cmd_convert_rwkv_pth(int argc, char **argv);
 int cmd_export_rwkv(int argc, char **argv, const char *what);
 int cmd_compare(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 #endif

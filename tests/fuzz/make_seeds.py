@@ -253,4 +253,47 @@ put("adapter", "bone_grid", json.dumps(dict(miss, bone_variant="grid", bone_grid
 free = {"peft_type": "BONE", "r": 8, "init_weights": True}
 put("adapter", "bone_free", json.dumps(free).encode() + b"\0" + safetensors(
     [(P % (0, "self_attn.k_proj.bone_block"), "F32", [8, 8], f32([0.1] * 64))]))
+# ---- gguf: whole GGUF v3 files (docs/GGUF.md §3.1): scalars, strings, arrays, the alignment key,
+# F32 / F16 / BF16 / Q8_0 tensors with aligned offsets
+def gguf(kvs, tensors, align=32):
+    """kvs: list of (key, type id, value); ARRAY values are (element type, [values]).
+    tensors: list of (name, [ne...], ggml type, raw bytes)"""
+    sfmt = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<B", 10: "<Q", 11: "<q", 12: "<d"}
+    def gs(x):
+        x = x.encode() if isinstance(x, str) else x
+        return struct.pack("<Q", len(x)) + x
+    def val(t, v):
+        if t == 8:
+            return gs(v)
+        if t == 9:
+            return struct.pack("<IQ", v[0], len(v[1])) + b"".join(val(v[0], e) for e in v[1])
+        return struct.pack(sfmt[t], v)
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    for k, t, v in kvs:
+        out += gs(k) + struct.pack("<I", t) + val(t, v)
+    off, data = 0, b""
+    for name, ne, t, raw in tensors:
+        out += gs(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", n) for n in ne)
+        out += struct.pack("<IQ", t, off)
+        pad = (align - len(raw) % align) % align
+        data += raw + b"\0" * pad
+        off += len(raw) + pad
+    out += b"\0" * ((align - len(out) % align) % align)
+    return out + data
+
+q8 = struct.pack("<e", 0.01) + bytes(range(32))
+put("gguf", "model", gguf(
+    [("general.architecture", 8, "llama"), ("llama.block_count", 4, 1), ("llama.rope.freq_base", 6, 10000.0),
+     ("tokenizer.ggml.add_bos_token", 7, 0), ("tokenizer.ggml.tokens", 9, (8, ["a", "b", "\u0120c"])),
+     ("tokenizer.ggml.token_type", 9, (5, [1, 1, 3])), ("tokenizer.ggml.scores", 9, (6, [0.0, -1.0, -2.0])),
+     ("x.u64", 10, 7), ("x.i8", 1, -3), ("x.f64", 12, 0.5), ("x.u16", 2, 9), ("x.i64", 11, -9)],
+    [("token_embd.weight", [4, 3], 0, f32([0.5] * 12)), ("blk.0.attn_q.weight", [4, 4], 1, b"\x00\x3c" * 16),
+     ("blk.0.attn_k.weight", [4, 2], 30, b"\x80\x3f" * 8), ("blk.0.ffn_up.weight", [32, 2], 8, q8 * 2),
+     ("output_norm.weight", [4], 0, f32([1.0] * 4))]))
+put("gguf", "adapter", gguf(
+    [("general.architecture", 8, "llama"), ("general.type", 8, "adapter"), ("adapter.type", 8, "lora"),
+     ("adapter.lora.alpha", 6, 8.0), ("general.alignment", 4, 64)],
+    [("blk.0.attn_q.weight.lora_a", [4, 2], 0, f32([0.1] * 8)), ("blk.0.attn_q.weight.lora_b", [2, 4], 0, f32([0.2] * 8))],
+    align=64))
+put("gguf", "empty", gguf([], []))
 print("seeds written to", CORPUS)
