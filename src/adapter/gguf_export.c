@@ -47,6 +47,7 @@ static const gguf_arch *arch_of(const bone_config *c) {
     case BONE_ARCH_LLAMA:
     case BONE_ARCH_MISTRAL: return &ARCH_LLAMA; /* llama.cpp's converter writes Mistral as llama */
     case BONE_ARCH_QWEN2: return &ARCH_QWEN2;
+    case BONE_ARCH_RWKV6: return NULL; /* not written yet (GGUF.md §3.7): refused, `bone export rwkv-pth` instead */
     }
     return NULL;
 }
@@ -394,7 +395,8 @@ int bone_export_gguf(const char *model_dir, const char *adapter_dir, const char 
     int rc = -1;
     char name[128];
     if (!A) {
-        bone_fail(e, "%s: architecture %s has no GGUF export", model_dir, bone_arch_name(c->arch));
+        bone_fail(e, "%s: architecture %s has no GGUF export yet (RWKV-6: use `bone export rwkv-pth`)", model_dir,
+                  bone_arch_name(c->arch));
         goto out;
     }
     info->arch = A->name;
@@ -482,7 +484,8 @@ int bone_export_gguf_lora(const char *model_dir, const char *adapter_dir, const 
     const gguf_arch *A = arch_of(c);
     if (bone_adapter_load(&m, adapter_dir, &P, e)) goto out;
     if (!A) {
-        bone_fail(e, "%s: architecture %s has no GGUF export", base, bone_arch_name(c->arch));
+        bone_fail(e, "%s: architecture %s has no GGUF export yet (RWKV-6: use `bone export rwkv-pth`)", base,
+                  bone_arch_name(c->arch));
         goto out;
     }
     info->arch = A->name;
