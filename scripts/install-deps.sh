@@ -2,7 +2,8 @@
 # install-deps.sh — installs the Debian packages bone needs, when they are missing (Debian 12,
 # as root or through sudo). Idempotent: does nothing when all are present.
 #   scripts/install-deps.sh build   to build and run bone (what `make` and `make demo` need):
-#          cmake, gcc, pkg-config, git, OpenBLAS (OpenMP build) + LAPACKE, cJSON, PCRE2, utf8proc
+#          cmake, gcc, pkg-config, git, OpenBLAS (OpenMP build) + LAPACKE, cJSON, PCRE2, utf8proc,
+#          oneDNN (the GEMM backend for --compute bf16; fp32 too)
 #   scripts/install-deps.sh test    build + what the test suite needs (`make test`, `make asan`,
 #          `make fuzz`): python3-torch + numpy (the PyTorch oracle), nodejs + npm (tokenizer
 #          fixtures and the @huggingface/tokenizers oracle), clang + libclang-rt (sanitizers,
@@ -13,7 +14,8 @@ set -euo pipefail
 SET=${1:-all}
 BUILD=(build-essential cmake pkg-config git
        libopenblas0-openmp libopenblas-openmp-dev liblapacke-dev
-       libcjson-dev libpcre2-dev libutf8proc-dev)
+       libcjson-dev libpcre2-dev libutf8proc-dev
+       libdnnl-dev)
 TEST=(python3 python3-torch python3-numpy clang libclang-rt-14-dev)
 BENCH=(python3 python3-torch python3-numpy libtcmalloc-minimal4)
 case $SET in
