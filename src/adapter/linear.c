@@ -1,6 +1,7 @@
 /* linear.c — the choke point for projections (see linear.h): plain frozen/full linears
  * here; adapters dispatch through their ops table. */
 #include "adapter/linear.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
@@ -36,6 +37,18 @@ bone_backend *bone_lin_backend(bone_lin_ctx *c) {
 void bone_lin_set_backend(bone_lin_ctx *c, bone_backend *be) {
     if (c->be != be) bone_backend_free(c->be);
     c->be = be;
+}
+
+int bone_lin_open_compute(bone_lin_ctx *c, const char *compute, const char *who, int quiet, bone_err *e) {
+    bone_backend *be = NULL;
+    if (bone_backend_open(compute, &be, e)) return -1;
+    bone_lin_set_backend(c, be);
+    if (be->kind == BONE_BE_BF16_EMULATED || getenv("BONE_TEST_BACKEND"))
+        fprintf(stderr, "bone %s: WARNING: GEMM backend forced by BONE_TEST_BACKEND=%s: %s\n", who,
+                getenv("BONE_TEST_BACKEND") ? getenv("BONE_TEST_BACKEND") : "", be->desc);
+    else if (!quiet)
+        fprintf(stderr, "bone %s: compute: %s\n", who, be->desc);
+    return 0;
 }
 
 static void drop_packs(bone_linear *L) {

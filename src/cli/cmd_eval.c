@@ -17,7 +17,7 @@
 
 static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
-    "                  [--max-new N] [--quiet]\n\n"
+    "                  [--max-new N] [--compute bf16|fp32|auto] [--quiet]\n\n"
     "Zero-shot GSM8K: each question goes into the Alpaca prompt followed by \" Let's think step by\n"
     "step.\" (docs/FORMATS.md §7.4), the model decodes greedily (BOS added) until EOS, a stop string\n"
     "(Question, USER, ASSISTANT, Instruction, Response, with or without ':') or --max-new tokens.\n"
@@ -103,7 +103,7 @@ static const char *how_name(bone_gsm_how h) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *data = NULL, *outp = NULL, *tokp = NULL;
+    const char *model = NULL, *adapter = NULL, *data = NULL, *outp = NULL, *tokp = NULL, *compute = NULL;
     int64_t limit = 0, max_new = 512;
     int quiet = 0;
     bone_opt opts[] = {
@@ -114,6 +114,7 @@ int cmd_eval(int argc, char **argv) {
         {"limit", OPT_INT, &limit, "evaluate the first N examples only", 0},
         {"out", OPT_STR, &outp, "per-example JSONL (written atomically at the end)", 0},
         {"max-new", OPT_INT, &max_new, "maximum new tokens per answer (default 512)", 0},
+        {"compute", OPT_STR, &compute, "GEMM precision: bf16 (AMX-BF16/AVX512-BF16 via oneDNN) | fp32 | auto (default: bf16 when usable)", 0},
         {"quiet", OPT_FLAG, &quiet, "no per-example progress on stderr", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -146,6 +147,7 @@ int cmd_eval(int argc, char **argv) {
     if (bone_model_load(model, &m, &e)) goto fail;
     have_model = 1;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "eval", quiet, &e)) goto fail;
     /* NaN logits decode to plausible-looking tokens (argmax skips NaN), so a NaN weight would
      * give an accuracy instead of an error (hostile-use B12): one pass over the weights, next
      * to minutes of decoding */

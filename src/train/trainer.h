@@ -33,6 +33,7 @@ typedef struct bone_train_opts {
     int save_error_continue;   /* a failed periodic checkpoint warns and training goes on */
     double mem_limit_mib;      /* refuse when the plan exceeds this (0: MemAvailable) */
     int recompute;             /* --recompute: keep only layer inputs, redo each layer's forward before its backward */
+    const char *compute;       /* --compute bf16 | fp32 | auto (NULL: auto), ops/backend.h */
 } bone_train_opts;
 
 /* Bounds that keep every product of steps, batch, accum and positions inside int64. */
