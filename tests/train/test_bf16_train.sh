@@ -67,4 +67,16 @@ run_ok "lora bf16 again" env BONE_TEST_BACKEND=bf16-emulated "$BONE" train --mod
 if cmp -s <(grep -o '"loss": [^,]*' "$W/lora.bf16-emulated/metrics.jsonl") <(grep -o '"loss": [^,]*' "$W/lora.again/metrics.jsonl"); then
     ok "bf16-emulated training is deterministic for a fixed seed and thread count"
 else bad "bf16-emulated losses differ between two identical runs"; fi
+
+# bad values are errors that say why, never a silent fallback
+expect_rc 1 "unknown --compute" "$BONE" score --model "$W/m" --data "$W/data.jsonl" --compute bogus
+contains "$W/err" "--compute bogus: expected bf16, fp32 or auto" "unknown --compute names the choices"
+expect_rc 1 "unknown BONE_TEST_BACKEND" env BONE_TEST_BACKEND=gpu "$BONE" score --model "$W/m" --data "$W/data.jsonl"
+contains "$W/err" "BONE_TEST_BACKEND=gpu: expected openblas" "unknown BONE_TEST_BACKEND names the choices"
+if [ "$backends" = "bf16-emulated" ]; then
+    expect_rc 1 "--compute bf16 where it cannot run" "$BONE" score --model "$W/m" --data "$W/data.jsonl" --compute bf16
+    contains "$W/err" "--compute bf16 cannot run here:" "--compute bf16 says why it cannot run"
+    run_ok "--compute auto" "$BONE" score --model "$W/m" --data "$W/data.jsonl" --compute auto &&
+        contains "$W/err" "compute: fp32, OpenBLAS" "auto falls to fp32 and says so"
+fi
 t_end
