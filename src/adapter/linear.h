@@ -36,8 +36,9 @@ bone_backend *bone_lin_backend(bone_lin_ctx *c);
  * weights belong to the backend that made them. */
 void bone_lin_set_backend(bone_lin_ctx *c, bone_backend *be);
 /* `--compute bf16|fp32|auto` (NULL = auto) for a command: opens the backend (bone_backend_open),
- * hands it to c and prints "bone WHO: compute: ..." to stderr (unless quiet; the test-only
- * bf16-emulated backend is announced even then). Fails saying why bf16 cannot run. */
+ * hands it to c and prints "bone WHO: compute: ..." to stderr (unless quiet: score, generate
+ * and eval keep stderr clean unless --compute was given; a backend forced by BONE_TEST_BACKEND
+ * is announced even then). Fails saying why bf16 cannot run. */
 int bone_lin_open_compute(bone_lin_ctx *c, const char *compute, const char *who, int quiet, bone_err *e);
 
 struct bone_linear;

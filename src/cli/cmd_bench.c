@@ -419,7 +419,8 @@ int cmd_bench(int argc, char **argv) {
     }
     for (int ci = 0; ci < nc; ci++) {
         memset(&rows[nr + ci], 0, sizeof rows[0]);
-        snprintf(rows[nr + ci].spec, sizeof rows[0].spec, "gemm-ceiling@%.30s", computes[ci]);
+        if (nc > 1 || strcmp(computes[ci], "auto")) snprintf(rows[nr + ci].spec, sizeof rows[0].spec, "gemm-ceiling@%.30s", computes[ci]);
+        else snprintf(rows[nr + ci].spec, sizeof rows[0].spec, "gemm-ceiling");
         row_ci[nr + ci] = ci;
     }
     char blas[256];

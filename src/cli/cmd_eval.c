@@ -147,7 +147,7 @@ int cmd_eval(int argc, char **argv) {
     if (bone_model_load(model, &m, &e)) goto fail;
     have_model = 1;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
-    if (bone_lin_open_compute(&m.lin, compute, "eval", quiet, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "eval", quiet || compute == NULL, &e)) goto fail;
     /* NaN logits decode to plausible-looking tokens (argmax skips NaN), so a NaN weight would
      * give an accuracy instead of an error (hostile-use B12): one pass over the weights, next
      * to minutes of decoding */

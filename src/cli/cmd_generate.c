@@ -76,7 +76,7 @@ int cmd_generate(int argc, char **argv) {
     bone_tokenizer *tok = NULL;
     char *text = NULL;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
-    if (bone_lin_open_compute(&m.lin, compute, "generate", 0, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "generate", compute == NULL, &e)) goto fail;
     tok = bone_tokenizer_load(tokp ? tokp : model, &e);
     if (!tok) goto fail;
     if (bone_generate(&m, tok, prompt, &o, put, NULL, &text, NULL, &e)) goto fail;

@@ -59,7 +59,7 @@ int cmd_score(int argc, char **argv) {
     double loss;
     int64_t tokens;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
-    if (bone_lin_open_compute(&m.lin, compute, "score", 0, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "score", compute == NULL, &e)) goto fail;
     if (bone_dataset_load(&dopts, &d, &e)) goto fail;
     /* every example against the model before any batch runs: file:line, not "batch position 5" (P8) */
     if (bone_dataset_validate(&d, data, m.cfg.max_pos, m.cfg.vocab, model, &e)) goto fail;
