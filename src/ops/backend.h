@@ -70,8 +70,8 @@ typedef struct bone_cpu_bf16 {
 void bone_cpu_bf16_probe(bone_cpu_bf16 *out);
 
 /* Opens the backend for `compute` ("fp32", "bf16", "auto"; NULL = "auto"):
- *   fp32 → oneDNN fp32 where the build has oneDNN and BONE_GEMM=onednn asks for it, else
- *          OpenBLAS (measured faster here on the model's shapes; bench/README.md);
+ *   fp32 → OpenBLAS (oneDNN fp32 measured no faster on AVX2 and its packs cost memory;
+ *          bench/README.md — BONE_TEST_BACKEND=onednn-fp32 selects it for measurement);
  *   bf16 → oneDNN bf16; an error naming why when the CPU or the build cannot run it;
  *   auto → bf16 when it can run, else fp32.
  * The environment variable BONE_TEST_BACKEND=bf16-emulated|onednn-fp32|openblas overrides
