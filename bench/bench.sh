@@ -4,7 +4,10 @@
 # formulas and token batches, as installed and tuned; prints ratios measured in this run.
 # usage: bench/bench.sh [BUILD_DIR]
 #   env: LAYERS (default: the config's 8), STEPS (4), WARMUP (1), ROUNDS (3), PEER_STEPS (3),
-#        SKIP_INSTALLED=1 to skip the untuned PyTorch run, KEEP=DIR to keep the work dir.
+#        SKIP_INSTALLED=1 to skip the untuned PyTorch run, KEEP=DIR to keep the work dir,
+#        COMPUTE=LIST passed to `bone bench --compute` (default auto; e.g. fp32,bf16 on a CPU with
+#        AMX-BF16 / AVX512-BF16), PEER_BF16=1 adds the tuned peer under bf16 autocast (tag
+#        tuned-bf16, in peer.jsonl; summarize.py's tables keep to the fp32 peer).
 # Writes nothing outside a temp dir. Ratios, not absolute times, are the result: the machine
 # is shared; rounds interleave every runner, and the summary (bench/summarize.py) takes
 # medians over rounds and per-round ratios.
@@ -31,14 +34,16 @@ awk -v n="$NB" 'BEGIN { srand(3); for (i = 0; i < n; i++) { s = ""; for (t = 0; 
 "$BONE" init --config "$CFG" --out "$W/f32" --seed 1 >/dev/null
 "$BONE" init --config "$CFG" --out "$W/bf16" --seed 1 --dtype bf16 >/dev/null
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%F' '%H:%M' UTC')"
-COMMON=(--data "$W/data.jsonl" --batch 4 --seq 256 --steps "$STEPS" --warmup "$WARMUP" --rounds 1 --json)
+COMMON=(--data "$W/data.jsonl" --batch 4 --seq 256 --steps "$STEPS" --warmup "$WARMUP" --rounds 1 --json
+        --compute "${COMPUTE:-auto}")
 TC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [ -e "$TC" ] || { echo "note: $TC missing (scripts/install-deps.sh installs it); tuned peer runs without tcmalloc"; TC=""; }
-peer() { # round tag method env...
-    local r=$1 tag=$2 m=$3
+peer() { # round tag method env...   (a tag ending in -bf16 runs under bf16 autocast)
+    local r=$1 tag=$2 m=$3 ac=off
     shift 3
+    case $tag in *-bf16) ac=bf16 ;; esac
     env "$@" OMP_NUM_THREADS=2 "$PY" bench/peers/torch_peer.py --model "$W/f32" --data "$W/data.jsonl" --method "$m" \
-        --steps "$PEER_STEPS" --warmup 1 --threads 2 | sed "s/^{/{\"round\": $r, \"tag\": \"$tag\", /" >>"$W/peer.jsonl"
+        --steps "$PEER_STEPS" --warmup 1 --threads 2 --autocast "$ac" | sed "s/^{/{\"round\": $r, \"tag\": \"$tag\", /" >>"$W/peer.jsonl"
 }
 : >"$W/peer.jsonl"
 echo "PyTorch $($PY -c 'import torch; print(torch.__version__)'), eager, fp32, 2 threads"
@@ -51,6 +56,7 @@ for r in $(seq "$ROUNDS"); do
     "$BONE" bench --model "$W/bf16" --methods lora:8,bone-col:16 "${COMMON[@]}" >"$W/ours-bf16.$r.txt"
     for m in lora:8 bone-col:16 full; do
         peer "$r" tuned "$m" OPENBLAS_CORETYPE=SkylakeX ${TC:+LD_PRELOAD=$TC}
+        if [ -n "${PEER_BF16:-}" ]; then peer "$r" tuned-bf16 "$m" OPENBLAS_CORETYPE=SkylakeX ${TC:+LD_PRELOAD=$TC}; fi
         if [ -z "${SKIP_INSTALLED:-}" ] && [ "$r" = 1 ]; then peer "$r" installed "$m" -u OPENBLAS_CORETYPE -u LD_PRELOAD; fi
     done
 done

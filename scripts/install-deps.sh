@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh build   to build and run bone (what `make` and `make demo` need):
 #          cmake, gcc, pkg-config, git, OpenBLAS (OpenMP build) + LAPACKE, cJSON, PCRE2, utf8proc,
 #          Open MPI (optional for bone: data-parallel `mpirun -np N bone train`; CI tests it)
+#          oneDNN (the GEMM backend for --compute bf16; fp32 too)
 #   scripts/install-deps.sh test    build + what the test suite needs (`make test`, `make asan`,
 #          `make fuzz`): python3-torch + numpy (the PyTorch oracle), nodejs + npm (tokenizer
 #          fixtures and the @huggingface/tokenizers oracle), clang + libclang-rt (sanitizers,
@@ -16,7 +17,7 @@ SET=${1:-all}
 BUILD=(build-essential cmake pkg-config git
        libopenblas0-openmp libopenblas-openmp-dev liblapacke-dev
        libcjson-dev libpcre2-dev libutf8proc-dev
-       libopenmpi-dev openmpi-bin)
+       libopenmpi-dev openmpi-bin libdnnl-dev)
 TEST=(python3 python3-torch python3-numpy clang libclang-rt-14-dev)
 BENCH=(python3 python3-torch python3-numpy libtcmalloc-minimal4)
 case $SET in

@@ -12,8 +12,12 @@ zero_grad, forward, loss, backward, clip_grad_norm_(1.0), AdamW(lr 1e-4) — as 
 Prints one JSON line: method, median step time, peak RSS, losses. One method per process
 (peak RSS is per process). The tuning (OPENBLAS_CORETYPE, LD_PRELOAD=tcmalloc) is the
 caller's environment; see bench/bench.sh.
+--autocast bf16 runs forward and loss under torch.autocast("cpu", torch.bfloat16) — PyTorch's
+mixed precision (bf16 matmul inputs, fp32 master weights and AdamW state), the peer of
+`bone --compute bf16`; the default (off) keeps the fp32 peer. On a CPU without AVX512-BF16/AMX
+PyTorch still runs it (converting in software): the JSON records the mode, not whether it paid.
 usage: torch_peer.py --model DIR --data FILE --method lora:8|bone-col:16|full
-                     [--batch 4] [--seq 256] [--steps 5] [--warmup 2] [--threads 2]
+                     [--batch 4] [--seq 256] [--steps 5] [--warmup 2] [--threads 2] [--autocast off|bf16]
 """
 import argparse
 import json
@@ -152,6 +156,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--autocast", choices=["off", "bf16"], default="off")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -178,7 +183,11 @@ def main():
         tg[:, :-1] = ids[:, 1:]
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model(ids, tg)
+        if a.autocast == "bf16":
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                loss = model(ids, tg)
+        else:
+            loss = model(ids, tg)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -189,7 +198,7 @@ def main():
     print(json.dumps({"method": a.method, "step_s": med, "tokens_per_s": a.batch * a.seq / med,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                       "trainable": sum(p.numel() for p in params), "losses": losses,
-                      "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "autocast": a.autocast, "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
                       "preload": os.environ.get("LD_PRELOAD", "")}))
 

@@ -132,9 +132,7 @@ int bone_linear_merge(bone_linear *L, bone_err *e) {
     L->ops->destroy(L);
     L->ops = NULL;
     L->adapter = NULL;
-    free(L->w_owned);
-    L->w_owned = out;
-    L->w = (bone_wref){BONE_F32, out};
+    linear_set_base(L, (bone_wref){BONE_F32, out}, out);
     return 0;
 }
 
@@ -156,9 +154,7 @@ int bone_linear_unmerge(bone_linear *L, bone_err *e) {
     L->ops->destroy(L);
     L->ops = NULL;
     L->adapter = NULL;
-    free(L->w_owned);
-    L->w_owned = out;
-    L->w = (bone_wref){BONE_F32, out};
+    linear_set_base(L, (bone_wref){BONE_F32, out}, out);
     return 0;
 }
 

@@ -124,7 +124,10 @@ static void guided_wprime(const bone_linear *L, float *Wp) {
 static void bone_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, float *y, int64_t N) {
     float *Wp = bone_lin_scratch(&c->wbuf, &c->wbuf_cap, L->O * L->I); /* (O, I) */
     guided_wprime(L, Wp);
-    gemm_nt(N, L->O, L->I, 1.0f, x, L->I, Wp, L->I, 0.0f, y, L->O);
+    /* W' changes with D every step: handed over unpacked, in fp32 (a bf16 backend rounds it
+     * as it rounds any GEMM input) */
+    bone_matmul_w(bone_lin_backend(c), 'T', N, L->O, L->I, 1.0f, x, L->I, (bone_wref){BONE_F32, Wp}, L->I, NULL, 0.0f,
+                  y, L->O);
     bone_add_bias(L->bias, y, N, L->O);
 }
 
@@ -211,7 +214,8 @@ static void bone_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const
     if (dx) {
         float *Wp = bone_lin_scratch(&c->wbuf, &c->wbuf_cap, O * I); /* (O, I) */
         guided_wprime(L, Wp);
-        gemm_nn(N, I, O, 1.0f, dy, O, Wp, I, 1.0f, dx, I); /* dX += dY·W' */
+        bone_matmul_w(bone_lin_backend(c), 'N', N, I, O, 1.0f, dy, O, (bone_wref){BONE_F32, Wp}, I, NULL, 1.0f, dx,
+                      I); /* dX += dY·W' */
     }
     /* W' is no longer needed: a bf16/f16 base is converted into the same scratch. */
     const float *W = linear_base_f32(c, L); /* (O, I) */
@@ -220,7 +224,7 @@ static void bone_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const
     for (int64_t a0 = 0; a0 < nA; a0 += t) {
         const int64_t ta = nA - a0 < t ? nA - a0 : t;
         /* G_tile = dY[:, rows]ᵀ·X, rows = a0·b .. (a0+ta)·b-1 */
-        gemm_tn(ta * b, I, N, 1.0f, dy + a0 * b, O, x, I, 0.0f, G, I);
+        bone_gemm_tn(bone_lin_backend(c), ta * b, I, N, 1.0f, dy + a0 * b, O, x, I, 0.0f, G, I);
         fold_tile(A, I, W, G, a0, ta, A->g[0]);
     }
     if (L->dbias && L->bias) bone_bias_grad(dy, L->dbias, N, O);
@@ -250,7 +254,7 @@ static void free_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, 
     linear_base_forward(c, L, x, y, N);
     float *S = bone_lin_scratch(&c->tmp, &c->tmp_cap, N * b); /* (N, b) */
     block_sum(x, S, N, L->I, b);
-    gemm_nn(N, L->O, b, 1.0f, S, b, A->v[0], L->O, 1.0f, y, L->O);
+    bone_gemm_nn(bone_lin_backend(c), N, L->O, b, 1.0f, S, b, A->v[0], L->O, 1.0f, y, L->O);
 }
 
 /* dB += Sᵀ·dY;  dX += dY·W, and dX[n][c·b+q] += (dY·Bᵀ)[n][q] for every c */
@@ -261,9 +265,9 @@ static void free_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const
     float *S = bone_lin_scratch(&c->tmp, &c->tmp_cap, 2 * N * b); /* S (N, b), T (N, b) */
     float *T = S + N * b;
     block_sum(x, S, N, I, b);
-    gemm_tn(b, O, N, 1.0f, S, b, dy, O, 1.0f, A->g[0], O); /* dB (b, O) += Sᵀ·dY */
+    bone_gemm_tn(bone_lin_backend(c), b, O, N, 1.0f, S, b, dy, O, 1.0f, A->g[0], O); /* dB (b, O) += Sᵀ·dY */
     if (dx) {
-        gemm_nt(N, b, O, 1.0f, dy, O, A->v[0], O, 0.0f, T, b); /* T = dY·Bᵀ */
+        bone_gemm_nt(bone_lin_backend(c), N, b, O, 1.0f, dy, O, A->v[0], O, 0.0f, T, b); /* T = dY·Bᵀ */
 #pragma omp parallel for schedule(static)
         for (int64_t n = 0; n < N; n++) {
             float *d = dx + n * I;

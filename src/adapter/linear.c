@@ -1,6 +1,7 @@
 /* linear.c — the choke point for projections (see linear.h): plain frozen/full linears
  * here; adapters dispatch through their ops table. */
 #include "adapter/linear.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
@@ -18,10 +19,65 @@ float *bone_lin_scratch(float **buf, int64_t *cap, int64_t n) {
 }
 
 void bone_lin_ctx_free(bone_lin_ctx *c) {
+    bone_backend_free(c->be);
     free(c->wbuf);
     free(c->tile);
     free(c->tmp);
     memset(c, 0, sizeof *c);
+}
+
+bone_backend *bone_lin_backend(bone_lin_ctx *c) {
+    if (!c->be) {
+        bone_err e = {0};
+        BONE_ASSERT(bone_backend_open_kind(BONE_BE_OPENBLAS, &c->be, &e) == 0, "cannot open the OpenBLAS backend");
+    }
+    return c->be;
+}
+
+void bone_lin_set_backend(bone_lin_ctx *c, bone_backend *be) {
+    if (c->be != be) bone_backend_free(c->be);
+    c->be = be;
+}
+
+int bone_lin_open_compute(bone_lin_ctx *c, const char *compute, const char *who, int quiet, bone_err *e) {
+    bone_backend *be = NULL;
+    if (bone_backend_open(compute, &be, e)) return -1;
+    bone_lin_set_backend(c, be);
+    if (be->kind == BONE_BE_BF16_EMULATED || getenv("BONE_TEST_BACKEND"))
+        fprintf(stderr, "bone %s: WARNING: GEMM backend forced by BONE_TEST_BACKEND=%s: %s\n", who,
+                getenv("BONE_TEST_BACKEND") ? getenv("BONE_TEST_BACKEND") : "", be->desc);
+    else if (!quiet)
+        fprintf(stderr, "bone %s: compute: %s\n", who, be->desc);
+    return 0;
+}
+
+static void drop_packs(bone_linear *L) {
+    for (int i = 0; i < 2; i++) {
+        bone_pack_free(L->pack_be, L->pack[i]);
+        L->pack[i] = NULL;
+    }
+    L->pack_be = NULL;
+}
+
+void linear_set_base(bone_linear *L, bone_wref w, float *owned) {
+    drop_packs(L);
+    if (L->w_owned != owned) free(L->w_owned);
+    L->w_owned = owned;
+    L->w = w;
+}
+
+size_t linear_pack_bytes(const bone_linear *L) {
+    return bone_pack_bytes(L->pack_be, L->pack[0]) + bone_pack_bytes(L->pack_be, L->pack[1]);
+}
+
+/* The pack slot i of L for backend be, or NULL when L's base must not be packed: it trains
+ * (full fine-tuning updates it in place every step). */
+static void **pack_slot(const bone_linear *L, bone_backend *be, int i) {
+    if (L->dw) return NULL;
+    bone_linear *Lm = (bone_linear *)L; /* the packs are a cache of the (unchanged) base */
+    if (Lm->pack_be && Lm->pack_be != be) drop_packs(Lm);
+    Lm->pack_be = be;
+    return &Lm->pack[i];
 }
 
 const float *linear_base_f32(bone_lin_ctx *c, const bone_linear *L) {
@@ -39,16 +95,18 @@ static void add_bias(const float *bias, float *y, int64_t N, int64_t O) {
     }
 }
 
+/* Both products take the base in its stored dtype: the backend converts, packs or (bf16)
+ * consumes it directly. */
 void linear_base_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, float *y, int64_t N) {
-    const float *W = linear_base_f32(c, L); // (O, I)
-    gemm_nt(N, L->O, L->I, 1.0f, x, L->I, W, L->I, 0.0f, y, L->O);
+    bone_backend *be = bone_lin_backend(c);
+    bone_matmul_w(be, 'T', N, L->O, L->I, 1.0f, x, L->I, L->w, L->I, pack_slot(L, be, 0), 0.0f, y, L->O); // (N, O)
     add_bias(L->bias, y, N, L->O);
 }
 
 void linear_base_backward_dx(bone_lin_ctx *c, const bone_linear *L, const float *dy, float *dx, int64_t N) {
     if (!dx) return;
-    const float *W = linear_base_f32(c, L); // (O, I)
-    gemm_nn(N, L->I, L->O, 1.0f, dy, L->O, W, L->I, 1.0f, dx, L->I);
+    bone_backend *be = bone_lin_backend(c);
+    bone_matmul_w(be, 'N', N, L->I, L->O, 1.0f, dy, L->O, L->w, L->I, pack_slot(L, be, 1), 1.0f, dx, L->I); // (N, I)
 }
 
 static void bias_grad(const float *dy, float *dbias, int64_t N, int64_t O) {
@@ -73,12 +131,13 @@ void linear_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const floa
         return;
     }
     linear_base_backward_dx(c, L, dy, dx, N);
-    if (L->dw) gemm_tn(L->O, L->I, N, 1.0f, dy, L->O, x, L->I, 1.0f, L->dw, L->I); // dW += dyᵀ·x
+    if (L->dw) bone_gemm_tn(bone_lin_backend(c), L->O, L->I, N, 1.0f, dy, L->O, x, L->I, 1.0f, L->dw, L->I); // dW += dyᵀ·x
     if (L->dbias && L->bias) bias_grad(dy, L->dbias, N, L->O);
 }
 
 void linear_destroy(bone_linear *L) {
     if (L->ops && L->ops->destroy) L->ops->destroy(L);
+    drop_packs(L);
     free(L->w_owned);
     free(L->name);
     memset(L, 0, sizeof *L);

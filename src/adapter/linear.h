@@ -9,6 +9,7 @@
 #ifndef BONE_ADAPTER_LINEAR_H
 #define BONE_ADAPTER_LINEAR_H
 #include <stdint.h>
+#include "ops/backend.h"
 #include "ops/gemm.h"
 
 /* Scratch shared by all linears of a model: sized for the largest layer, reused layer
@@ -23,11 +24,22 @@ typedef struct bone_lin_ctx {
     int training;     /* 1 during training steps (enables dropout etc.) */
     uint64_t seed;    /* for adapter dropout: mixed with the step counter */
     uint64_t step;
+    bone_backend *be; /* the GEMM backend (owned); NULL until set or first used: OpenBLAS fp32 */
 } bone_lin_ctx;
 
 /* Grows a scratch buffer to at least n floats (contents not kept). */
 float *bone_lin_scratch(float **buf, int64_t *cap, int64_t n);
 void bone_lin_ctx_free(bone_lin_ctx *c);
+/* The context's backend, opening the OpenBLAS fp32 one on first use when none was set. */
+bone_backend *bone_lin_backend(bone_lin_ctx *c);
+/* Hands `be` to the context (which frees it); set it before the first product, since packed
+ * weights belong to the backend that made them. */
+void bone_lin_set_backend(bone_lin_ctx *c, bone_backend *be);
+/* `--compute bf16|fp32|auto` (NULL = auto) for a command: opens the backend (bone_backend_open),
+ * hands it to c and prints "bone WHO: compute: ..." to stderr (unless quiet: score, generate
+ * and eval keep stderr clean unless --compute was given; a backend forced by BONE_TEST_BACKEND
+ * is announced even then). Fails saying why bf16 cannot run. */
+int bone_lin_open_compute(bone_lin_ctx *c, const char *compute, const char *who, int quiet, bone_err *e);
 
 struct bone_linear;
 
@@ -51,6 +63,11 @@ typedef struct bone_linear {
     float *dbias;           /* (O) gradient when the bias trains, else NULL */
     const bone_adapter_ops *ops; /* NULL: plain (frozen or full) linear */
     void *adapter;          /* owned by ops */
+    /* The backend's prepacked copies of a frozen base, for the forward ([0], x·Wᵀ) and the
+     * input-gradient product ([1], dy·W); made on first use, freed by linear_set_base and
+     * linear_destroy. A cache: filled through a const bone_linear in forward. */
+    void *pack[2];
+    bone_backend *pack_be;  /* the backend that made them (not owned) */
 } bone_linear;
 
 /* y (N,O) = x (N,I)·W'ᵀ + bias */
@@ -63,6 +80,13 @@ void linear_base_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, 
 void linear_base_backward_dx(bone_lin_ctx *c, const bone_linear *L, const float *dy, float *dx, int64_t N);
 /* fp32 view of the base weight (converted into c->wbuf if needed) */
 const float *linear_base_f32(bone_lin_ctx *c, const bone_linear *L);
+/* THE way a linear's base changes (load, PiSSA/OLoRA residual, merge, full fine-tuning): sets
+ * L->w = w, frees the packs of the old base, and frees the old owned buffer unless it is
+ * `owned`; owned: the buffer L now owns (w's data), or NULL when w is not L's (a mapping, the
+ * parameter buffer). */
+void linear_set_base(bone_linear *L, bone_wref w, float *owned);
+/* Bytes of prepacked weights this linear holds (memory reports). */
+size_t linear_pack_bytes(const bone_linear *L);
 void linear_destroy(bone_linear *L);
 
 #endif

@@ -35,6 +35,7 @@ static void apply_drop(const bone_lin_ctx *c, const bone_adapter *A, const float
 static void lora_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, float *y, int64_t N) {
     const bone_adapter *A = L->adapter;
     const int64_t r = A->rank, I = L->I, O = L->O;
+    bone_backend *be = bone_lin_backend(c);
     linear_base_forward(c, L, x, y, N);
     const int drop = dropping(c, A);
     float *H = bone_lin_scratch(&c->tmp, &c->tmp_cap, N * r + (drop ? N * I : 0)); /* H (N, r) [, xd (N, I)] */
@@ -43,14 +44,15 @@ static void lora_forward(bone_lin_ctx *c, const bone_linear *L, const float *x, 
         apply_drop(c, A, x, H + N * r, N * I);
         xa = H + N * r;
     }
-    gemm_nt(N, r, I, 1.0f, xa, I, A->v[0], I, 0.0f, H, r);      /* H = drop(X)·Aᵀ */
-    gemm_nt(N, O, r, A->scale, H, r, A->v[1], r, 1.0f, y, O);   /* Y += s·H·Bᵀ */
+    bone_gemm_nt(be, N, r, I, 1.0f, xa, I, A->v[0], I, 0.0f, H, r);      /* H = drop(X)·Aᵀ */
+    bone_gemm_nt(be, N, O, r, A->scale, H, r, A->v[1], r, 1.0f, y, O);   /* Y += s·H·Bᵀ */
 }
 
 /* dB += s·dYᵀ·H;  dH = s·dY·B;  dA += dHᵀ·drop(X);  dX += dY·W + drop'(dH·A) */
 static void lora_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const float *dy, float *dx, int64_t N) {
     const bone_adapter *A = L->adapter;
     const int64_t r = A->rank, I = L->I, O = L->O;
+    bone_backend *be = bone_lin_backend(c);
     linear_base_backward_dx(c, L, dy, dx, N);
     const int drop = dropping(c, A);
     float *H = bone_lin_scratch(&c->tmp, &c->tmp_cap, 2 * N * r + (drop ? N * I : 0)); /* H, dH (N, r) [, xd] */
@@ -60,15 +62,15 @@ static void lora_backward(bone_lin_ctx *c, bone_linear *L, const float *x, const
         apply_drop(c, A, x, xd, N * I);
         xa = xd;
     }
-    gemm_nt(N, r, I, 1.0f, xa, I, A->v[0], I, 0.0f, H, r);          /* H = drop(X)·Aᵀ */
-    gemm_tn(O, r, N, A->scale, dy, O, H, r, 1.0f, A->g[1], r);      /* dB += s·dYᵀ·H */
-    gemm_nn(N, r, O, A->scale, dy, O, A->v[1], r, 0.0f, dH, r);     /* dH = s·dY·B */
-    gemm_tn(r, I, N, 1.0f, dH, r, xa, I, 1.0f, A->g[0], I);         /* dA += dHᵀ·drop(X) */
+    bone_gemm_nt(be, N, r, I, 1.0f, xa, I, A->v[0], I, 0.0f, H, r);          /* H = drop(X)·Aᵀ */
+    bone_gemm_tn(be, O, r, N, A->scale, dy, O, H, r, 1.0f, A->g[1], r);      /* dB += s·dYᵀ·H */
+    bone_gemm_nn(be, N, r, O, A->scale, dy, O, A->v[1], r, 0.0f, dH, r);     /* dH = s·dY·B */
+    bone_gemm_tn(be, r, I, N, 1.0f, dH, r, xa, I, 1.0f, A->g[0], I);         /* dA += dHᵀ·drop(X) */
     if (dx) {
         if (!drop) {
-            gemm_nn(N, I, r, 1.0f, dH, r, A->v[0], I, 1.0f, dx, I); /* dX += dH·A */
+            bone_gemm_nn(be, N, I, r, 1.0f, dH, r, A->v[0], I, 1.0f, dx, I); /* dX += dH·A */
         } else {
-            gemm_nn(N, I, r, 1.0f, dH, r, A->v[0], I, 0.0f, xd, I); /* xd := dH·A, then the same mask */
+            bone_gemm_nn(be, N, I, r, 1.0f, dH, r, A->v[0], I, 0.0f, xd, I); /* xd := dH·A, then the same mask */
             const uint64_t base = drop_base(c, A);
             const float inv = (float)(1.0 / (1.0 - A->dropout));
 #pragma omp parallel for schedule(static)
@@ -116,10 +118,7 @@ static void finish_residual(bone_linear *L, float *W /* (O, I) fp32, owned by th
     A->init_b = xmalloc((size_t)(O * r) * sizeof(float));
     memcpy(A->init_a, A->v[0], (size_t)(r * I) * sizeof(float));
     memcpy(A->init_b, A->v[1], (size_t)(O * r) * sizeof(float));
-    free(L->w_owned);
-    L->w_owned = W;
-    L->w.dtype = BONE_F32;
-    L->w.data = W;
+    linear_set_base(L, (bone_wref){BONE_F32, W}, W);
 }
 
 static float *base_copy(const bone_linear *L) {

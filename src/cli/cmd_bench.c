@@ -24,22 +24,27 @@
 #include "data/batch.h"
 #include "model/model.h"
 #include "model/step.h"
+#include "ops/backend.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 
 #define BENCH_MAX_METHODS 16
 #define BENCH_MAX_STEPS 256
 #define BENCH_MAX_ROUNDS 16
+#define BENCH_MAX_COMPUTES 4
 
 static const char *USAGE =
     "--model DIR [--methods LIST] [--batch N] [--seq T] [--steps N] [--warmup N] [--rounds N]\n"
-    "       [--data FILE] [--json]\n\n"
+    "       [--data FILE] [--compute LIST] [--json]\n\n"
     "Times warm training steps (forward, backward, clipping, AdamW) of each method on the model,\n"
     "one child process per method and round (so peak RSS is per method), and prints per method:\n"
     "median step time, tokens/s, achieved GFLOP/s, its fraction of a GEMM ceiling measured in\n"
     "the same run on the model's own GEMM shapes, peak RSS; then ratios against the first\n"
     "method. LIST is comma-separated METHOD[:K][/rc] (K = --block for Bone, --rank for LoRA;\n"
-    "/rc = with activation recomputation).\n"
+    "/rc = with activation recomputation). --compute LIST (default auto) runs every method under\n"
+    "each GEMM backend named: fp32 | bf16 | auto, or a backend by name (openblas, onednn-fp32,\n"
+    "onednn-bf16, bf16-emulated: the last is a TEST-ONLY numerical emulation, not a speed path);\n"
+    "each gets its own GEMM ceiling, and rows are labelled METHOD@COMPUTE.\n"
     "Without --data, token batches are seeded random ids (seed 1). Ratios are the result:\n"
     "absolute times depend on the machine and its load.\n\n"
     "example:\n  bone bench --model models/default --methods lora:8,bone-col:16,full --steps 2 --warmup 1 --rounds 1";
@@ -113,6 +118,23 @@ static void make_batches(bone_dataset *d, const bone_dataset *src, int64_t n, in
     free(ids);
 }
 
+/* The backend a bench child runs under: a kind by name (openblas, onednn-fp32, ...) or a
+ * --compute value (fp32, bf16, auto). */
+static int open_compute(const char *compute, bone_backend **be, bone_err *e) {
+    for (int k = 0; k < BONE_BE_NKINDS; k++)
+        if (!strcmp(compute, bone_backend_kind_name((bone_backend_kind)k)))
+            return bone_backend_open_kind((bone_backend_kind)k, be, e);
+    return bone_backend_open(compute, be, e);
+}
+
+/* Splits "SPEC@COMPUTE" in place; returns COMPUTE ("auto" when absent). */
+static const char *split_compute(char *spec) {
+    char *at = strchr(spec, '@');
+    if (!at) return "auto";
+    *at = 0;
+    return at + 1;
+}
+
 static int run_child(const char *model_dir, const char *data_path, const char *spec, int64_t B, int64_t T,
                      int64_t steps, int64_t warmup) {
     bone_err e;
@@ -128,6 +150,16 @@ static int run_child(const char *model_dir, const char *data_path, const char *s
     }
     char method[64];
     snprintf(method, sizeof method, "%s", spec);
+    const char *compute = split_compute(method);
+    {
+        bone_backend *be = NULL;
+        if (open_compute(compute, &be, &e)) {
+            fprintf(stderr, "bone bench: %s\n", e.msg);
+            bone_model_free(&m);
+            return BONE_EXIT_RUNTIME;
+        }
+        bone_lin_set_backend(&m.lin, be);
+    }
     char *rc_suffix = strstr(method, "/rc"); /* METHOD[:K]/rc: with activation recomputation */
     const int recompute = rc_suffix != NULL;
     if (rc_suffix) *rc_suffix = 0;
@@ -192,9 +224,9 @@ static int run_child(const char *model_dir, const char *data_path, const char *s
     double med = median(tmp, (int)steps);
     int64_t trainable = 0;
     for (int64_t i = 0; i < P.n; i++) trainable += P.p[i].numel;
-    printf("{\"method\": \"%s%s\", \"k\": %lld, \"step_s\": %.6f, \"flops\": %.6e, \"peak_rss_mib\": %.1f, "
-           "\"trainable\": %lld, \"losses\": [",
-           method, recompute ? "/rc" : "", (long long)k, med, step_flops(&m.cfg, method, k, B, T), peak_rss_mib(), (long long)trainable);
+    printf("{\"method\": \"%s%s\", \"compute\": \"%s\", \"k\": %lld, \"step_s\": %.6f, \"flops\": %.6e, "
+           "\"peak_rss_mib\": %.1f, \"trainable\": %lld, \"losses\": [",
+           method, recompute ? "/rc" : "", m.lin.be->desc, (long long)k, med, step_flops(&m.cfg, method, k, B, T), peak_rss_mib(), (long long)trainable);
     for (int64_t s = 0; s < n; s++) printf("%s%.9g", s ? ", " : "", losses[s]);
     printf("]}\n");
     fflush(stdout);
@@ -215,13 +247,19 @@ fail:
  * dimensions and transpositions (per layer: the seven projections' X·Wᵀ, dY·W and dYᵀ·X;
  * lm_head in xent's 256-row chunks), back to back on resident random data. The best of
  * several repetitions is the ceiling the step's GEMMs could reach on this machine now. */
-static int run_ceiling(const char *model_dir, int64_t B, int64_t T) {
+static int run_ceiling(const char *model_dir, const char *compute, int64_t B, int64_t T) {
     bone_err e;
     bone_config c;
+    bone_backend *be = NULL;
+    if (open_compute(compute, &be, &e)) {
+        fprintf(stderr, "bone bench: %s\n", e.msg);
+        return BONE_EXIT_RUNTIME;
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", model_dir);
     if (bone_config_load(path, &c, &e)) {
         fprintf(stderr, "bone bench: %s\n", e.msg);
+        bone_backend_free(be);
         return BONE_EXIT_RUNTIME;
     }
     const int64_t N = B * T, H = c.hidden, V = c.vocab, CH = N < 256 ? N : 256;
@@ -247,15 +285,15 @@ static int run_ceiling(const char *model_dir, int64_t B, int64_t T) {
             for (int p = 0; p < bone_arch_cfg(&c)->nproj; p++) {
                 int64_t O, I;
                 bone_linear_info(&c, 0, p, NULL, 0, &O, &I, NULL);
-                gemm_nt(N, O, I, 1.0f, X, I, W, I, 0.0f, Y, O);   /* Y = X·Wᵀ */
-                gemm_nn(N, I, O, 1.0f, Y, O, W, I, 1.0f, X, I);   /* dX += dY·W */
-                gemm_tn(O, I, N, 1.0f, Y, O, X, I, 1.0f, dW, I);  /* dW += dYᵀ·X */
+                bone_gemm_nt(be, N, O, I, 1.0f, X, I, W, I, 0.0f, Y, O);   /* Y = X·Wᵀ */
+                bone_gemm_nn(be, N, I, O, 1.0f, Y, O, W, I, 1.0f, X, I);   /* dX += dY·W */
+                bone_gemm_tn(be, O, I, N, 1.0f, Y, O, X, I, 1.0f, dW, I);  /* dW += dYᵀ·X */
                 flops += 6.0 * (double)N * (double)O * (double)I;
             }
         for (int64_t c0 = 0; c0 < N; c0 += CH) {
-            gemm_nt(CH, V, H, 1.0f, X, H, W, H, 0.0f, Z, V);
-            gemm_nn(CH, H, V, 1.0f, Z, V, W, H, 0.0f, Y, H);
-            gemm_tn(V, H, CH, 1.0f, Z, V, X, H, 1.0f, dW, H);
+            bone_gemm_nt(be, CH, V, H, 1.0f, X, H, W, H, 0.0f, Z, V);
+            bone_gemm_nn(be, CH, H, V, 1.0f, Z, V, W, H, 0.0f, Y, H);
+            bone_gemm_tn(be, V, H, CH, 1.0f, Z, V, X, H, 1.0f, dW, H);
             flops += 6.0 * (double)CH * (double)V * (double)H;
         }
         double dt = now_s() - t0;
@@ -266,6 +304,7 @@ static int run_ceiling(const char *model_dir, int64_t B, int64_t T) {
     printf("{\"method\": \"gemm-ceiling\", \"step_s\": %.6f, \"flops\": %.6e, \"peak_rss_mib\": %.1f}\n", best, flops,
            peak_rss_mib());
     free(W), free(dW), free(X), free(Y), free(Z);
+    bone_backend_free(be);
     return 0;
 }
 
@@ -273,6 +312,7 @@ static int run_ceiling(const char *model_dir, int64_t B, int64_t T) {
 
 typedef struct bench_row {
     char spec[64];
+    char desc[192]; /* the backend, as the child described it */
     double step[BENCH_MAX_ROUNDS], rss[BENCH_MAX_ROUNDS], flops, first_loss[8];
     int nloss, nrounds;
     long long trainable;
@@ -318,7 +358,7 @@ static double json_num(const char *s, const char *key) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *model = NULL, *methods = "lora:8,bone-col:16,full", *child = NULL, *data = NULL;
+    const char *model = NULL, *methods = "lora:8,bone-col:16,full", *child = NULL, *data = NULL, *compute = "auto";
     int64_t batch = 4, seq = 256, steps = 5, warmup = 2, rounds = 2;
     int json = 0;
     bone_opt opts[] = {
@@ -331,6 +371,7 @@ int cmd_bench(int argc, char **argv) {
         {"rounds", OPT_INT, &rounds, "alternating rounds over the methods (default 2)", 0},
         {"data", OPT_STR, &data, "pre-tokenized JSONL to take batches from (default: random ids)", 0},
         {"json", OPT_FLAG, &json, "also print one JSON line per method", 0},
+        {"compute", OPT_STR, &compute, "comma list of GEMM backends: fp32 | bf16 | auto | openblas | onednn-fp32 | onednn-bf16 | bf16-emulated (default auto)", 0},
         {"child", OPT_STR, &child, "(internal) run one method and print a JSON line", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -344,23 +385,46 @@ int cmd_bench(int argc, char **argv) {
                                 BENCH_MAX_STEPS);
     if (rounds <= 0 || rounds > BENCH_MAX_ROUNDS) return bone_usage_error("bench", "--rounds must be 1..%d", BENCH_MAX_ROUNDS);
     if (child) {
-        if (!strcmp(child, "gemm-ceiling")) return run_ceiling(model, batch, seq);
+        if (!strncmp(child, "gemm-ceiling", 12)) {
+            char cs[64];
+            snprintf(cs, sizeof cs, "%s", child);
+            return run_ceiling(model, split_compute(cs), batch, seq);
+        }
         return run_child(model, data, child, batch, seq, steps, warmup);
     }
 
-    bench_row rows[BENCH_MAX_METHODS + 1];
-    int nr = 0;
+    /* rows: every method under every compute (METHOD@COMPUTE), then one ceiling per compute */
+    bench_row rows[BENCH_MAX_METHODS + BENCH_MAX_COMPUTES];
+    int row_ci[BENCH_MAX_METHODS + BENCH_MAX_COMPUTES];
+    char computes[BENCH_MAX_COMPUTES][32];
+    int nc = 0, nr = 0;
     {
+        char list[256];
+        snprintf(list, sizeof list, "%s", compute);
+        for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (nc == BENCH_MAX_COMPUTES) return bone_usage_error("bench", "at most %d --compute values", BENCH_MAX_COMPUTES);
+            snprintf(computes[nc++], sizeof computes[0], "%s", t);
+        }
+        if (nc == 0) return bone_usage_error("bench", "--compute needs at least one value");
+    }
+    for (int ci = 0; ci < nc; ci++) {
         char list[1024];
         snprintf(list, sizeof list, "%s", methods);
         for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (nr == BENCH_MAX_METHODS) return bone_usage_error("bench", "at most %d methods", BENCH_MAX_METHODS);
+            if (nr == BENCH_MAX_METHODS)
+                return bone_usage_error("bench", "at most %d method x compute runs", BENCH_MAX_METHODS);
             memset(&rows[nr], 0, sizeof rows[nr]);
-            snprintf(rows[nr++].spec, sizeof rows[0].spec, "%s", t);
+            if (nc > 1 || strcmp(computes[ci], "auto")) snprintf(rows[nr].spec, sizeof rows[0].spec, "%.40s@%.20s", t, computes[ci]);
+            else snprintf(rows[nr].spec, sizeof rows[0].spec, "%s", t);
+            row_ci[nr++] = ci;
         }
     }
-    memset(&rows[nr], 0, sizeof rows[nr]);
-    snprintf(rows[nr].spec, sizeof rows[0].spec, "gemm-ceiling");
+    for (int ci = 0; ci < nc; ci++) {
+        memset(&rows[nr + ci], 0, sizeof rows[0]);
+        if (nc > 1 || strcmp(computes[ci], "auto")) snprintf(rows[nr + ci].spec, sizeof rows[0].spec, "gemm-ceiling@%.30s", computes[ci]);
+        else snprintf(rows[nr + ci].spec, sizeof rows[0].spec, "gemm-ceiling");
+        row_ci[nr + ci] = ci;
+    }
     char blas[256];
     bone_blas_describe(blas, sizeof blas);
     printf("bone bench: %s\n", blas);
@@ -375,7 +439,7 @@ int cmd_bench(int argc, char **argv) {
     snprintf(ss, sizeof ss, "%lld", (long long)steps);
     snprintf(sw, sizeof sw, "%lld", (long long)warmup);
     for (int64_t round = 0; round < rounds; round++)
-        for (int i = 0; i <= nr; i++) {
+        for (int i = 0; i < nr + nc; i++) {
             char *args[20];
             int a = 0;
             args[a++] = "bone";
@@ -414,38 +478,48 @@ int cmd_bench(int argc, char **argv) {
                 }
             }
             if (json) printf("%s", line);
+            const char *cp = strstr(line, "\"compute\": \"");
+            if (cp && !w->desc[0]) {
+                cp += strlen("\"compute\": \"");
+                const char *end = strchr(cp, '"');
+                snprintf(w->desc, sizeof w->desc, "%.*s", end ? (int)(end - cp) : 0, cp);
+            }
             free(line);
         }
     const double tokens = (double)(batch * seq);
-    double med_step[BENCH_MAX_METHODS + 1], med_rss[BENCH_MAX_METHODS + 1];
-    for (int i = 0; i <= nr; i++) {
+    double med_step[BENCH_MAX_METHODS + BENCH_MAX_COMPUTES], med_rss[BENCH_MAX_METHODS + BENCH_MAX_COMPUTES];
+    for (int i = 0; i < nr + nc; i++) {
         double t[BENCH_MAX_ROUNDS];
         memcpy(t, rows[i].step, sizeof t);
         med_step[i] = median(t, rows[i].nrounds);
         memcpy(t, rows[i].rss, sizeof t);
         med_rss[i] = median(t, rows[i].nrounds);
     }
-    const double ceiling = rows[nr].flops / med_step[nr] * 1e-9;
-    printf("\n%-14s %12s %10s %9s %9s %9s %12s %12s\n", "method", "trainable", "step_ms", "tokens/s", "GFLOP/s",
+    double ceil_gf[BENCH_MAX_COMPUTES];
+    for (int ci = 0; ci < nc; ci++) ceil_gf[ci] = rows[nr + ci].flops / med_step[nr + ci] * 1e-9;
+    for (int i = 0; i < nr; i++) /* once per compute: which path the runs used */
+        if (i == 0 || row_ci[i] != row_ci[i - 1]) printf("bone bench: compute %s: %s\n", computes[row_ci[i]], rows[i].desc);
+    printf("\n%-22s %12s %10s %9s %9s %9s %12s %12s\n", "method", "trainable", "step_ms", "tokens/s", "GFLOP/s",
            "ceiling%", "peak_MiB", "loss[0..2]");
     for (int i = 0; i < nr; i++) {
         double gf = rows[i].flops / med_step[i] * 1e-9;
-        printf("%-14s %12lld %10.1f %9.0f %9.1f %8.1f%% %12.1f   %.4f %.4f %.4f\n", rows[i].spec, rows[i].trainable,
-               1e3 * med_step[i], tokens / med_step[i], gf, 100.0 * gf / ceiling, med_rss[i], rows[i].first_loss[0],
+        printf("%-22s %12lld %10.1f %9.0f %9.1f %8.1f%% %12.1f   %.4f %.4f %.4f\n", rows[i].spec, rows[i].trainable,
+               1e3 * med_step[i], tokens / med_step[i], gf, 100.0 * gf / ceil_gf[row_ci[i]], med_rss[i], rows[i].first_loss[0],
                rows[i].first_loss[1], rows[i].first_loss[2]);
     }
-    printf("%-14s %12s %10.1f %9s %9.1f %8.1f%% %12.1f   (the full step's dense GEMMs alone)\n", "gemm-ceiling", "-",
-           1e3 * med_step[nr], "-", ceiling, 100.0, med_rss[nr]);
+    for (int ci = 0; ci < nc; ci++)
+        printf("%-22s %12s %10.1f %9s %9.1f %8.1f%% %12.1f   (the full step's dense GEMMs alone)\n", rows[nr + ci].spec,
+               "-", 1e3 * med_step[nr + ci], "-", ceil_gf[ci], 100.0, med_rss[nr + ci]);
     printf("\nratios against %s (same run):\n", rows[0].spec);
-    printf("%-14s %10s %10s %10s\n", "method", "step_time", "tokens/s", "peak_rss");
+    printf("%-22s %10s %10s %10s\n", "method", "step_time", "tokens/s", "peak_rss");
     for (int i = 0; i < nr; i++)
-        printf("%-14s %10.3f %10.3f %10.3f\n", rows[i].spec, med_step[i] / med_step[0], med_step[0] / med_step[i],
+        printf("%-22s %10.3f %10.3f %10.3f\n", rows[i].spec, med_step[i] / med_step[0], med_step[0] / med_step[i],
                med_rss[i] / med_rss[0]);
     if (json)
         for (int i = 0; i < nr; i++)
             printf("{\"summary\": \"%s\", \"step_s\": %.6f, \"tokens_per_s\": %.2f, \"gflops\": %.2f, "
                    "\"ceiling_gflops\": %.2f, \"peak_rss_mib\": %.1f, \"loss0\": %.9g}\n",
-                   rows[i].spec, med_step[i], tokens / med_step[i], rows[i].flops / med_step[i] * 1e-9, ceiling,
+                   rows[i].spec, med_step[i], tokens / med_step[i], rows[i].flops / med_step[i] * 1e-9, ceil_gf[row_ci[i]],
                    med_rss[i], rows[i].first_loss[0]);
     return 0;
 }

@@ -19,7 +19,7 @@
 
 static const char *USAGE =
     "gsm8k --model DIR --data FILE [--adapter DIR] [--tokenizer PATH] [--limit N] [--out FILE.jsonl]\n"
-    "                  [--max-new N] [--batch N] [--json] [--quiet]\n"
+    "                  [--max-new N] [--batch N] [--json] [--compute bf16|fp32|auto] [--quiet]\n"
     "       bone eval math ...       MATH / MATH-500 accuracy (bone eval math --help; also --samples)\n"
     "       bone eval humaneval ...  HumanEval pass@k in a sandbox (bone eval humaneval --help)\n"
     "       bone eval arith ...      the seeded arithmetic word problems (bone eval arith --help)\n\n"
@@ -109,7 +109,7 @@ static const char *how_name(bone_gsm_how h) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *data = NULL, *outp = NULL, *tokp = NULL;
+    const char *model = NULL, *adapter = NULL, *data = NULL, *outp = NULL, *tokp = NULL, *compute = NULL;
     int64_t limit = 0, max_new = 512, batch = 16;
     int quiet = 0, json = 0;
     /* the other tasks have their own options: the task comes first (`bone eval math --help`) */
@@ -126,6 +126,7 @@ int cmd_eval(int argc, char **argv) {
         {"max-new", OPT_INT, &max_new, "maximum new tokens per answer (default 512)", 0},
         {"batch", OPT_INT, &batch, "prompts decoded together (default 16)", 0},
         {"json", OPT_FLAG, &json, "end with one JSON line of the results", 0},
+        {"compute", OPT_STR, &compute, "GEMM precision: bf16 (AMX-BF16/AVX512-BF16 via oneDNN) | fp32 | auto (default: bf16 when usable)", 0},
         {"quiet", OPT_FLAG, &quiet, "no per-example progress on stderr", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -162,6 +163,7 @@ int cmd_eval(int argc, char **argv) {
     if (bone_model_load(model, &m, &e)) goto fail;
     have_model = 1;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "eval", quiet || compute == NULL, &e)) goto fail;
     /* NaN logits decode to plausible-looking tokens (argmax skips NaN), so a NaN weight would
      * give an accuracy instead of an error (hostile-use B12): one pass over the weights, next
      * to minutes of decoding */

@@ -10,7 +10,7 @@
 
 static const char *USAGE =
     "--model DIR --prompt TEXT [--adapter DIR] [--max-new N] [--temperature T] [--top-k K]\n"
-    "                     [--top-p P] [--seed S] [--stop STR] [--no-bos]\n\n"
+    "                     [--top-p P] [--seed S] [--stop STR] [--no-bos] [--compute bf16|fp32|auto]\n\n"
     "An empty prompt generates unconditionally, from the tokenizer's BOS token (or its end-of-text\n"
     "token when it has no BOS), as Hugging Face generate does.\n"
     "Greedy by default (--temperature 0); stops at the end-of-sequence token, at --stop STR,\n"
@@ -27,7 +27,7 @@ static void put(const char *s, size_t n, void *ctx) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *prompt = NULL, *stop = NULL, *tokp = NULL;
+    const char *model = NULL, *adapter = NULL, *prompt = NULL, *stop = NULL, *tokp = NULL, *compute = NULL;
     bone_gen_opts o;
     bone_gen_opts_default(&o);
     int64_t seed = 0;
@@ -43,6 +43,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-p", OPT_DOUBLE, &o.top_p, "nucleus sampling mass (1 = off)", 0},
         {"seed", OPT_INT, &seed, "sampling seed (default 0)", 0},
         {"stop", OPT_STR, &stop, "stop before this text", 0},
+        {"compute", OPT_STR, &compute, "GEMM precision: bf16 (AMX-BF16/AVX512-BF16 via oneDNN) | fp32 | auto (default: bf16 when usable)", 0},
         {"no-bos", OPT_FLAG, &no_bos, "do not add the tokenizer's BOS/post-processor tokens", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -75,6 +76,7 @@ int cmd_generate(int argc, char **argv) {
     bone_tokenizer *tok = NULL;
     char *text = NULL;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "generate", compute == NULL, &e)) goto fail;
     tok = bone_tokenizer_load(tokp ? tokp : model, &e);
     if (!tok) goto fail;
     if (bone_generate(&m, tok, prompt, &o, put, NULL, &text, NULL, &e)) goto fail;

@@ -9,7 +9,7 @@
 #include "train/trainer.h"
 
 static const char *USAGE =
-    "--model DIR --data FILE [--adapter DIR] [--batch N] [--json]\n\n"
+    "--model DIR --data FILE [--adapter DIR] [--batch N] [--compute bf16|fp32|auto] [--json]\n\n"
     "Mean cross-entropy over label tokens (HF causal-LM semantics: labels shifted inside the\n"
     "model, -100 ignored) and the number of tokens that counted.\n\n"
     "example (add --adapter runs/bone/adapter to score a `bone train` run):\n"
@@ -17,7 +17,7 @@ static const char *USAGE =
     "  bone score --model models/default --data test20.jsonl --template alpaca --json";
 
 int cmd_score(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *adapter = NULL, *format = NULL, *tmpl = NULL;
+    const char *model = NULL, *data = NULL, *adapter = NULL, *format = NULL, *tmpl = NULL, *compute = NULL;
     int64_t batch = 4, max_len = 0;
     int json = 0;
     bone_opt opts[] = {
@@ -28,6 +28,7 @@ int cmd_score(int argc, char **argv) {
         {"format", OPT_STR, &format, "data format (default: detect)", 0},
         {"template", OPT_STR, &tmpl, "prompt template for text formats", 0},
         {"max-len", OPT_INT, &max_len, "truncate examples to N tokens", 0},
+        {"compute", OPT_STR, &compute, "GEMM precision: bf16 (AMX-BF16/AVX512-BF16 via oneDNN) | fp32 | auto (default: bf16 when usable)", 0},
         {"json", OPT_FLAG, &json, "print {\"loss\": ..., \"tokens\": ...}", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -58,6 +59,7 @@ int cmd_score(int argc, char **argv) {
     double loss;
     int64_t tokens;
     if (adapter && bone_adapter_load(&m, adapter, &P, &e)) goto fail;
+    if (bone_lin_open_compute(&m.lin, compute, "score", compute == NULL, &e)) goto fail;
     if (bone_dataset_load(&dopts, &d, &e)) goto fail;
     /* every example against the model before any batch runs: file:line, not "batch position 5" (P8) */
     if (bone_dataset_validate(&d, data, m.cfg.max_pos, m.cfg.vocab, model, &e)) goto fail;

@@ -40,6 +40,7 @@ int cmd_train(int argc, char **argv) {
     bone_opt opts[] = {
         {"model", OPT_STR, &o.model_dir, "base model directory (required)", 0},
         {"data", OPT_STR, &o.data_path, "training data: JSONL (required)", 0},
+        {"compute", OPT_STR, &o.compute, "GEMM precision: bf16 (AMX-BF16/AVX512-BF16 via oneDNN) | fp32 | auto (default: bf16 when usable)", 0},
         {"method", OPT_STR, &o.adapter.method, "full | bone-col | bone-row | bone-grid | bone-hadamard | bone-free | lora | pissa | olora", 0},
         {"out", OPT_STR, &o.out_dir, "run directory (required)", 0},
         {"steps", OPT_INT, &o.steps, "optimizer steps, 0..1e9 (default 0: from --epochs)", 0},

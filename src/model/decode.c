@@ -121,11 +121,8 @@ int bone_model_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n,
     kv->n = p0 + n;
     /* logits of the last token only */
     rmsnorm_forward(xn, rs, x + (n - 1) * H, m->norm, 1, H, (float)c->eps);
-    float *Wbuf = NULL;
-    const float *W = m->lm_head.dtype == BONE_F32 ? (const float *)m->lm_head.data
-                                                   : wref_f32(m->lm_head, Wbuf = xmalloc((size_t)(V * H) * sizeof(float)), V * H);
-    gemm_nt(1, V, H, 1.0f, xn, H, W, H, 0.0f, logits, V);
-    free(Wbuf);
+    /* the head in its stored dtype: a 16-bit head is read in place, never converted whole */
+    bone_matmul_w(bone_lin_backend(lc), 'T', 1, V, H, 1.0f, xn, H, m->lm_head, H, NULL, 0.0f, logits, V);
     free(x); free(xn); free(rs); free(q); free(kn); free(vn); free(att); free(tmp); free(g); free(u); free(sc);
     return 0;
 }

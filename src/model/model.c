@@ -171,7 +171,7 @@ int bone_model_load(const char *dir, bone_model *m, bone_err *e) {
             int64_t ws[2] = {O, I};
             t = bone_st_get(&m->st, name, 2, ws, e);
             if (!t) goto fail;
-            lin->w = (bone_wref){t->dtype, t->data};
+            linear_set_base(lin, (bone_wref){t->dtype, t->data}, NULL);
             if (bone_proj_has_bias(c, p)) {
                 float *b = cur;
                 cur += O;
@@ -365,7 +365,7 @@ void bone_model_make_trainable(bone_model *m, bone_params *P) {
             bone_linear *lin = &ly->proj[p];
             float *w = bone_params_value(P, li[2 + 2 * p]);
             take_weight(&m->st, w, lin->w, lin->O * lin->I);
-            lin->w = (bone_wref){BONE_F32, w};
+            linear_set_base(lin, (bone_wref){BONE_F32, w}, NULL);
             lin->dw = bone_params_grad(P, li[2 + 2 * p]);
             if (li[3 + 2 * p] >= 0) {
                 float *b = bone_params_value(P, li[3 + 2 * p]);

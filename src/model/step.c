@@ -232,6 +232,7 @@ int bone_model_step(bone_model *m, bone_acts *a, const bone_batch *b, int train,
     if (dxn) memset(dxn, 0, (size_t)(N * H) * sizeof(float));
     /* a bf16 lm_head stays bf16: xent converts it a tile of rows at a time. Its logits go
      * into the layer/backward scratch xn .. dhm (contiguous, see acts_ensure), dead here. */
+    a->xws.be = bone_lin_backend(lc); /* the loss multiplies through the model's backend */
     a->xws.borrow = train ? a->xn : NULL;
     a->xws.borrow_cap = train ? (size_t)(a->lend_end - a->xn) : 0;
     *loss_sum = xent_forward_backward_w(a->xnf, m->lm_head, b->targets, N, H, V, grad_scale, dxn,

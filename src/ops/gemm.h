@@ -1,5 +1,7 @@
-/* gemm.h — the one place dense products go to BLAS (row-major, fp32), plus fp32 views
- * of weights stored in other dtypes. Later backends (bf16 kernels, CUDA) plug in here. */
+/* gemm.h — the three fp32 product shapes (row-major), plus fp32 views of weights stored in
+ * other dtypes. These wrappers are the OpenBLAS fp32 backend with no context; code that holds
+ * a bone_backend (linears, adapters, the loss) goes through ops/backend.h, the choke point
+ * where bf16 / oneDNN backends plug in. */
 #ifndef BONE_OPS_GEMM_H
 #define BONE_OPS_GEMM_H
 #include <stdint.h>

@@ -99,6 +99,7 @@ typedef struct xent_ws {
     size_t cap;        // floats
     float *borrow;     // not owned
     size_t borrow_cap; // floats
+    struct bone_backend *be; // the GEMM backend (not owned); NULL: OpenBLAS fp32
 } xent_ws;
 void xent_ws_free(xent_ws *ws);
 /* Rows of logits per chunk: up to 1024 (128 MiB of logits) for a frozen head, 256 when the

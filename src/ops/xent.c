@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
+#include "ops/backend.h"
 #include "ops/ops.h"
 #include "ops/vexp.h"
 
@@ -28,23 +29,20 @@
 #define XENT_CHUNK_BYTES ((int64_t)128 << 20)
 #define XENT_VTILE 4096
 
-/* The lm_head as the products see it: fp32 data, or a stored-dtype weight plus a tile buffer. */
+/* The lm_head as the products see it: its stored-dtype weight and the backend that multiplies. */
 typedef struct head {
     bone_wref w;     /* (V, H) */
-    float *tile;     /* (XENT_VTILE, H) fp32, when w is not fp32 */
+    bone_backend *be;
     int64_t V, H;
 } head;
 
-/* Rows of a vocabulary tile starting at v0, and those rows of the head as fp32 (*Wt, (vt, H)):
- * the data itself for an fp32 head (one tile: all V rows), else converted into h->tile. */
-static int64_t head_tile(const head *h, int64_t v0, const float **Wt) {
+/* Rows of the vocabulary tile starting at v0 (all V for an fp32 head; XENT_VTILE rows of a
+ * 16-bit one, which the backend converts or reads in place) and those rows as a weight. */
+static int64_t head_tile(const head *h, int64_t v0, bone_wref *Wt) {
     const int64_t V = h->V, H = h->H;
-    if (h->w.dtype == BONE_F32) {
-        *Wt = (const float *)h->w.data;
-        return V;
-    }
-    const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
-    *Wt = wref_f32((bone_wref){h->w.dtype, (const uint16_t *)h->w.data + v0 * H}, h->tile, vt * H);
+    const int64_t vt = h->w.dtype == BONE_F32 ? V - v0 : (V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE);
+    const size_t esz = h->w.dtype == BONE_F32 ? sizeof(float) : sizeof(uint16_t);
+    *Wt = (bone_wref){h->w.dtype, (const char *)h->w.data + (size_t)(v0 * H) * esz};
     return vt;
 }
 
@@ -52,9 +50,9 @@ static int64_t head_tile(const head *h, int64_t v0, const float **Wt) {
 static void head_nt(const head *h, int64_t m, const float *xc, float *lg) {
     const int64_t V = h->V, H = h->H;
     for (int64_t v0 = 0, vt; v0 < V; v0 += vt) {
-        const float *Wt;
+        bone_wref Wt;
         vt = head_tile(h, v0, &Wt);
-        gemm_nt(m, vt, H, 1.0f, xc, H, Wt, H, 0.0f, lg + v0, V);
+        bone_matmul_w(h->be, 'T', m, vt, H, 1.0f, xc, H, Wt, H, NULL, 0.0f, lg + v0, V);
     }
 }
 
@@ -62,9 +60,9 @@ static void head_nt(const head *h, int64_t m, const float *xc, float *lg) {
 static void head_nn(const head *h, int64_t m, const float *lg, float *dxc) {
     const int64_t V = h->V, H = h->H;
     for (int64_t v0 = 0, vt; v0 < V; v0 += vt) {
-        const float *Wt;
+        bone_wref Wt;
         vt = head_tile(h, v0, &Wt);
-        gemm_nn(m, H, vt, 1.0f, lg + v0, V, Wt, H, v0 ? 1.0f : 0.0f, dxc, H);
+        bone_matmul_w(h->be, 'N', m, H, vt, 1.0f, lg + v0, V, Wt, H, NULL, v0 ? 1.0f : 0.0f, dxc, H);
     }
 }
 
@@ -104,9 +102,12 @@ void xent_ws_free(xent_ws *ws) {
 double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targets, int64_t N, int64_t H, int64_t V,
                                float grad_scale, float *dx, float *dW, float *logits_out, int64_t *count, xent_ws *ws) {
     BONE_ASSERT(!dW || Wr.dtype == BONE_F32, "xent: a trained lm_head must be fp32");
-    xent_ws local = {NULL, 0, NULL, 0};
+    xent_ws local = {NULL, 0, NULL, 0, NULL};
     if (!ws) ws = &local;
-    head hd = {Wr, NULL, V, H};
+    bone_backend *own = NULL; /* no backend given: the OpenBLAS fp32 one, for this call */
+    bone_err be_err = {0};
+    if (!ws->be) BONE_ASSERT(bone_backend_open_kind(BONE_BE_OPENBLAS, &own, &be_err) == 0, "xent: no GEMM backend");
+    head hd = {Wr, ws->be ? ws->be : own, V, H};
     double total = 0.0;
     int64_t cnt = 0;
     int64_t *rows = xmalloc((size_t)(N + 1) * sizeof(int64_t));
@@ -138,7 +139,8 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
     float *lg = mem;                                  // (chunk, V) logits → dlogits
     float *xc = lg + chunk * V;                       // (chunk, H) gathered inputs
     float *dxc = dx ? xc + chunk * H : NULL;          // (chunk, H)
-    if (vtile) hd.tile = xc + 2 * chunk * H;          // (vtile, H) fp32 rows of a bf16/f16 head
+    /* (the vtile rows after dxc stay reserved in the layout: the backend's conversion tile
+     * is the same size, so the memory plan's total still holds) */
     if (logits_out) head_nt(&hd, N, x, logits_out);
     double *rowloss = xmalloc((size_t)(chunk + 1) * sizeof(double));
     for (int64_t c0 = 0; c0 < nr; c0 += chunk) {
@@ -175,12 +177,13 @@ double xent_forward_backward_w(const float *x, bone_wref Wr, const int32_t *targ
          * (peak RSS) than 4096-row calls at V = 32000 */
         for (int64_t v0 = 0; dW && v0 < V; v0 += XENT_VTILE) {
             const int64_t vt = V - v0 < XENT_VTILE ? V - v0 : XENT_VTILE;
-            gemm_tn(vt, H, m, 1.0f, lg + v0, V, xc, H, 1.0f, dW + v0 * H, H);
+            bone_gemm_tn(hd.be, vt, H, m, 1.0f, lg + v0, V, xc, H, 1.0f, dW + v0 * H, H);
         }
     }
     free(rows);
     free(rowloss);
     xent_ws_free(&local);
+    bone_backend_free(own);
     *count = cnt;
     return total;
 }

@@ -448,6 +448,7 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
     dopts.path = o->data_path;
     dopts.vocab_size = m.cfg.vocab;
     if (!dopts.tokenizer) dopts.tokenizer = o->model_dir;
+    if (bone_lin_open_compute(&m.lin, o->compute, "train", o->quiet, e)) goto out;
     if (bone_dataset_load(&dopts, &data, e)) goto out;
     if (o->eval_data && o->eval_split > 0) {
         bone_fail(e, "--eval-data and --eval-split both given; choose one");

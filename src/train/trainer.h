@@ -36,8 +36,8 @@ typedef struct bone_train_opts {
     double mem_limit_mib;      /* refuse when the plan exceeds this (0: MemAvailable) */
     int recompute;             /* --recompute: keep only layer inputs, redo each layer's forward before its backward */
     struct bone_dist *dist;    /* data-parallel world (train/dist.h); NULL: this process alone */
-
     const char *train_extra;   /* RWKV-6 --train-extra groups ("time,ln"), trained in full beside the adapter; NULL none */
+    const char *compute;       /* --compute bf16 | fp32 | auto (NULL: auto), ops/backend.h */
 } bone_train_opts;
 
 /* Bounds that keep every product of steps, batch, accum and positions inside int64. */
