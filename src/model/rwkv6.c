@@ -271,7 +271,7 @@ static int rw_load(const char *dir, bone_model *m, bone_err *e) {
             snprintf(name, sizeof name, "%s.weight", lin->name);
             int64_t ws[2] = {lin->O, lin->I};
             if (!(t = get_shaped(&m->st, name, 2, ws, e))) return -1;
-            lin->w = (bone_wref){t->dtype, t->data};
+            linear_set_base(lin, (bone_wref){t->dtype, t->data}, NULL);
         }
     }
     return 0;
@@ -364,7 +364,7 @@ static void rw_make_trainable(bone_model *m, bone_params *P) {
             bone_linear *lin = &r->ly[l].lin[p];
             float *w = bone_params_value(P, il[l * RW_NLIN + p]);
             bone_to_f32(w, lin->w.data, lin->w.dtype, (size_t)(lin->O * lin->I));
-            lin->w = (bone_wref){BONE_F32, w};
+            linear_set_base(lin, (bone_wref){BONE_F32, w}, NULL);
             lin->dw = bone_params_grad(P, il[l * RW_NLIN + p]);
         }
     free(il);

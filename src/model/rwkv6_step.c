@@ -291,6 +291,7 @@ int rwkv6_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, floa
     if (x != A->xf) memcpy(A->xf, x, (size_t)(N * C) * sizeof(float));
     layernorm_forward(A->xnf, A->muf, A->rsf, A->xf, r->g[RW_LNO_W], r->g[RW_LNO_B], N, C, LN_OUT_EPS);
     if (train) memset(A->dxnf, 0, (size_t)(N * C) * sizeof(float));
+    A->xws.be = bone_lin_backend(&m->lin); /* the loss multiplies through the model's backend */
     *loss_sum = xent_forward_backward_w(A->xnf, m->lm_head, b->targets, N, C, V, grad_scale, train ? A->dxnf : NULL,
                                         train ? m->d_lm_head : NULL, logits, count, &A->xws);
     if (!train) return 0;
