@@ -7,21 +7,33 @@
 #include <string.h>
 #include "adapter/adapter_internal.h"
 
+/* bone_save_opts.linear_weight: a linear's merged (or unmerged) weight, made as it is written */
+static int fold_weight(void *ctx, bone_linear *L, float *out, bone_err *e) {
+    if (!bone_adapter_of(L)) return 0;
+    return bone_linear_merged_into(L, *(const int *)ctx, out, e) ? -1 : 1;
+}
+
 int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
                            int64_t *n_linears, bone_err *e) {
+    return bone_adapter_merge_dir_opts(model_dir, adapter_dir, out_dir, unmerge, 0, n_linears, e);
+}
+
+int bone_adapter_merge_dir_opts(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
+                                uint64_t max_shard, int64_t *n_linears, bone_err *e) {
     bone_model m;
     bone_params P;
     bone_params_init(&P);
     if (bone_model_load(model_dir, &m, e)) return bone_wrap(e, "loading %s", model_dir);
-    /* the dtype the model is stored in (before anything is folded into fp32 copies) */
+    /* the dtype the model is stored in */
     const bone_dtype dt = m.layers[0].proj[0].w.dtype;
     int rc = bone_adapter_load(&m, adapter_dir, &P, e);
     int64_t n = 0;
     for (int64_t i = 0; rc == 0 && i < bone_model_nlinears(&m); i++) n += bone_adapter_of(bone_model_linear(&m, i)) != NULL;
-    if (rc == 0) rc = unmerge ? bone_adapter_unmerge(&m, e) : bone_adapter_merge(&m, e);
-    if (rc == 0) rc = bone_model_save(&m, out_dir, dt, e);
-    /* the same files a full fine-tune copies (model.c's one list) */
-    if (rc == 0) rc = bone_copy_tokenizer_files(model_dir, out_dir, e);
+    /* no whole-model merge first: each linear is folded into the save's one-tensor buffer
+     * when the writer reaches it, so a 7B merge holds one weight, not 26 GB of fp32 copies;
+     * the tokenizer files are the ones a full fine-tune copies (model.c's one list) */
+    bone_save_opts so = {max_shard, model_dir, fold_weight, &unmerge};
+    if (rc == 0) rc = bone_model_save_opts(&m, out_dir, dt, &so, e);
     if (n_linears) *n_linears = n;
     bone_model_free(&m);
     bone_params_free(&P);
