@@ -41,7 +41,15 @@ run() { # method threads
         --steps 1 --batch 1 --recompute --no-shuffle --overwrite --dry-run >"$DIR/plan-$m.txt" 2>&1
     OMP_NUM_THREADS=$2 /usr/bin/time -v "$BONE" train --model "$DIR/model" --data "$DIR/data.jsonl" --method "$m" \
         $(args "$m") --out "$DIR/run-$m" --steps "$STEPS" --batch 1 --recompute --no-shuffle --overwrite --quiet \
-        2>"$DIR/time-$m.txt" >/dev/null
+        2>"$DIR/time-$m.txt" >/dev/null &
+    local tp=$! c
+    # the high-water mark so far (VmHWM, KiB), kept in a file: a run stopped early still has it
+    while kill -0 $tp 2>/dev/null; do
+        c=$(pgrep -P $tp | head -n 1 || true)
+        [ -n "$c" ] && awk '/VmHWM/ { print $2 }' /proc/$c/status >"$DIR/hwm-$m.txt" 2>/dev/null || true
+        sleep 5
+    done
+    wait $tp
 }
 if [ "$PARALLEL" = 1 ]; then
     pids=()
