@@ -14,7 +14,9 @@
 # The model is made with `bone init` if DIR has none (streamed: peak RSS ≈ one fp32 tensor).
 # usage: bench/7b.sh [BUILD_DIR]   env: DIR (model + runs; default /tmp/bone-7b — keep it outside
 #        the repository), STEPS (2), METHODS ("lora bone-col"), PARALLEL (0; 1 = both methods at
-#        once, one thread each: the same peak RSS per process, the step times of a shared machine)
+#        once, one thread each: the same peak RSS per process, the step times of a shared machine),
+#        LIMIT_S (unset; else each training run is killed after this many seconds and reported with
+#        the peak RSS it had reached and "unfinished" in place of its step time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -39,17 +41,21 @@ run() { # method threads
     local m=$1
     "$BONE" train --model "$DIR/model" --data "$DIR/data.jsonl" --method "$m" $(args "$m") --out "$DIR/run-$m" \
         --steps 1 --batch 1 --recompute --no-shuffle --overwrite --dry-run >"$DIR/plan-$m.txt" 2>&1
-    OMP_NUM_THREADS=$2 /usr/bin/time -v "$BONE" train --model "$DIR/model" --data "$DIR/data.jsonl" --method "$m" \
+    local lim=()
+    [ -n "${LIMIT_S:-}" ] && lim=(timeout -s KILL "$LIMIT_S")
+    rm -f "$DIR/hwm-$m.txt"
+    OMP_NUM_THREADS=$2 "${lim[@]}" /usr/bin/time -v "$BONE" train --model "$DIR/model" --data "$DIR/data.jsonl" --method "$m" \
         $(args "$m") --out "$DIR/run-$m" --steps "$STEPS" --batch 1 --recompute --no-shuffle --overwrite --quiet \
         2>"$DIR/time-$m.txt" >/dev/null &
-    local tp=$! c
+    local tp=$! c t0=$SECONDS
     # the high-water mark so far (VmHWM, KiB), kept in a file: a run stopped early still has it
     while kill -0 $tp 2>/dev/null; do
-        c=$(pgrep -P $tp | head -n 1 || true)
-        [ -n "$c" ] && awk '/VmHWM/ { print $2 }' /proc/$c/status >"$DIR/hwm-$m.txt" 2>/dev/null || true
+        c=$(pgrep -f -n "bone train --model $DIR/model --data $DIR/data.jsonl --method $m " || true)
+        [ -n "$c" ] && awk -v t=$((SECONDS - t0)) '/VmHWM/ { print $2, t }' /proc/$c/status >"$DIR/hwm-$m.tmp" 2>/dev/null \
+            && [ -s "$DIR/hwm-$m.tmp" ] && mv "$DIR/hwm-$m.tmp" "$DIR/hwm-$m.txt" || true
         sleep 5
     done
-    wait $tp
+    wait $tp || echo "$m: training stopped (exit $?): LIMIT_S=${LIMIT_S:-} reached or an error (see $DIR/time-$m.txt)"
 }
 if [ "$PARALLEL" = 1 ]; then
     pids=()
@@ -62,16 +68,22 @@ echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date
 printf "%-9s %6s %9s %9s %12s %12s %12s %8s\n" method steps s/step TFLOP/s plan_MiB rss_MiB bone_rss_MiB rss/plan
 for m in $METHODS; do
     plan=$(grep "total (estimated peak)" "$DIR/plan-$m.txt" | grep -o '[0-9.]* MiB' | grep -o '[0-9.]*')
-    rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$DIR/time-$m.txt")
-    last=$(tail -n 1 "$DIR/run-$m/metrics.jsonl")
-    el=$(echo "$last" | grep -o '"elapsed_s": [0-9.]*' | grep -o '[0-9.]*$')
-    brss=$(echo "$last" | grep -o '"peak_rss_mib": [0-9.]*' | grep -o '[0-9.]*$')
-    n=$(echo "$last" | grep -o '"step": [0-9]*' | grep -o '[0-9]*$')
+    rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$DIR/time-$m.txt" 2>/dev/null || true)
+    if [ -s "$DIR/run-$m/metrics.jsonl" ]; then
+        last=$(tail -n 1 "$DIR/run-$m/metrics.jsonl")
+        el=$(echo "$last" | grep -o '"elapsed_s": [0-9.]*' | grep -o '[0-9.]*$')
+        brss=$(echo "$last" | grep -o '"peak_rss_mib": [0-9.]*' | grep -o '[0-9.]*$')
+        n=$(echo "$last" | grep -o '"step": [0-9]*' | grep -o '[0-9]*$')
+    else # stopped before the first step ended: the high-water mark it had reached
+        el=0 n=0 brss=-1
+        [ -z "$rss" ] && rss=$(awk '{ printf "%.1f", $1 / 1024 }' "$DIR/hwm-$m.txt" 2>/dev/null || echo -1)
+        echo "$m: no step finished; peak RSS $rss MiB after $(awk '{ print $2 }' "$DIR/hwm-$m.txt" 2>/dev/null) s"
+    fi
     awk -v m="$m" -v n="$n" -v el="$el" -v plan="$plan" -v rss="$rss" -v brss="$brss" 'BEGIN {
         T = 512; H = 4096; F = 11008; V = 32000; L = 32
         P = L * (4 * H * H + 3 * H * F)
         flop = T * (6 * P + 4 * V * H) + 16 * L * T * T * H
-        s = el / n
-        printf "%-9s %6d %9.1f %9.3f %12.1f %12.1f %12.1f %8.3f\n", m, n, s, flop / s / 1e12, plan, rss, brss, rss / plan }'
+        if (n > 0) printf "%-9s %6d %9.1f %9.3f %12.1f %12.1f %12.1f %8.3f\n", m, n, el / n, flop * n / el / 1e12, plan, rss, brss, rss / plan
+        else printf "%-9s %6d %9s %9s %12.1f %12.1f %12s %8.3f\n", m, 0, "unfinished", "-", plan, rss, "-", rss / plan }'
 done
 echo "FLOP/step = $(awk 'BEGIN { T=512; H=4096; F=11008; V=32000; L=32; P=L*(4*H*H+3*H*F); printf "%.2f", (T*(6*P+4*V*H)+16*L*T*T*H)/1e12 }') TFLOP; plans in $DIR/plan-*.txt"
