@@ -103,6 +103,7 @@ fi
 no_temp_dirs() { ! ls "$(dirname "$1")" | grep -q "^$(basename "$1")\.tmp\."; }
 "$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" --out "$W/merged" >/dev/null || bad "merge"
 echo "notes kept across merges" >"$W/merged/README.md"
+echo " " >>"$W/merged/config.json" # differs from what a merge writes: a rewritten config shows
 cp -a "$W/merged" "$W/merged.orig"
 BONE_FAULT_MATCH=merged.tmp. BONE_FAULT_AFTER=65536 faulty "$BONE" merge --model "$W/base" \
     --adapter "$W/ref/adapter" --out "$W/merged" >/dev/null 2>"$W/err"
