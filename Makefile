@@ -27,12 +27,12 @@ test: deps-test all
 asan: deps-test
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBONE_SANITIZE=ON
 	cmake --build build-asan -j$(JOBS)
-	# the memory-plan test compares against RSS, which ASan inflates; speed tests are not
+	# the memory-plan and streaming-RSS tests compare against RSS, which ASan inflates; speed tests are not
 	# informative under sanitizers (their round-trip checks run in the plain build); the spm and
 	# llama3 GGUF client cases only add tokenizer loads of big vocabularies (slow under ASan) to
 	# what gguf_client_llama/qwen2 already run there
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j$(JOBS) -E 'cli_memplan|tok_speed|gguf_client_spm|gguf_client_llama3'
+		ctest --output-on-failure -j$(JOBS) -E 'cli_memplan|tok_speed|gguf_client_spm|gguf_client_llama3|model_stream_rss'
 
 # libFuzzer targets under ASan+UBSan, each for BONE_FUZZ_SECONDS (default 60)
 fuzz: deps-test

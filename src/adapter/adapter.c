@@ -123,33 +123,30 @@ int bone_adapter_bind(bone_linear *L, bone_adapter *a, bone_err *e) {
     return 0;
 }
 
-int bone_linear_merge(bone_linear *L, bone_err *e) {
+int bone_linear_merged_into(bone_linear *L, int unmerge, float *out, bone_err *e) {
     bone_adapter *A = our_adapter(L);
-    if (!A) return bone_fail(e, "%s: no adapter to merge", L->name);
-    float *out = xmalloc((size_t)(L->O * L->I) * sizeof(float)); /* (O, I) */
-    if (bone_method_is_bone(A->method)) bone_bone_wprime(L, out); /* W ← W' */
-    else bone_lora_apply(L, 1.0f, out);                           /* W ← W + s·B·A */
-    L->ops->destroy(L);
-    L->ops = NULL;
-    L->adapter = NULL;
-    linear_set_base(L, (bone_wref){BONE_F32, out}, out);
-    return 0;
-}
-
-int bone_linear_unmerge(bone_linear *L, bone_err *e) {
-    bone_adapter *A = our_adapter(L);
-    if (!A) return bone_fail(e, "%s: no adapter to unmerge", L->name);
+    if (!A) return bone_fail(e, "%s: no adapter to %s", L->name, unmerge ? "unmerge" : "merge");
     const int64_t O = L->O, I = L->I;
-    float *out = xmalloc((size_t)(O * I) * sizeof(float)); /* (O, I) */
-    if (bone_method_is_bone(A->method)) {
-        if (bone_bone_unmerge_into(L, out, e)) {
-            free(out);
-            return -1;
-        }
+    if (!unmerge) {
+        if (bone_method_is_bone(A->method)) bone_bone_wprime(L, out); /* W ← W' */
+        else bone_lora_apply(L, 1.0f, out);                           /* W ← W + s·B·A */
+    } else if (bone_method_is_bone(A->method)) {
+        if (bone_bone_unmerge_into(L, out, e)) return -1;
     } else {
         bone_lora_apply(L, -1.0f, out); /* W = W' − s·B·A */
         if (A->init_a) /* a live PiSSA/OLoRA adapter describes W' − residual; + s·B0·A0 gives the original */
             gemm_nn(O, I, A->rank, A->scale, A->init_b, A->rank, A->init_a, I, 1.0f, out, I);
+    }
+    return 0;
+}
+
+/* merge (unmerge = 0) or unmerge L's adapter into an owned fp32 weight and drop the adapter */
+static int linear_fold(bone_linear *L, int unmerge, bone_err *e) {
+    if (!our_adapter(L)) return bone_fail(e, "%s: no adapter to %s", L->name, unmerge ? "unmerge" : "merge");
+    float *out = xmalloc((size_t)(L->O * L->I) * sizeof(float)); /* (O, I) */
+    if (bone_linear_merged_into(L, unmerge, out, e)) {
+        free(out);
+        return -1;
     }
     L->ops->destroy(L);
     L->ops = NULL;
@@ -157,6 +154,9 @@ int bone_linear_unmerge(bone_linear *L, bone_err *e) {
     linear_set_base(L, (bone_wref){BONE_F32, out}, out);
     return 0;
 }
+
+int bone_linear_merge(bone_linear *L, bone_err *e) { return linear_fold(L, 0, e); }
+int bone_linear_unmerge(bone_linear *L, bone_err *e) { return linear_fold(L, 1, e); }
 
 void bone_adapter_scratch(const bone_linear *L, int64_t N, int64_t *wbuf, int64_t *tile, int64_t *tmp) {
     const bone_adapter *A = L->adapter;

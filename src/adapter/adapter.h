@@ -94,6 +94,9 @@ int bone_linear_merge(bone_linear *L, bone_err *e);
 /* Treats L's current weight as a merged W' and recovers W (fp32, L->w_owned) with the
  * attached adapter's values; then detaches. Refuses singular/ill-conditioned blocks. */
 int bone_linear_unmerge(bone_linear *L, bone_err *e);
+/* The merged (unmerge = 0) or unmerged (1) weight of L written into out ((O, I) fp32) without
+ * changing L: what merge.c streams into a model save one linear at a time. */
+int bone_linear_merged_into(bone_linear *L, int unmerge, float *out, bone_err *e);
 /* Scratch floats one call of forward / backward of L with N rows needs (for the memory
  * note): wbuf, tile and tmp as they would be sized. */
 void bone_adapter_scratch(const bone_linear *L, int64_t N, int64_t *wbuf, int64_t *tile, int64_t *tmp);
@@ -127,6 +130,11 @@ int bone_adapter_merge_load(const char *model_dir, const char *adapter_dir, int 
                             bone_params *P, bone_dtype *stored, int64_t *n_linears, bone_err *e);
 int bone_adapter_merge_dir(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
                            int64_t *n_linears, bone_err *e);
+/* The same with shards of at most max_shard bytes (0: transformers' 5 GB). The output is
+ * written tensor by tensor (each merged weight made just before it is written) into a
+ * temporary directory that replaces out_dir only when complete (bone_model_save_opts). */
+int bone_adapter_merge_dir_opts(const char *model_dir, const char *adapter_dir, const char *out_dir, int unmerge,
+                                uint64_t max_shard, int64_t *n_linears, bone_err *e);
 /* Trainable parameters for the spec from the config's shapes alone (full: all model
  * parameters). -1 on error (unknown target, bad block size, ...). */
 int64_t bone_adapter_count(const bone_config *c, const bone_adapter_spec *s, bone_err *e);

@@ -2,15 +2,19 @@
  * it back out of a merged model); both write a complete HF model directory. */
 #include <stdio.h>
 #include "adapter/adapter.h"
+#include "io/safetensors.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
 #include "cli/samefile.h"
 
 static const char *MERGE_USAGE =
-    "--model DIR --adapter DIR --out DIR\n\n"
+    "--model DIR --adapter DIR --out DIR [--max-shard-size 5GB]\n\n"
     "Writes OUT as a complete model (config.json, model.safetensors in the base's dtype, and the\n"
     "tokenizer/generation files copied) whose weights are W' = W + ΔW. The adapter may be ours\n"
-    "or PEFT's (LORA, BONE, MISS).\n\n"
+    "or PEFT's (LORA, BONE, MISS). Past --max-shard-size the weights are split as transformers\n"
+    "splits them (model-0000i-of-0000N.safetensors + model.safetensors.index.json). One weight\n"
+    "is merged at a time, into a temporary directory that replaces OUT only when complete (an\n"
+    "existing OUT keeps its other files; its old weight files are replaced).\n\n"
     "example:\n"
     "  bone train --model models/default --data data/gsm8k/train.jsonl --method bone-col --block 16 \\\n"
     "             --out runs/bone --steps 2 --batch 2\n"
@@ -28,11 +32,12 @@ static const char *UNMERGE_USAGE =
     "  bone unmerge --model models/default-merged --adapter runs/bone/adapter --out models/default-again";
 
 static int run(const char *cmd, const char *usage, int unmerge, int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *out = NULL;
+    const char *model = NULL, *adapter = NULL, *out = NULL, *shard = "5GB";
     bone_opt opts[] = {
         {"model", OPT_STR, &model, unmerge ? "merged model directory (required)" : "base model directory (required)", 0},
         {"adapter", OPT_STR, &adapter, "adapter directory (required)", 0},
         {"out", OPT_STR, &out, "output model directory (required)", 0},
+        {"max-shard-size", OPT_STR, &shard, "largest weight file, as transformers: 5GB (default), 500MB, 2GiB, bytes", 0},
         {NULL, 0, NULL, NULL, 0},
     };
     const char *pos[1];
@@ -45,7 +50,9 @@ static int run(const char *cmd, const char *usage, int unmerge, int argc, char *
                                      "another --out", out, model, unmerge ? "unmerged" : "merged");
     bone_err e;
     int64_t n = 0;
-    if (bone_adapter_merge_dir(model, adapter, out, unmerge, &n, &e)) {
+    uint64_t max_shard;
+    if (bone_st_parse_size(shard, "--max-shard-size", &max_shard, &e)) return bone_usage_error(cmd, "%s", e.msg);
+    if (bone_adapter_merge_dir_opts(model, adapter, out, unmerge, max_shard, &n, &e)) {
         fprintf(stderr, "bone %s: %s\n", cmd, e.msg);
         return BONE_EXIT_RUNTIME;
     }

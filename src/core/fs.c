@@ -374,3 +374,197 @@ int bone_copy_file(const char *src, const char *dst, bone_err *e) {
     free(buf);
     return rc;
 }
+
+/* ---- atomic directories ---- */
+
+/* Removes a directory of regular files (a bone_adir temporary); best effort. */
+static void remove_flat_dir(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+/* files the new directory replaces as a set rather than carries over: a stale shard or index
+ * beside a new single model.safetensors (or the reverse) would load the wrong weights */
+static int is_weight_file(const char *name) {
+    if (!strcmp(name, "model.safetensors") || !strcmp(name, "model.safetensors.index.json")) return 1;
+    unsigned a, b;
+    int end = 0;
+    return sscanf(name, "model-%5u-of-%5u.safetensors%n", &a, &b, &end) == 2 && end > 0 && !name[end];
+}
+
+int bone_adir_open(bone_adir *d, const char *dir, bone_err *e) {
+    memset(d, 0, sizeof *d);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    if (!n) return bone_fail(e, "cannot write a directory with an empty name");
+    char *target = xmalloc(n + 1);
+    memcpy(target, dir, n);
+    target[n] = 0;
+    struct stat st;
+    if (lstat(target, &st) == 0) {
+        DIR *od = S_ISDIR(st.st_mode) ? opendir(target) : NULL;
+        if (!od) {
+            int err = S_ISDIR(st.st_mode) ? errno : ENOTDIR;
+            free(target);
+            return bone_fail(e, "%s: cannot write a model directory here: %s", dir, strerror(err));
+        }
+        struct dirent *de;
+        int rc = 0;
+        while (rc == 0 && (de = readdir(od))) {
+            struct stat es;
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            if (fstatat(dirfd(od), de->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 &&
+                (S_ISREG(es.st_mode) || S_ISLNK(es.st_mode)))
+                continue;
+            rc = bone_fail(e, "%s exists and holds \"%s\", which is neither a file nor a symlink; bone replaces the "
+                              "directory as a whole and carries over only files and symlinks: choose a new or empty "
+                              "--out", dir, de->d_name);
+        }
+        closedir(od);
+        if (rc) {
+            free(target);
+            return -1;
+        }
+    } else if (errno != ENOENT) {
+        int err = errno;
+        free(target);
+        return bone_fail(e, "%s: %s", dir, strerror(err));
+    }
+    char *parent;
+    const char *base;
+    split_path(target, &parent, &base);
+    if (!bone_is_dir(parent) && bone_mkdirs(parent, e)) {
+        free(parent);
+        free(target);
+        return -1;
+    }
+    /* temporaries of killed writers: a directory named like an afile temporary of ours */
+    DIR *pd = opendir(parent);
+    if (pd) {
+        struct dirent *de;
+        size_t blen = strlen(base);
+        while ((de = readdir(pd))) {
+            long pid;
+            size_t bl;
+            struct stat ts;
+            if (!bone_temp_name_parse(de->d_name, &pid, &bl) || bl != blen || strncmp(de->d_name, base, blen)) continue;
+            if (fstatat(dirfd(pd), de->d_name, &ts, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(ts.st_mode)) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+            char *p = bone_path_join(parent, de->d_name);
+            remove_flat_dir(p);
+            free(p);
+        }
+        closedir(pd);
+    }
+    free(parent);
+    char *tmp = xmalloc(n + 64);
+    int err = 0, ok = 0;
+    for (int attempt = 0; attempt < 64 && !ok; attempt++) {
+        snprintf(tmp, n + 64, "%s.tmp.%ld.%016llx", target, (long)getpid(), (unsigned long long)temp_random(d, attempt));
+        ok = mkdir(tmp, 0777) == 0;
+        err = errno;
+        if (!ok && err != EEXIST) break;
+    }
+    if (!ok) {
+        free(tmp);
+        free(target);
+        return bone_fail(e, "%s: cannot create a temporary directory beside it: %s", dir, strerror(err));
+    }
+    d->dir = target;
+    d->tmp = tmp;
+    return 0;
+}
+
+void bone_adir_abort(bone_adir *d) {
+    if (d->tmp) remove_flat_dir(d->tmp);
+    free(d->tmp);
+    free(d->dir);
+    memset(d, 0, sizeof *d);
+}
+
+static int fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
+/* the files and symlinks of old that new lacks, except weight files and stale temporaries:
+ * files hard-linked (or copied), symlinks recreated as they are (never followed) */
+static int carry_over(const char *old, const char *new_dir, bone_err *e) {
+    DIR *od = opendir(old);
+    if (!od) return bone_fail(e, "%s: cannot read: %s", old, strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    char link_to[PATH_MAX];
+    while (rc == 0 && (de = readdir(od))) {
+        struct stat es;
+        if (fstatat(dirfd(od), de->d_name, &es, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (is_weight_file(de->d_name)) continue;
+        char *s = bone_path_join(old, de->d_name), *t = bone_path_join(new_dir, de->d_name);
+        if (bone_path_present(t)) {
+            /* the new directory's own file */
+        } else if (S_ISREG(es.st_mode) && !bone_temp_name_parse(de->d_name, NULL, NULL)) {
+            if (link(s, t) != 0) rc = bone_copy_file(s, t, e);
+        } else if (S_ISLNK(es.st_mode)) {
+            ssize_t k = readlink(s, link_to, sizeof link_to - 1);
+            if (k < 0 || (link_to[k] = 0, symlink(link_to, t) != 0))
+                rc = bone_fail(e, "%s: cannot carry the symlink over to the new directory: %s", s, strerror(errno));
+        }
+        free(s);
+        free(t);
+    }
+    closedir(od);
+    return rc;
+}
+
+int bone_adir_commit(bone_adir *d, bone_err *e) {
+    int rc = 0, existed = bone_is_dir(d->dir);
+    if (existed) rc = carry_over(d->dir, d->tmp, e);
+    if (rc == 0 && fsync_path(d->tmp) != 0)
+        rc = bone_fail(e, "%s: flush failed: %s; %s is untouched", d->tmp, strerror(errno), d->dir);
+    if (rc == 0 && !existed) {
+        if (rename(d->tmp, d->dir) != 0)
+            rc = bone_fail(e, "%s: rename from %s failed: %s", d->dir, d->tmp, strerror(errno));
+    } else if (rc == 0) {
+        /* swap the two names in one step; the old directory then sits at tmp */
+        if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->dir, RENAME_EXCHANGE) != 0) {
+            if (errno != EINVAL && errno != ENOSYS) {
+                rc = bone_fail(e, "%s: cannot replace it with %s: %s; %s is untouched", d->dir, d->tmp,
+                               strerror(errno), d->dir);
+            } else { /* no RENAME_EXCHANGE here: move the old one aside, the new one in */
+                size_t n = strlen(d->dir) + 64;
+                char *aside = xmalloc(n);
+                snprintf(aside, n, "%s.tmp.%ld.%016llx", d->dir, (long)getpid(), (unsigned long long)temp_random(aside, 0));
+                if (rename(d->dir, aside) != 0) {
+                    rc = bone_fail(e, "%s: cannot move it aside: %s; it is untouched", d->dir, strerror(errno));
+                } else if (rename(d->tmp, d->dir) != 0) {
+                    rc = bone_fail(e, "%s: cannot move %s into place: %s", d->dir, d->tmp, strerror(errno));
+                    if (rename(aside, d->dir) != 0) /* put the old one back */
+                        bone_wrap(e, "and moving the previous directory back from %s failed too", aside);
+                } else {
+                    free(d->tmp); /* renamed into place: abort below removes the old one, aside */
+                    d->tmp = aside;
+                }
+                if (rc) free(aside);
+            }
+        }
+    }
+    if (rc == 0) {
+        char *parent;
+        const char *base;
+        split_path(d->dir, &parent, &base);
+        fsync_path(parent);
+        free(parent);
+    }
+    /* on success tmp now holds the old directory (or nothing); on failure the new one */
+    bone_adir_abort(d);
+    return rc;
+}

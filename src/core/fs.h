@@ -63,4 +63,22 @@ char *bone_path_join(const char *a, const char *b);
 /* Copies a file atomically (used for tokenizer files next to merged models). */
 int bone_copy_file(const char *src, const char *dst, bone_err *e);
 
+/* An atomic directory writer (model directories: bone init, merge and unmerge, a full
+ * fine-tune's model/): files go into a new temporary directory "<dir>.tmp.<pid>.<16 hex>"
+ * beside dir, each written with bone_afile. Commit fsyncs it, carries over into it the regular
+ * files of an existing dir that it lacks — except weight files (model.safetensors, its shards
+ * and index), which the new ones replace as a set — and swaps it into place (renameat2
+ * RENAME_EXCHANGE where the file system has it, else two renames), fsyncs the parent, and only
+ * then removes the old directory. Until commit succeeds an existing dir is left as it was;
+ * abort removes the temporary. An existing dir holding anything but regular files (a
+ * subdirectory, a symlink) is refused at open: it could not be carried over. Opening also
+ * removes temporary directories of dir left by killed writers. */
+typedef struct bone_adir {
+    char *dir;  /* the target, without trailing slashes */
+    char *tmp;  /* where to write; NULL when closed */
+} bone_adir;
+int bone_adir_open(bone_adir *d, const char *dir, bone_err *e);
+int bone_adir_commit(bone_adir *d, bone_err *e); /* closes; on failure removes tmp */
+void bone_adir_abort(bone_adir *d);
+
 #endif

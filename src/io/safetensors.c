@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -494,13 +495,26 @@ int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_er
     return bone_st_write_meta(path, t, n, NULL, NULL, e);
 }
 
-/* Streams the data area: either to the file, or (out == NULL) only into the hash. */
-static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash, bone_err *e) {
+/* Streams the data area: either to the file, or (a == NULL) only into the hash. Produced
+ * tensors are made in *pbuf (grown to the largest, *pcap floats; the caller frees it). */
+static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash, float **pbuf, size_t *pcap,
+                      bone_err *e) {
     uint64_t h = BONE_FNV1A64_INIT;
     for (int64_t i = 0; i < n; i++) {
         const bone_st_wtensor *w = rows[i].t;
-        if (!w->src_f32 || w->dtype == BONE_F32) {
-            const void *src = w->src_f32 ? (const void *)w->src_f32 : w->data;
+        const float *f32 = w->src_f32;
+        if (w->produce) {
+            const size_t numel = (size_t)(rows[i].nbytes / bone_dtype_size(w->dtype));
+            if (numel > *pcap) {
+                free(*pbuf);
+                *pbuf = xmalloc((numel ? numel : 1) * sizeof(float));
+                *pcap = numel;
+            }
+            if (w->produce(w->ctx, w, *pbuf, e)) return -1;
+            f32 = *pbuf;
+        }
+        if (!f32 || w->dtype == BONE_F32) {
+            const void *src = f32 ? (const void *)f32 : w->data;
             h = bone_fnv1a64(h, src, rows[i].nbytes);
             if (a && bone_afile_write(a, src, rows[i].nbytes, e)) return -1;
             continue;
@@ -510,7 +524,7 @@ static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash
         uint16_t chunk[8192];
         for (uint64_t k = 0; k < numel; k += 8192) {
             uint64_t m = numel - k < 8192 ? numel - k : 8192;
-            bone_from_f32(chunk, w->src_f32 + k, w->dtype, m);
+            bone_from_f32(chunk, f32 + k, w->dtype, m);
             h = bone_fnv1a64(h, chunk, m * 2);
             if (a && bone_afile_write(a, chunk, m * 2, e)) return -1;
         }
@@ -522,6 +536,9 @@ static int write_data(bone_afile *a, const wrow *rows, int64_t n, uint64_t *hash
 int bone_st_write_meta(const char *path, const bone_st_wtensor *t, int64_t n, const char *const *meta,
                        const char *hash_key, bone_err *e) {
     wrow *rows = xcalloc((size_t)n + 1, sizeof *rows);
+    float *pbuf = NULL; /* lent to produce callbacks */
+    size_t pcap = 0;
+    int rc = -1;
     for (int64_t i = 0; i < n; i++) {
         uint64_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (uint64_t)t[i].shape[d];
@@ -542,7 +559,8 @@ int bone_st_write_meta(const char *path, const bone_st_wtensor *t, int64_t n, co
     }
     if (hash_key) {
         uint64_t hv = 0;
-        write_data(NULL, rows, n, &hv, NULL); /* first pass: hash only */
+        /* first pass: hash only (a produced tensor is made twice) */
+        if (write_data(NULL, rows, n, &hv, &pbuf, &pcap, e)) goto out;
         char tmp[64];
         snprintf(tmp, sizeof tmp, "\":\"%016llx\"", (unsigned long long)hv);
         appendf(&h, &len, &cap, ",\"");
@@ -571,16 +589,147 @@ int bone_st_write_meta(const char *path, const bone_st_wtensor *t, int64_t n, co
     uint8_t hdr[8];
     for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)((uint64_t)len >> (8 * i));
     bone_afile a;
-    int rc = -1;
     if (bone_afile_open(&a, path, e)) goto out;
     if (bone_afile_write(&a, hdr, 8, e) || bone_afile_write(&a, h, len, e)) goto fail;
-    if (write_data(&a, rows, n, NULL, e)) goto fail;
+    if (write_data(&a, rows, n, NULL, &pbuf, &pcap, e)) goto fail;
     rc = bone_afile_commit(&a, e);
     goto out;
 fail:
     bone_afile_abort(&a);
 out:
+    free(pbuf);
     free(h);
     free(rows);
+    return rc;
+}
+
+/* ---- sharded directories (FORMATS.md §1.6) ---- */
+
+int bone_st_parse_size(const char *s, const char *what, uint64_t *out, bone_err *e) {
+    static const struct { const char *unit; uint64_t mul; } units[] = {
+        {"KIB", 1ull << 10}, {"MIB", 1ull << 20}, {"GIB", 1ull << 30}, {"TIB", 1ull << 40},
+        {"KB", 1000ull}, {"MB", 1000000ull}, {"GB", 1000000000ull}, {"TB", 1000000000000ull}, {"B", 1ull},
+    };
+    const char *p = s;
+    uint64_t v = 0;
+    if (*p < '0' || *p > '9') goto bad;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if (bone_mul_u64(v, 10, &v) || bone_add_u64(v, (uint64_t)(*p - '0'), &v)) goto bad;
+    uint64_t mul = 1;
+    if (*p) {
+        size_t k = strlen(p);
+        if (p[k - 1] == 'b')
+            return bone_fail(e, "%s \"%s\": a lowercase final \"b\" means bits to transformers; write the unit "
+                                "with \"B\" (e.g. 5GB, 500MiB)", what, s);
+        int found = 0;
+        for (size_t u = 0; u < sizeof units / sizeof units[0] && !found; u++)
+            if (strlen(units[u].unit) == k && !strncasecmp(p, units[u].unit, k)) mul = units[u].mul, found = 1;
+        if (!found) goto bad;
+    }
+    if (bone_mul_u64(v, mul, &v) || v == 0) goto bad;
+    *out = v;
+    return 0;
+bad:
+    return bone_fail(e, "%s \"%s\": expected a whole number of bytes > 0, optionally with a unit KB, MB, GB "
+                        "(10^3, 10^6, 10^9) or KiB, MiB, GiB (2^10, 2^20, 2^30), e.g. 5GB", what, s);
+}
+
+static uint64_t wt_bytes(const bone_st_wtensor *t) {
+    uint64_t numel = 1;
+    for (int d = 0; d < t->ndim; d++) numel *= (uint64_t)t->shape[d];
+    return numel * bone_dtype_size(t->dtype);
+}
+
+static int name_cmp(const void *a, const void *b) {
+    const bone_st_wtensor *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+int bone_st_write_sharded(const char *dir, const bone_st_wtensor *t, int64_t n, uint64_t max_shard, int *nshards,
+                          bone_err *e) {
+    if (!max_shard) max_shard = BONE_ST_SHARD_DEFAULT;
+    /* shard of each tensor, assigned as transformers (huggingface_hub's split_state_dict_into_
+     * shards) does: walk the state dict in order, open a new shard when the next tensor would
+     * overflow the current one, and put a tensor larger than the limit in a shard of its own,
+     * numbered when it is met (before the shard being filled) */
+    int64_t *shard = xcalloc((size_t)n + 1, sizeof *shard);
+    int64_t ns = 0, open_from = -1; /* first tensor of the shard being filled, -1: none */
+    uint64_t cur_size = 0, total = 0, params = 0;
+    for (int64_t i = 0; i <= n; i++) {
+        const uint64_t b = i < n ? wt_bytes(&t[i]) : 0;
+        /* a shard is numbered when it is closed (appended to the list), as huggingface_hub
+         * does: an oversized tensor met while a shard is being filled comes before it */
+        if (open_from >= 0 && (i == n || (b <= max_shard && cur_size + b > max_shard))) {
+            for (int64_t k = open_from; k < i; k++)
+                if (shard[k] < 0) shard[k] = ns;
+            ns++;
+            open_from = -1;
+            cur_size = 0;
+        }
+        if (i == n) break;
+        total += b;
+        params += b / bone_dtype_size(t[i].dtype);
+        if (b > max_shard) {
+            shard[i] = ns++;
+            continue;
+        }
+        if (open_from < 0) open_from = i;
+        shard[i] = -1;
+        cur_size += b;
+    }
+    int rc = -1;
+    char fname[64];
+    const bone_st_wtensor **sorted = NULL;
+    bone_st_wtensor *part = xcalloc((size_t)n + 1, sizeof *part);
+    if (ns <= 1) {
+        char *p = bone_path_join(dir, "model.safetensors");
+        rc = bone_st_write(p, t, n, e);
+        free(p);
+        if (nshards) *nshards = 1;
+        goto out;
+    }
+    if (ns > 99999) {
+        bone_fail(e, "%s: %lld shards would be needed; at most 99999 fit transformers' 5-digit names (raise "
+                     "--max-shard-size)", dir, (long long)ns);
+        goto out;
+    }
+    for (int64_t s = 0; s < ns; s++) {
+        int64_t k = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (shard[i] == s) part[k++] = t[i];
+        snprintf(fname, sizeof fname, "model-%05lld-of-%05lld.safetensors", (long long)s + 1, (long long)ns);
+        char *p = bone_path_join(dir, fname);
+        int r = bone_st_write(p, part, k, e);
+        free(p);
+        if (r) goto out;
+    }
+    /* the index, as json.dumps(index, indent=2, sort_keys=True) + "\n" */
+    sorted = xcalloc((size_t)n + 1, sizeof *sorted);
+    for (int64_t i = 0; i < n; i++) sorted[i] = &t[i];
+    qsort(sorted, (size_t)n, sizeof *sorted, name_cmp);
+    size_t cap = 4096, len = 0;
+    char *j = xmalloc(cap), tmp[160];
+    j[0] = 0;
+    snprintf(tmp, sizeof tmp, "{\n  \"metadata\": {\n    \"total_parameters\": %llu,\n    \"total_size\": %llu\n  },\n"
+                              "  \"weight_map\": {\n", (unsigned long long)params, (unsigned long long)total);
+    appendf(&j, &len, &cap, tmp);
+    for (int64_t i = 0; i < n; i++) {
+        appendf(&j, &len, &cap, "    \"");
+        json_escape(&j, &len, &cap, sorted[i]->name);
+        const int64_t s = shard[sorted[i] - t];
+        snprintf(tmp, sizeof tmp, "\": \"model-%05lld-of-%05lld.safetensors\"%s\n", (long long)s + 1, (long long)ns,
+                 i + 1 < n ? "," : "");
+        appendf(&j, &len, &cap, tmp);
+    }
+    appendf(&j, &len, &cap, "  }\n}\n");
+    char *p = bone_path_join(dir, "model.safetensors.index.json");
+    rc = bone_write_file_atomic(p, j, len, e);
+    free(p);
+    free(j);
+    if (nshards) *nshards = (int)ns;
+out:
+    free(sorted);
+    free(part);
+    free(shard);
     return rc;
 }

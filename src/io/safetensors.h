@@ -66,13 +66,22 @@ uint64_t bone_st_data_hash(const bone_st_set *s, int file);
  * success fills the tensors (data pointers into buf) for file index `file`. */
 int bone_st_parse(bone_st_set *s, const char *what, const uint8_t *buf, size_t size, int file, bone_err *e);
 
+struct bone_st_wtensor;
+/* A tensor made only when it is written: fills buf (numel floats) with its fp32 values,
+ * which the writer converts to the tensor's dtype. The writer lends one buffer, sized for the
+ * largest produced tensor and reused for each, so a streaming writer (init, merge, model
+ * saves) holds one tensor at a time. Returns 0, or -1 with e set (the write is abandoned). */
+typedef int (*bone_st_produce_fn)(void *ctx, const struct bone_st_wtensor *t, float *buf, bone_err *e);
+
 typedef struct bone_st_wtensor {
     const char *name;
     bone_dtype dtype;      /* dtype to store */
     int ndim;
     int64_t shape[BONE_ST_MAX_DIMS];
-    const void *data;      /* already in `dtype` unless src_f32 is set */
+    const void *data;      /* already in `dtype` unless src_f32 or produce is set */
     const float *src_f32;  /* if non-NULL: fp32 source converted to `dtype` on write */
+    bone_st_produce_fn produce; /* if non-NULL: called for the fp32 values at write time */
+    void *ctx;             /* passed to produce */
 } bone_st_wtensor;
 
 /* Writes a safetensors file atomically in the reference layout (sorted by dtype then name,
@@ -83,5 +92,22 @@ int bone_st_write(const char *path, const bone_st_wtensor *t, int64_t n, bone_er
  * added under that key (as 16 hex digits). */
 int bone_st_write_meta(const char *path, const bone_st_wtensor *t, int64_t n, const char *const *meta,
                        const char *hash_key, bone_err *e);
+
+/* transformers' default max_shard_size, "5GB" = 5·10^9 bytes. */
+#define BONE_ST_SHARD_DEFAULT 5000000000ull
+/* Parses a shard size as transformers' max_shard_size does: a whole number of bytes, or a
+ * whole number with a unit KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024),
+ * case-insensitive ("5GB", "500MiB", "2000000"). A lowercase final "b" (transformers reads
+ * "5Gb" as gigabits) is refused as ambiguous. what names the option in messages. */
+int bone_st_parse_size(const char *s, const char *what, uint64_t *out, bone_err *e);
+/* Writes tensors t[0..n) — given in the model's state-dict order — into directory dir as
+ * transformers' save_pretrained does: one model.safetensors when they fit in max_shard bytes
+ * (0: BONE_ST_SHARD_DEFAULT), else shards model-0000i-of-0000N.safetensors filled greedily in
+ * that order (a tensor larger than the limit gets a shard of its own) plus
+ * model.safetensors.index.json ({"metadata": {"total_parameters", "total_size"}, "weight_map"},
+ * indent 2, keys sorted). Each file is written atomically; produce callbacks run once per
+ * tensor. *nshards (may be NULL) receives the number of files, 1 for a single file. */
+int bone_st_write_sharded(const char *dir, const bone_st_wtensor *t, int64_t n, uint64_t max_shard, int *nshards,
+                          bone_err *e);
 
 #endif

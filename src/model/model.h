@@ -70,10 +70,31 @@ void bone_model_extra_bind(bone_model *m, bone_params *P);
 #define BONE_EXTRA_FILE "train_extra.safetensors"
 int bone_model_save_extra(bone_model *m, const char *dir, bone_err *e);
 int bone_model_load_extra(bone_model *m, const char *dir, bone_err *e);
-/* Writes config.json + model.safetensors (dtype: the stored dtype of the base, or out_dtype). */
+/* How a model directory is written (bone_model_save_opts; NULL = the defaults). */
+typedef struct bone_save_opts {
+    uint64_t max_shard;   /* bytes per safetensors shard; 0 = transformers' default (5 GB) */
+    const char *tok_src;  /* copy the tokenizer and generation files from this directory (NULL: none) */
+    /* if set, called for each linear: writes the weight to save (fp32, (O, I)) into out and
+     * returns 1, or returns 0 to save L->w as it is, or -1 with e set (merge folds adapters
+     * in here, one linear at a time) */
+    int (*linear_weight)(void *ctx, bone_linear *L, float *out, bone_err *e);
+    void *ctx;
+} bone_save_opts;
+/* Writes a complete model directory: config.json, model.safetensors or shards + index
+ * (out_dtype), and the tokenizer files, into a temporary directory that then replaces dir
+ * (core/fs.h bone_adir). Streams: one tensor is converted (or merged) at a time, and the mapped
+ * pages of each weight read are released after it is written, so the peak memory is about
+ * one fp32 tensor whatever the model's size. */
+int bone_model_save_opts(bone_model *m, const char *dir, bone_dtype out_dtype, const bone_save_opts *o,
+                         bone_err *e);
+/* bone_model_save_opts with the defaults (no tokenizer files). */
 int bone_model_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
 
-/* A random model in HF layout (bone init): config.json + model.safetensors in dtype. */
+/* A random model in HF layout (bone init): config.json + model.safetensors (or shards past
+ * max_shard bytes; 0 = 5 GB) in dtype, written atomically as a directory. Each tensor is drawn
+ * as it is written, so memory stays at about one fp32 tensor. */
+int bone_model_init_random_opts(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype,
+                                uint64_t max_shard, bone_err *e);
 int bone_model_init_random(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e);
 /* Copies the tokenizer's files (bone_tokenizer_files) and generation_config.json, those
  * present, from one model directory to another. */

@@ -933,8 +933,10 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         char *d = bone_path_join(o->out_dir, "model");
         /* written in the base's stored dtype, like the checkpoint it came from */
         const bone_st_tensor *et = bone_st_find(&m.st, "model.embed_tokens.weight");
-        int r = bone_model_save(&m, d, et ? et->dtype : m.cfg.dtype, e);
-        if (!r) r = bone_copy_tokenizer_files(o->model_dir, d, e);
+        /* with the tokenizer files, into a temporary directory that replaces d when complete;
+         * sharded past transformers' 5 GB */
+        bone_save_opts so = {0, o->model_dir, NULL, NULL};
+        int r = bone_model_save_opts(&m, d, et ? et->dtype : m.cfg.dtype, &so, e);
         free(d);
         if (r) goto out;
     } else {

@@ -97,22 +97,41 @@ else
     bad "adapter ENOSPC: --resume exit $rc: $(head -c 300 "$W/err")"
 fi
 
-# 4. merge into an existing output whose model.safetensors cannot be rewritten: old file intact
+# 4. merge into an existing output directory that cannot be rewritten: bone writes a temporary
+# directory beside it (OUT.tmp.PID.HEX) and swaps it in only when complete, so the old
+# directory stays exactly as it was (its config.json too: it used to be written first)
+no_temp_dirs() { ! ls "$(dirname "$1")" | grep -q "^$(basename "$1")\.tmp\."; }
 "$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" --out "$W/merged" >/dev/null || bad "merge"
-cp "$W/merged/model.safetensors" "$W/merged.orig"
-BONE_FAULT_MATCH=merged/model.safetensors BONE_FAULT_AFTER=65536 faulty "$BONE" merge --model "$W/base" \
+echo "notes kept across merges" >"$W/merged/README.md"
+echo " " >>"$W/merged/config.json" # differs from what a merge writes: a rewritten config shows
+cp -a "$W/merged" "$W/merged.orig"
+BONE_FAULT_MATCH=merged.tmp. BONE_FAULT_AFTER=65536 faulty "$BONE" merge --model "$W/base" \
     --adapter "$W/ref/adapter" --out "$W/merged" >/dev/null 2>"$W/err"
 rc=$?
 msg=$(cat "$W/err")
 [ $rc -eq 1 ] && grep -q "model.safetensors: write failed: No space left on device" "$W/err" \
     && ok "merge ENOSPC: exit 1: $msg" || bad "merge ENOSPC: exit $rc: $msg"
-cmp -s "$W/merged.orig" "$W/merged/model.safetensors" && no_temporaries "$W/merged" \
-    && ok "merge ENOSPC: previous model.safetensors intact, no temporary" || bad "merge ENOSPC: output damaged"
-BONE_FAULT_OP=fsync BONE_FAULT_MATCH=merged2/ faulty "$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" \
+diff -r "$W/merged.orig" "$W/merged" >/dev/null && no_temporaries "$W/merged" && no_temp_dirs "$W/merged" \
+    && ok "merge ENOSPC: previous directory intact, no temporary" || bad "merge ENOSPC: output damaged"
+# the same with shards, failing on the second shard after the first was written
+BONE_FAULT_MATCH=model-00002-of faulty "$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" \
+    --out "$W/merged" --max-shard-size 200KB >/dev/null 2>"$W/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "model-00002-of-000[0-9]*.safetensors: write failed: No space left" "$W/err" \
+    && diff -r "$W/merged.orig" "$W/merged" >/dev/null && no_temp_dirs "$W/merged" \
+    && ok "sharded merge ENOSPC on shard 2: exit 1, previous directory intact: $(cat "$W/err")" \
+    || bad "sharded merge ENOSPC: exit $rc: $(cat "$W/err"); $(diff -r "$W/merged.orig" "$W/merged" | head -3)"
+# a successful sharded merge over it replaces the single file as a set and keeps README.md
+"$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" --out "$W/merged" --max-shard-size 200KB >/dev/null \
+    2>"$W/err" && [ ! -e "$W/merged/model.safetensors" ] && [ -f "$W/merged/model.safetensors.index.json" ] \
+    && cmp -s "$W/merged/README.md" "$W/merged.orig/README.md" && no_temp_dirs "$W/merged" \
+    && ok "sharded merge over a single-file output: $(ls "$W/merged" | grep -c '^model-') shards, README.md kept" \
+    || bad "sharded merge over an existing output: $(cat "$W/err"); files: $(ls "$W/merged" | tr '\n' ' ')"
+BONE_FAULT_OP=fsync BONE_FAULT_MATCH=merged2.tmp. faulty "$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" \
     --out "$W/merged2" >/dev/null 2>"$W/err"
 rc=$?
-[ $rc -eq 1 ] && grep -q "flush failed: Input/output error" "$W/err" && [ ! -e "$W/merged2/model.safetensors" ] \
-    && no_temporaries "$W/merged2" && ok "merge fsync EIO: exit 1, nothing half-written: $(cat "$W/err")" \
+[ $rc -eq 1 ] && grep -q "flush failed: Input/output error" "$W/err" && [ ! -e "$W/merged2" ] \
+    && no_temp_dirs "$W/merged2" && ok "merge fsync EIO: exit 1, nothing half-written: $(cat "$W/err")" \
     || bad "merge fsync EIO: exit $rc: $(cat "$W/err"); files: $(ls "$W/merged2" 2>/dev/null | tr '\n' ' ')"
 
 # 5. a real full disk: a tmpfs that holds two checkpoints but not a third
@@ -136,6 +155,22 @@ if mount -t tmpfs -o size=$((ck * 5 / 2 + 65536)) tmpfs "$W/small" 2>/dev/null; 
         || bad "tmpfs full: losses differ after resume"
 else
     echo "skip tmpfs full-disk case: mounting a tmpfs is not permitted here (the LD_PRELOAD cases above ran)"
+fi
+# 5b. a real full disk under a merge into an existing directory: the tmpfs holds one merged
+# model but not a second copy beside it, so the merge fails and the first stays intact
+ms=$(du -sb "$W/merged.orig" | cut -f1)
+mkdir -p "$W/small2"
+if mount -t tmpfs -o size=$((ms * 3 / 2 + 65536)) tmpfs "$W/small2" 2>/dev/null; then
+    MNT="$W/small2"
+    cp -a "$W/merged.orig" "$MNT/out"
+    "$BONE" merge --model "$W/base" --adapter "$W/ref/adapter" --out "$MNT/out" >/dev/null 2>"$W/err"
+    rc=$?
+    [ $rc -eq 1 ] && grep -q "No space left on device" "$W/err" && diff -r "$W/merged.orig" "$MNT/out" >/dev/null \
+        && no_temp_dirs "$MNT/out" && ok "tmpfs full under merge: exit 1, previous directory intact: $(cat "$W/err")" \
+        || bad "tmpfs full under merge: exit $rc: $(cat "$W/err"); $(ls "$MNT" | tr '\n' ' ')"
+    umount "$MNT" && MNT=""
+else
+    echo "skip tmpfs merge case: mounting a tmpfs is not permitted here (the LD_PRELOAD cases above ran)"
 fi
 
 echo "fault tests: $pass passed, $fail failed"

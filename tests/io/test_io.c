@@ -128,9 +128,9 @@ static void test_roundtrip(void) {
     float a[6] = {1.5f, -2.0f, 3.25f, 0.0f, 1e-3f, -7.0f};
     uint16_t hb[4] = {0x3f80, 0x4000, 0xbf80, 0x0000};
     bone_st_wtensor w[3] = {
-        {"zeta", BONE_F32, 2, {2, 3}, a, NULL},
-        {"alpha", BONE_BF16, 1, {4}, hb, NULL},
-        {"conv", BONE_F16, 1, {6}, NULL, a},
+        {"zeta", BONE_F32, 2, {2, 3}, a, NULL, NULL, NULL},
+        {"alpha", BONE_BF16, 1, {4}, hb, NULL, NULL, NULL},
+        {"conv", BONE_F16, 1, {6}, NULL, a, NULL, NULL},
     };
     char *p = bone_path_join(tmpdir, "rt.safetensors");
     bone_err e;
@@ -179,7 +179,7 @@ static void test_sharded(void) {
     bone_err e;
     bone_mkdirs(dir, &e);
     float a[2] = {1, 2}, b[3] = {3, 4, 5};
-    bone_st_wtensor w1 = {"x", BONE_F32, 1, {2}, a, NULL}, w2 = {"y", BONE_F32, 1, {3}, b, NULL};
+    bone_st_wtensor w1 = {"x", BONE_F32, 1, {2}, a, NULL, NULL, NULL}, w2 = {"y", BONE_F32, 1, {3}, b, NULL, NULL, NULL};
     char *p1 = bone_path_join(dir, "model-00001-of-00002.safetensors");
     char *p2 = bone_path_join(dir, "model-00002-of-00002.safetensors");
     bone_st_write(p1, &w1, 1, &e);
