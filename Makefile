@@ -30,9 +30,10 @@ asan: deps-test
 	# the memory-plan and streaming-RSS tests compare against RSS, which ASan inflates; speed tests are not
 	# informative under sanitizers (their round-trip checks run in the plain build); the spm and
 	# llama3 GGUF client cases only add tokenizer loads of big vocabularies (slow under ASan) to
-	# what gguf_client_llama/qwen2 already run there
+	# what gguf_client_llama/qwen2 already run there; cli_compare and cli_help_examples only drive
+	# commands (train, eval, merge...) whose code the other tests already run under the sanitizers
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j$(JOBS) -E 'cli_memplan|tok_speed|gguf_client_spm|gguf_client_llama3|model_stream_rss'
+		ctest --output-on-failure -j$(JOBS) -E 'cli_memplan|tok_speed|gguf_client_spm|gguf_client_llama3|model_stream_rss|cli_compare|cli_help_examples'
 
 # libFuzzer targets under ASan+UBSan, each for BONE_FUZZ_SECONDS (default 60)
 fuzz: deps-test

@@ -409,8 +409,14 @@ static int save_family(bone_model *m, const bone_arch_i *ai, const char *dir, bo
             free(out);
             return -1;
         }
-        if (r == 1) linear_set_base(L, (bone_wref){BONE_F32, out}, out);
-        else free(out);
+        if (r == 1) { /* the weight is now the merged one: the adapter goes, as bone_linear_merge does */
+            if (L->ops) L->ops->destroy(L);
+            L->ops = NULL;
+            L->adapter = NULL;
+            linear_set_base(L, (bone_wref){BONE_F32, out}, out);
+        } else {
+            free(out);
+        }
     }
     bone_adir ad;
     if (bone_adir_open(&ad, dir, e)) return -1;

@@ -79,15 +79,29 @@ int main(int argc, char **argv) {
         p = nl + 1;
     }
     prompts[n++] = xstrdup("");
-    /* words until fewer than max_new (16) positions are left */
-    size_t ll = 0, nids = 0;
-    char *longp = xmalloc(16000);
-    longp[0] = 0;
-    while ((int64_t)nids + 8 < m.cfg.max_pos && ll < 15000) {
-        ll += (size_t)snprintf(longp + ll, 16000 - ll, "one two three ");
-        int32_t *ids;
-        CHECK(!bone_tokenizer_encode(tok, longp, ll, 1, &ids, &nids, &e), "encode");
+    /* words until fewer than max_new (16) positions are left: the repeat count from one
+     * encoding of a few repeats, then grown a repeat at a time (encoding the whole prompt after
+     * every repeat made this test quadratic in max_position_embeddings) */
+    static const char unit[] = "one two three ";
+    const size_t ul = sizeof unit - 1;
+    size_t nids = 0, reps = 8;
+    const size_t cap = 64 * 1024;
+    char *longp = xmalloc(cap);
+    int32_t *ids;
+    for (size_t i = 0; i < reps; i++) memcpy(longp + i * ul, unit, ul);
+    CHECK(!bone_tokenizer_encode(tok, longp, reps * ul, 1, &ids, &nids, &e), "encode");
+    free(ids);
+    size_t per = nids / reps ? nids / reps : 1;
+    reps = (size_t)(m.cfg.max_pos - 12) / per;
+    for (int tries = 0; tries < 64; tries++) {
+        if ((reps + 1) * ul >= cap) break;
+        for (size_t i = 0; i < reps; i++) memcpy(longp + i * ul, unit, ul);
+        longp[reps * ul] = 0;
+        CHECK(!bone_tokenizer_encode(tok, longp, reps * ul, 1, &ids, &nids, &e), "encode");
         free(ids);
+        if ((int64_t)nids + 8 < m.cfg.max_pos) reps++;
+        else if ((int64_t)nids >= m.cfg.max_pos) reps--;
+        else break;
     }
     prompts[n++] = longp;
     printf("long prompt: %zu tokens of %lld positions\n", nids, (long long)m.cfg.max_pos);
