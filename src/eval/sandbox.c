@@ -91,6 +91,31 @@ static int try_unshare(int flags) {
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* As root the programs run as nobody, who must be able to reach their temporary directory:
+ * every ancestor of the temporary root must be searchable by others (a root-owned 0700 folder
+ * such as mktemp -d's, or /root, would make every sample fail with "Permission denied"). */
+static int reachable_by_others(const char *root, bone_err *e) {
+    char path[4096];
+    if (realpath(root, path) == NULL) return bone_fail(e, "TMPDIR %s: %s", root, strerror(errno));
+    for (size_t n = strlen(path);;) {
+        struct stat st;
+        if (stat(path, &st)) return bone_fail(e, "TMPDIR %s: %s: %s", root, path, strerror(errno));
+        if (!(st.st_mode & S_IXOTH))
+            return bone_fail(e, "TMPDIR %s: %s is not searchable by others (mode %03o), so the programs, run as "
+                                "nobody, could not reach their files; set TMPDIR to a directory such as /tmp",
+                             root, path, (unsigned)(st.st_mode & 0777));
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path) {
+            if (n > 1 && stat("/", &st) == 0 && !(st.st_mode & S_IXOTH))
+                return bone_fail(e, "TMPDIR %s: / is not searchable by others", root);
+            break;
+        }
+        *slash = 0;
+        n = (size_t)(slash - path);
+    }
+    return 0;
+}
+
 int bone_sandbox_init(bone_sandbox *sb, bone_err *e) {
     memset(sb, 0, sizeof *sb);
     sb->python = "/usr/bin/python3";
@@ -119,6 +144,7 @@ int bone_sandbox_init(bone_sandbox *sb, bone_err *e) {
     sb->landlock_abi = ll_abi();
     if (access(sb->python, X_OK)) return bone_fail(e, "%s: cannot run it (%s); HumanEval needs Python 3", sb->python,
                                                     strerror(errno));
+    if (sb->root && reachable_by_others(sb->tmp_root, e)) return -1;
     char lim[160];
     snprintf(lim, sizeof lim, "rlimits (address space %lld MiB, %lld processes, files %lld MiB, 64 open files)",
              (long long)(sb->mem_bytes >> 20), (long long)sb->nproc, (long long)(sb->fsize >> 20));

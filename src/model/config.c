@@ -166,6 +166,27 @@ static int parse_rwkv6(const cJSON *o, const char *path, bone_config *c, bone_er
     return 0;
 }
 
+/* Both families' config.json ends alike: torch_dtype, then the object printed as transformers
+ * does (indented, a final newline) and written atomically; o is consumed. flt: a float field
+ * already failed (e is set). */
+static int config_finish(cJSON *o, const bone_config *c, int flt, const char *path, bone_err *e) {
+    cJSON_AddStringToObject(o, "torch_dtype",
+                            c->dtype == BONE_BF16 ? "bfloat16" : c->dtype == BONE_F16 ? "float16" : "float32");
+    if (flt) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    size_t n = strlen(txt);
+    txt = xrealloc(txt, n + 2);
+    txt[n] = '\n';
+    txt[n + 1] = 0;
+    int rc = bone_write_file_atomic(path, txt, n + 1, e);
+    free(txt);
+    return rc;
+}
+
 /* config.json of an RWKV-6 in the HF layout (FORMATS.md §6.7; no auto_map: bone writes no
  * remote-code files, so transformers needs them copied in to load it) */
 static int save_rwkv6(const bone_config *c, const char *path, bone_err *e) {
@@ -186,21 +207,7 @@ static int save_rwkv6(const bone_config *c, const char *path, bone_err *e) {
     cJSON_AddBoolToObject(o, "tie_word_embeddings", 0);
     cJSON_AddNumberToObject(o, "bos_token_id", (double)(c->bos >= 0 ? c->bos : 0));
     cJSON_AddNumberToObject(o, "eos_token_id", (double)(c->eos >= 0 ? c->eos : 0));
-    cJSON_AddStringToObject(o, "torch_dtype",
-                            c->dtype == BONE_BF16 ? "bfloat16" : c->dtype == BONE_F16 ? "float16" : "float32");
-    if (flt) {
-        cJSON_Delete(o);
-        return -1;
-    }
-    char *txt = cJSON_Print(o);
-    cJSON_Delete(o);
-    size_t n = strlen(txt);
-    txt = xrealloc(txt, n + 2);
-    txt[n] = '\n';
-    txt[n + 1] = 0;
-    int rc = bone_write_file_atomic(path, txt, n + 1, e);
-    free(txt);
-    return rc;
+    return config_finish(o, c, flt, path, e);
 }
 
 int bone_config_parse(const char *text, size_t n, const char *path, bone_config *c, bone_err *e) {
@@ -390,19 +397,5 @@ int bone_config_save(const bone_config *c, const char *path, bone_err *e) {
     else cJSON_AddNullToObject(o, "eos_token_id");
     if (c->pad >= 0) cJSON_AddNumberToObject(o, "pad_token_id", (double)c->pad);
     flt |= bone_json_add_float(o, "initializer_range", c->init_range, path, e);
-    cJSON_AddStringToObject(o, "torch_dtype",
-                            c->dtype == BONE_BF16 ? "bfloat16" : c->dtype == BONE_F16 ? "float16" : "float32");
-    if (flt) {
-        cJSON_Delete(o);
-        return -1;
-    }
-    char *txt = cJSON_Print(o);
-    cJSON_Delete(o);
-    size_t n = strlen(txt);
-    txt = xrealloc(txt, n + 2);
-    txt[n] = '\n';
-    txt[n + 1] = 0;
-    int rc = bone_write_file_atomic(path, txt, n + 1, e);
-    free(txt);
-    return rc;
+    return config_finish(o, c, flt, path, e);
 }

@@ -84,29 +84,9 @@ int bone_model_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n,
         for (int64_t i = 0; i < n; i++) {
             int64_t P = p0 + i + 1; /* causal: positions 0 .. p0+i */
             for (int64_t h = 0; h < nh; h++) {
-                const float *qh = q + i * qd + h * d;
                 int64_t kh = h / group;
-                float mx = -INFINITY;
-                for (int64_t t = 0; t < P; t++) {
-                    const float *kt = Kc + t * kd + kh * d;
-                    float s = 0.0f;
-                    for (int64_t j = 0; j < d; j++) s += qh[j] * kt[j];
-                    sc[t] = s * scale;
-                    mx = sc[t] > mx ? sc[t] : mx;
-                }
-                double sum = 0.0;
-                for (int64_t t = 0; t < P; t++) {
-                    sc[t] = expf(sc[t] - mx);
-                    sum += sc[t];
-                }
-                float inv = (float)(1.0 / sum);
-                float *o = att + i * qd + h * d;
-                memset(o, 0, (size_t)d * sizeof(float));
-                for (int64_t t = 0; t < P; t++) {
-                    const float *vt = Vc + t * kd + kh * d;
-                    float w = sc[t] * inv;
-                    for (int64_t j = 0; j < d; j++) o[j] += w * vt[j];
-                }
+                attention_cached_head(att + i * qd + h * d, q + i * qd + h * d, Kc + kh * d, Vc + kh * d, P, kd, d,
+                                      scale, sc);
             }
         }
         linear_forward(lc, &ly->proj[BONE_O], att, tmp, n);

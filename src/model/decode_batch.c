@@ -87,36 +87,13 @@ static void decode_rows(bone_model *m, bseq *S, const int64_t *idx, const int64_
                 memcpy(Kc + p0 * kd, w->kn + b * kd, (size_t)kd * sizeof(float));
                 memcpy(Vc + p0 * kd, w->vn + b * kd, (size_t)kd * sizeof(float));
             }
-            for (int64_t i = 0; i < n; i++) {
-            int64_t b = row0 + i, p0 = p00 + i;
-            /* causal attention over positions 0..p0, as in decode.c */
-            int64_t P = p0 + 1;
-            float *sc = w->sc;
-            for (int64_t h = 0; h < nh; h++) {
-                const float *qh = w->q + b * qd + h * d;
-                int64_t kh = h / group;
-                float mx = -INFINITY;
-                for (int64_t t = 0; t < P; t++) {
-                    const float *kt = Kc + t * kd + kh * d;
-                    float sum = 0.0f;
-                    for (int64_t j = 0; j < d; j++) sum += qh[j] * kt[j];
-                    sc[t] = sum * scale;
-                    mx = sc[t] > mx ? sc[t] : mx;
+            for (int64_t i = 0; i < n; i++) { /* causal attention over positions 0..p0, as decode.c does */
+                int64_t b = row0 + i, P = p00 + i + 1;
+                for (int64_t h = 0; h < nh; h++) {
+                    int64_t kh = h / group;
+                    attention_cached_head(w->att + b * qd + h * d, w->q + b * qd + h * d, Kc + kh * d, Vc + kh * d, P,
+                                          kd, d, scale, w->sc);
                 }
-                double tot = 0.0;
-                for (int64_t t = 0; t < P; t++) {
-                    sc[t] = expf(sc[t] - mx);
-                    tot += sc[t];
-                }
-                float inv = (float)(1.0 / tot);
-                float *o = w->att + b * qd + h * d;
-                memset(o, 0, (size_t)d * sizeof(float));
-                for (int64_t t = 0; t < P; t++) {
-                    const float *vt = Vc + t * kd + kh * d;
-                    float wt = sc[t] * inv;
-                    for (int64_t j = 0; j < d; j++) o[j] += wt * vt[j];
-                }
-            }
             }
         }
         linear_forward(lc, &ly->proj[BONE_O], w->att, w->tmp, R);

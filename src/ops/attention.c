@@ -125,3 +125,31 @@ size_t attention_ws_floats(int64_t T) {
     const int64_t tq = T < ATT_TQ ? T : ATT_TQ;
     return (size_t)(2 * tq * T + tq + 1); /* backward: P, dP and D of one query tile (more than forward's S) */
 }
+
+/* One query head against the first P cached positions (decode): o = softmax(q·Kᵀ·scale)·V,
+ * with K and V rows kstride floats apart (the head's slice already offset in K, V). Used by the
+ * one-at-a-time and the batched decoders alike, so their outputs are the same bits.
+ * q, o (d); K, V (P, kstride); sc (P) scratch. */
+void attention_cached_head(float *o, const float *q, const float *K, const float *V, int64_t P, int64_t kstride,
+                           int64_t d, float scale, float *sc) {
+    float mx = -INFINITY;
+    for (int64_t t = 0; t < P; t++) {
+        const float *kt = K + t * kstride;
+        float s = 0.0f;
+        for (int64_t j = 0; j < d; j++) s += q[j] * kt[j];
+        sc[t] = s * scale;
+        mx = sc[t] > mx ? sc[t] : mx;
+    }
+    double sum = 0.0;
+    for (int64_t t = 0; t < P; t++) {
+        sc[t] = expf(sc[t] - mx);
+        sum += sc[t];
+    }
+    float inv = (float)(1.0 / sum);
+    memset(o, 0, (size_t)d * sizeof(float));
+    for (int64_t t = 0; t < P; t++) {
+        const float *vt = V + t * kstride;
+        float w = sc[t] * inv;
+        for (int64_t j = 0; j < d; j++) o[j] += w * vt[j];
+    }
+}

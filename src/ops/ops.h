@@ -107,6 +107,11 @@ void xent_ws_free(xent_ws *ws);
 int64_t xent_chunk_rows(int64_t V, int head_trains);
 /* Floats of working memory xent uses at most for N tokens (full-size chunks): what a lent
  * block must hold for the loss to run at its best chunk size. */
+/* Decode: one query head against the first P cached positions, o = softmax(q·Kᵀ·scale)·V; K and
+ * V rows kstride floats apart, already offset to the head's slice. q, o (d); K, V (P, kstride);
+ * sc (P) scratch. */
+void attention_cached_head(float *o, const float *q, const float *K, const float *V, int64_t P, int64_t kstride,
+                           int64_t d, float scale, float *sc);
 /* Floats of attention's per-thread working memory for sequences of T (the backward's, the larger). */
 size_t attention_ws_floats(int64_t T);
 size_t xent_ws_floats(int64_t N, int64_t H, int64_t V, bone_dtype head_dtype, int head_trains);

@@ -11,6 +11,7 @@
    directories must be gone, the evaluator must exit 0 and write its --out, and a canonical
    completion after the hostile ones must still pass.
 Usage: test_humaneval.py BONE SOURCE_DIR WORKDIR"""
+import atexit
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 BONE, SRC, WORK = sys.argv[1:4]
@@ -95,9 +97,11 @@ with open(canary, "w") as f:
 os.chmod(canary, 0o666)  # even a world-writable file of ours must not be written (Landlock), when Landlock is there
 newfile = os.path.join(WORK, "created-by-completion.txt")
 tmpfile = "/tmp/bone-humaneval-escape-%d.txt" % os.getpid()
-tmpdir = os.path.join(WORK, "tmp")
-os.makedirs(tmpdir)
+# the programs run as nobody when this runs as root: their temporary root must be reachable by
+# others all the way up, which WORK need not be (CI's clone lives in a 0700 mktemp folder)
+tmpdir = tempfile.mkdtemp(prefix="bone-humaneval-test-", dir="/tmp")
 os.chmod(tmpdir, 0o755)
+atexit.register(shutil.rmtree, tmpdir, True)
 
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
@@ -190,6 +194,17 @@ hp = os.path.join(WORK, "hostile.jsonl")
 with open(hp, "w") as f:
     f.write("".join(json.dumps(r) + "\n" for r in rows))
 out = os.path.join(WORK, "hostile-out.jsonl")
+if os.geteuid() == 0:
+    # as root: a temporary root nobody cannot reach is refused up front, naming the folder
+    closed = tempfile.mkdtemp(prefix="bone-humaneval-closed-", dir="/tmp")  # 0700
+    inner = os.path.join(closed, "inner")
+    os.makedirs(inner)
+    atexit.register(shutil.rmtree, closed, True)
+    p = bone(["--samples", hp, "--workers", "1", "--quiet"], env=dict(os.environ, TMPDIR=inner))
+    if p.returncode == 0 or "not searchable by others" not in p.stderr or closed not in p.stderr:
+        fail("unreachable TMPDIR: want a refusal naming %s, got exit %d: %s" % (closed, p.returncode, p.stderr[-300:]))
+    else:
+        print("ok unreachable TMPDIR refused: %s" % p.stderr.strip().splitlines()[-1][:160])
 env = dict(os.environ, TMPDIR=tmpdir)
 p = bone(["--samples", hp, "--workers", "1", "--timeout", "3", "--out", out, "--json", "--quiet"], env=env)
 stop.set()
