@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -262,6 +263,26 @@ static int open_input(const char *path, int stream, uint64_t *size, int *is_stre
 }
 
 int bone_open_regular(const char *path, uint64_t *size, bone_err *e) { return open_input(path, 0, size, NULL, e); }
+
+int bone_map_regular(const char *path, void **map, size_t *size, bone_err *e) {
+    uint64_t fsize;
+    *map = NULL;
+    *size = 0;
+    int fd = bone_open_regular(path, &fsize, e); /* a FIFO would block in open(), a directory has no data */
+    if (fd < 0) return -1;
+    if (fsize > 0) {
+        void *m = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int err = errno;
+            close(fd);
+            return bone_fail(e, "%s: mmap failed: %s", path, strerror(err));
+        }
+        *map = m;
+    }
+    close(fd);
+    *size = (size_t)fsize;
+    return 0;
+}
 
 static int read_input(const char *path, int stream, char **out, size_t *n, bone_err *e) {
     uint64_t size;

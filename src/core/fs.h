@@ -42,6 +42,9 @@ int bone_write_file_atomic(const char *path, const void *p, size_t n, bone_err *
  * socket is refused by name ("is a directory", "not a regular file (a FIFO)"). Returns the
  * descriptor (caller closes) and its size, or -1 with a message. */
 int bone_open_regular(const char *path, uint64_t *size, bone_err *e);
+/* bone_open_regular, then the whole file mapped read-only (private): *map is NULL for an empty
+ * file (parsers then read ""), else the caller munmaps (*map, *size). */
+int bone_map_regular(const char *path, void **map, size_t *size, bone_err *e);
 /* Reads a whole file (NUL-terminated for convenience; *n excludes the NUL): a regular file,
  * or a pipe or FIFO (`--data /dev/stdin`, `<(...)`; a FIFO nobody writes to reads as empty
  * instead of blocking), at most BONE_STREAM_MAX bytes of it. A directory, a device (/dev/zero

@@ -548,26 +548,16 @@ out:
 }
 
 int bone_gguf_open(bone_gguf *g, const char *path, bone_err *e) {
-    uint64_t fsize;
     memset(g, 0, sizeof *g);
-    int fd = bone_open_regular(path, &fsize, e);
-    if (fd < 0) return -1;
-    void *map = NULL;
-    if (fsize > 0) {
-        map = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            int err = errno;
-            close(fd);
-            return bone_fail(e, "%s: mmap failed: %s", path, strerror(err));
-        }
-    }
-    close(fd);
-    if (bone_gguf_parse(g, path, map ? map : (const uint8_t *)"", (size_t)fsize, e)) {
-        if (map) munmap(map, (size_t)fsize);
+    void *map;
+    size_t size;
+    if (bone_map_regular(path, &map, &size, e)) return -1;
+    if (bone_gguf_parse(g, path, map ? map : (const uint8_t *)"", size, e)) {
+        if (map) munmap(map, size);
         return -1;
     }
     g->map = map;
-    g->size = (size_t)fsize;
+    g->size = size;
     return 0;
 }
 

@@ -725,25 +725,15 @@ int bone_pth_parse_ex(bone_pth *p, const char *what, const uint8_t *buf, size_t 
 
 int bone_pth_open(bone_pth *p, const char *path, bone_err *e) {
     memset(p, 0, sizeof *p);
-    uint64_t fsize;
-    int fd = bone_open_regular(path, &fsize, e);
-    if (fd < 0) return -1;
-    void *map = NULL;
-    if (fsize) {
-        map = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            int err = errno;
-            close(fd);
-            return bone_fail(e, "%s: mmap failed: %s", path, strerror(err));
-        }
-    }
-    close(fd);
-    if (bone_pth_parse(p, path, map ? map : (const uint8_t *)"", (size_t)fsize, e)) {
-        if (map) munmap(map, (size_t)fsize);
+    void *map;
+    size_t size;
+    if (bone_map_regular(path, &map, &size, e)) return -1;
+    if (bone_pth_parse(p, path, map ? map : (const uint8_t *)"", size, e)) {
+        if (map) munmap(map, size);
         return -1;
     }
     p->map = map;
-    p->size = (size_t)fsize;
+    p->size = size;
     p->path = xstrdup(path);
     return 0;
 }

@@ -296,20 +296,9 @@ out:
 }
 
 int bone_st_open_file(bone_st_set *s, const char *path, bone_err *e) {
-    uint64_t fsize;
-    int fd = bone_open_regular(path, &fsize, e); /* a FIFO would block in open(), a directory has no data */
-    if (fd < 0) return -1;
-    size_t size = (size_t)fsize;
-    void *map = NULL;
-    if (size > 0) {
-        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            int err = errno;
-            close(fd);
-            return bone_fail(e, "%s: mmap failed: %s", path, strerror(err));
-        }
-    }
-    close(fd);
+    void *map;
+    size_t size;
+    if (bone_map_regular(path, &map, &size, e)) return -1;
     int idx = s->nfiles;
     char **meta = NULL;
     int nmeta = 0;
