@@ -213,10 +213,7 @@ int cmd_eval(int argc, char **argv) {
             cJSON_AddStringToObject(j, "how", how_name(pred.how));
             cJSON_AddStringToObject(j, "gold", items[i].gold.value);
             cJSON_AddBoolToObject(j, "correct", ok);
-            char *s = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            wrc = bone_afile_write(&af, s, strlen(s), &e) || bone_afile_write(&af, "\n", 1, &e);
-            free(s);
+            wrc = bone_afile_write_json(&af, j, &e);
         }
         if (wrc) goto fail;
     }

@@ -11,6 +11,7 @@
 #include "cli/eval_common.h"
 #include "cli/samefile.h"
 #include "core/fs.h"
+#include "io/json.h"
 #include "data/template.h"
 #include "eval/arith.h"
 #include "eval/evalgen.h"
@@ -78,10 +79,7 @@ int cmd_eval_arith(int argc, char **argv) {
             cJSON_AddStringToObject(j, "question", it.question);
             cJSON_AddStringToObject(j, "answer", it.answer);
             cJSON_AddNumberToObject(j, "level", it.level);
-            char *t = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            int w = bone_afile_write(&af, t, strlen(t), &e) || bone_afile_write(&af, "\n", 1, &e);
-            free(t);
+            int w = bone_afile_write_json(&af, j, &e);
             if (w) { bone_afile_abort(&af); goto werr; }
         }
         if (bone_afile_commit(&af, &e)) goto werr;
@@ -176,10 +174,7 @@ int cmd_eval_arith(int argc, char **argv) {
             else cJSON_AddNullToObject(j, "extracted");
             cJSON_AddStringToObject(j, "gold", gold[i].value);
             cJSON_AddBoolToObject(j, "correct", ok);
-            char *t = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            int w = bone_afile_write(&af, t, strlen(t), &e) || bone_afile_write(&af, "\n", 1, &e);
-            free(t);
+            int w = bone_afile_write_json(&af, j, &e);
             if (w) goto fail;
         }
     }

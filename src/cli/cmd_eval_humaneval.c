@@ -16,6 +16,7 @@
 #include "cli/eval_common.h"
 #include "cli/samefile.h"
 #include "core/fs.h"
+#include "io/json.h"
 #include "core/threads.h"
 #include "eval/evalgen.h"
 #include "eval/jsonl.h"
@@ -271,10 +272,7 @@ int cmd_eval_humaneval(int argc, char **argv) {
             cJSON_AddStringToObject(j, "result", res[s].reason);
             cJSON_AddNumberToObject(j, "seconds", res[s].seconds);
             if (!res[s].passed && res[s].err_tail[0]) cJSON_AddStringToObject(j, "stderr_tail", res[s].err_tail);
-            char *t = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            int wrc = bone_afile_write(&af, t, strlen(t), &e) || bone_afile_write(&af, "\n", 1, &e);
-            free(t);
+            int wrc = bone_afile_write_json(&af, j, &e);
             if (wrc) goto fail;
         }
         afile_open = 0;

@@ -12,6 +12,7 @@
 #include "cli/eval_common.h"
 #include "cli/samefile.h"
 #include "core/fs.h"
+#include "io/json.h"
 #include "eval/evalgen.h"
 #include "eval/gsm8k.h"
 #include "eval/jsonl.h"
@@ -192,10 +193,7 @@ int cmd_eval_math(int argc, char **argv) {
                                                                                                          : "none");
             cJSON_AddStringToObject(j, "gold", gold[i]);
             cJSON_AddBoolToObject(j, "correct", ok);
-            char *t = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            wrc = bone_afile_write(&af, t, strlen(t), &e) || bone_afile_write(&af, "\n", 1, &e);
-            free(t);
+            wrc = bone_afile_write_json(&af, j, &e);
         }
         free(pred);
         if (wrc) goto fail;

@@ -191,3 +191,11 @@ int bone_json_add_float(cJSON *obj, const char *key, double v, const char *what,
     cJSON_AddItemToObject(obj, key, cJSON_CreateRaw(buf));
     return 0;
 }
+
+int bone_afile_write_json(bone_afile *af, cJSON *o, bone_err *e) {
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    int rc = bone_afile_write(af, t, strlen(t), e) || bone_afile_write(af, "\n", 1, e);
+    free(t);
+    return rc ? -1 : 0;
+}

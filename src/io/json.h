@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include "core/err.h"
+#include "core/fs.h"
 
 /* Parses text of length n. `what` names the source in messages (a path, or "path:line"). */
 cJSON *bone_json_parse(const char *text, size_t n, const char *what, bone_err *e);
@@ -31,5 +32,7 @@ void bone_json_list_fields(const cJSON *obj, char *buf, size_t cap);
 int bone_json_add_float(cJSON *obj, const char *key, double v, const char *what, bone_err *e);
 /* Prints compact JSON; the caller frees with free(). */
 char *bone_json_print(const cJSON *v);
+/* One JSONL row: o printed unformatted, then a newline, into an atomic file; o is consumed. */
+int bone_afile_write_json(bone_afile *af, cJSON *o, bone_err *e);
 
 #endif
