@@ -443,6 +443,22 @@ static int rw_load_extra(bone_model *m, const char *dir, bone_err *e) {
 
 /* ---- saving (HF layout) ---- */
 
+/* model.safetensors, then config.json with the dtype the tensors were written in (save and init) */
+static int rw_write_dir(const char *dir, const bone_st_wtensor *w, int64_t n, const bone_config *c, bone_dtype dtype,
+                        bone_err *e) {
+    bone_config cc = *c;
+    cc.dtype = dtype;
+    char *p = bone_path_join(dir, "model.safetensors");
+    int rc = bone_st_write(p, w, n, e);
+    free(p);
+    if (!rc) {
+        p = bone_path_join(dir, "config.json");
+        rc = bone_config_save(&cc, p, e);
+        free(p);
+    }
+    return rc;
+}
+
 static int rw_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e) {
     const bone_config *c = &m->cfg;
     rw_model *r = m->arch_data;
@@ -497,16 +513,7 @@ static int rw_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_er
         }
     }
 #undef ADD
-    bone_config cc = *c;
-    cc.dtype = out_dtype;
-    char *p = bone_path_join(dir, "model.safetensors");
-    int rc = bone_st_write(p, w, n, e);
-    free(p);
-    if (!rc) {
-        p = bone_path_join(dir, "config.json");
-        rc = bone_config_save(&cc, p, e);
-        free(p);
-    }
+    int rc = rw_write_dir(dir, w, n, c, out_dtype, e);
     for (int64_t i = 0; i < n; i++) {
         free(names[i]);
         free(tmp[i]);
@@ -592,15 +599,7 @@ static int rw_init_random(const bone_config *c0, const char *dir, uint64_t seed,
         }
     }
 #undef ADD
-    char *p = bone_path_join(dir, "model.safetensors");
-    int rc = bone_st_write(p, w, n, e);
-    free(p);
-    if (!rc) {
-        cfg.dtype = dtype;
-        p = bone_path_join(dir, "config.json");
-        rc = bone_config_save(&cfg, p, e);
-        free(p);
-    }
+    int rc = rw_write_dir(dir, w, n, &cfg, dtype, e);
     for (int64_t i = 0; i < n; i++) {
         free(names[i]);
         free(bufs[i]);
