@@ -58,6 +58,10 @@ typedef struct bone_arch_i {
     void (*state_init)(struct bone_kv *kv, const struct bone_model *m, int64_t cap);
     int (*decode)(struct bone_model *m, struct bone_kv *kv, const int32_t *ids, int64_t n, float *logits,
                   bone_err *e);
+    /* one new token for each of B sequences with their own states (kv[b]), logits (B, V), equal
+     * to `decode` of each alone; NULL: bone_generate_batch calls `decode` per sequence */
+    int (*decode_many)(struct bone_model *m, struct bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits,
+                       bone_err *e);
     int (*init_random)(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e);
     /* forward flops per token and layer of the sequence mixer beside the adaptable linears
      * (attention over T positions; RWKV's WKV and low-rank mixes), 2 per multiply-add: bench */

@@ -10,9 +10,9 @@
  * attention loop below mirrors decode.c's), and the sampling, EOS, --max-new, position cap and stop-string
  * rules are those of bone_generate, so each result is identical to generating that prompt
  * alone (tests/model/test_decode_batch.c checks it). The batched pass below is the Llama family's
- * decoder; a family with its own decoder (RWKV-6's recurrent state, arch.h `decode`) runs its
- * sequences one after another through bone_model_decode (decode_each), with the same
- * sampling and stop rules, so it is identical to one-at-a-time generation but not faster. */
+ * decoder; a family with its own decoder (RWKV-6's recurrent state, arch.h `decode`) prefills
+ * each prompt through bone_model_decode and steps all running sequences together through its
+ * `decode_many` (decode_each), with the same sampling and stop rules. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,11 +138,20 @@ static int bseq_take(bseq *s, float *logits, int64_t V, const bone_gen_opts *o, 
 /* rows of one prefill pass (prompts are grouped up to this many tokens) */
 #define PREFILL_ROWS 2048
 
-/* A family with its own decoder: each sequence's cnt[b] (or 1) tokens through
- * bone_model_decode on its own state; logits (B, V) as decode_rows gives them. */
+/* A family with its own decoder: a prompt step (cnt) runs each sequence's cnt[b] tokens
+ * through bone_model_decode on its own state; a one-token step (cnt NULL) goes through the
+ * family's decode_many when it has one; logits (B, V) as decode_rows gives them. */
 static int decode_each(bone_model *m, bseq *S, const int64_t *idx, const int64_t *cnt, int64_t B, const int32_t *ids,
                        float *logits, bone_err *e) {
     const int64_t V = m->cfg.vocab;
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (!cnt && ai->decode_many) {
+        bone_kv **kv = xmalloc((size_t)B * sizeof *kv);
+        for (int64_t b = 0; b < B; b++) kv[b] = &S[idx[b]].kv;
+        int rc = ai->decode_many(m, kv, ids, B, logits, e);
+        free(kv);
+        return rc;
+    }
     for (int64_t b = 0, r = 0; b < B; b++) {
         const int64_t nb = cnt ? cnt[b] : 1;
         if (bone_model_decode(m, &S[idx[b]].kv, ids + r, nb, logits + b * V, e)) return -1;
