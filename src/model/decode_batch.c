@@ -295,7 +295,7 @@ int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *p
             free(S[i].text);
         }
         bone_decode_stream_free(S[i].ds);
-        if (S[i].kv.k) bone_kv_free(&S[i].kv);
+        bone_kv_free(&S[i].kv); /* a KV cache or a recurrent state: both freed (NULL-safe) */
         free(pids[i]);
     }
     scratch_free(&w);
