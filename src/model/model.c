@@ -41,6 +41,18 @@ bone_linear *bone_model_linear(bone_model *m, int64_t idx) {
     return &m->layers[idx / BONE_NPROJ].proj[idx % BONE_NPROJ];
 }
 
+int bone_model_set_wkv_chunk(bone_model *m, int64_t chunk, bone_err *e) {
+    if (chunk == 0) return 0;
+    if (chunk < 1 || chunk > BONE_WKV_CHUNK_MAX)
+        return bone_fail(e, "--wkv-chunk must be in [1, %d] tokens (default %d), got %lld", BONE_WKV_CHUNK_MAX,
+                         BONE_WKV_CHUNK_DEFAULT, (long long)chunk);
+    if (m->cfg.arch != BONE_ARCH_RWKV6)
+        return bone_fail(e, "--wkv-chunk sets the chunk length of RWKV-6's WKV; a %s model has none",
+                         bone_arch_name(m->cfg.arch));
+    m->cfg.wkv_chunk = chunk;
+    return 0;
+}
+
 int64_t bone_model_nproj(const bone_model *m) { return bone_arch_cfg(&m->cfg)->nproj; }
 
 int64_t bone_model_nlinears(const bone_model *m) { return m->cfg.n_layers * bone_model_nproj(m); }
