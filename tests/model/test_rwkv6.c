@@ -4,7 +4,8 @@
  * fine-tuning; the same gradients for --train-extra time,ln beside a (zero-start) bone-col
  * adapter; recomputation bit-identical to the stored layout; and the recurrent decoder
  * (prompt as one chunk, then token by token) against the batch forward's logits. The step
- * cases run at model-level WKV chunk lengths 32 (default), 5 and 64 (--wkv-chunk).
+ * cases run at model-level WKV chunk lengths 32 (default) and 5, the full case also at 64
+ * (--wkv-chunk).
  * usage: test_rwkv6 FIXTURE_DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,7 +315,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* model-level WKV chunk lengths (--wkv-chunk): the default 32, and 5 and 64; the longest
-     * example has T = 41 tokens, which none of them divides (64 > T: one partial chunk) */
+     * example has T = 41 tokens, which none of them divides (64 > T: one partial chunk, run
+     * for the full case only to keep the test short) */
     const int64_t chunks[] = {0, 5, 64};
     const char *cases[] = {"rwkv6_hs8_f32", "rwkv6_hs16_bf16"};
     for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
@@ -325,11 +327,14 @@ int main(int argc, char **argv) {
             char lab[160];
             snprintf(lab, sizeof lab, "%s%s", cases[i], suffix);
             full_case(dir, chunks[c], lab);
-            snprintf(lab, sizeof lab, "%s extra%s", cases[i], suffix);
-            extra_case(dir, chunks[c], lab);
+            if (chunks[c] < 64) {
+                snprintf(lab, sizeof lab, "%s extra%s", cases[i], suffix);
+                extra_case(dir, chunks[c], lab);
+            }
             if (!chunks[c]) decode_case(dir, cases[i]); /* the sequential scan: no chunks */
             free(dir);
         }
+        if (chunks[c] >= 64) continue;
         adapter_case(argv[1], "bone-col", chunks[c], suffix);
         adapter_case(argv[1], "lora", chunks[c], suffix);
     }
