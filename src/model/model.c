@@ -462,10 +462,22 @@ static int save_produce(void *ctx, const bone_st_wtensor *t, float *buf, bone_er
         done = s->o->linear_weight(s->o->ctx, s->at->lin, buf, e);
         if (done < 0) return -1;
     }
-    if (!done) bone_to_f32(buf, ref.data, ref.dtype, (size_t)n);
-    /* written: a mapped weight's pages leave RSS (a 7B merge would otherwise end holding
-     * every page of the base it read) */
-    release_mapped(&s->m->st, ref.data, (size_t)n * bone_dtype_size(ref.dtype));
+    /* a mapped weight's pages leave RSS once read (a 7B merge would otherwise end holding every
+     * page of the base it read); a conversion releases them as it goes, so that the fp32
+     * buffer is the only full-size copy in memory (a 7B embedding is 0.5 GiB in bf16) */
+    const size_t es = bone_dtype_size(ref.dtype);
+    const char *src = ref.data;
+    const int64_t step = (int64_t)1 << 20; /* elements converted between releases */
+    for (int64_t k = 0; !done && k < n; k += step) {
+        const int64_t m = n - k < step ? n - k : step;
+        bone_to_f32(buf + k, src + (size_t)k * es, ref.dtype, (size_t)m);
+        /* from the page holding element k (released with the previous piece unless it is the
+         * tensor's first, which may be shared with the tensor before) */
+        const uintptr_t lo = (uintptr_t)(src + (size_t)k * es) & ~(uintptr_t)4095;
+        const char *from = k && lo > (uintptr_t)src ? (const char *)lo : src;
+        release_mapped(&s->m->st, from, (size_t)(src + (size_t)(k + m) * es - from));
+    }
+    if (done) release_mapped(&s->m->st, src, (size_t)n * es);
     return 0;
 }
 
