@@ -80,6 +80,10 @@ typedef struct bone_arch_i {
     void (*state_init)(struct bone_kv *kv, const struct bone_model *m, int64_t cap);
     int (*decode)(struct bone_model *m, struct bone_kv *kv, const int32_t *ids, int64_t n, float *logits,
                   bone_err *e);
+    /* one new token for each of B sequences with their own states (kv[b]), logits (B, V), equal
+     * to `decode` of each alone; NULL: bone_generate_batch calls `decode` per sequence */
+    int (*decode_many)(struct bone_model *m, struct bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits,
+                       bone_err *e);
     /* bone init: the tensors of a random model (as save_walk, from the config alone), and the
      * fp32 values of one of them into x (numel floats) (NULL: Llama's, in init.c) */
     int64_t (*init_walk)(const bone_config *c, bone_arch_tensor *t);

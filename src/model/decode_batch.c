@@ -9,10 +9,14 @@
  * of bone_model_decode on its sequence alone (the same op calls in the same order; the
  * attention loop below mirrors decode.c's), and the sampling, EOS, --max-new, position cap and stop-string
  * rules are those of bone_generate, so each result is identical to generating that prompt
- * alone (tests/model/test_decode_batch.c checks it). Llama-family decoder only. */
+ * alone (tests/model/test_decode_batch.c checks it). The batched pass below is the Llama family's
+ * decoder; a family with its own decoder (RWKV-6's recurrent state, arch.h `decode`) prefills
+ * each prompt through bone_model_decode and steps all running sequences together through its
+ * `decode_many` (decode_each), with the same sampling and stop rules. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/arch.h"
 #include "model/generate_batch.h"
 #include "ops/ops.h"
 
@@ -134,6 +138,28 @@ static int bseq_take(bseq *s, float *logits, int64_t V, const bone_gen_opts *o, 
 /* rows of one prefill pass (prompts are grouped up to this many tokens) */
 #define PREFILL_ROWS 2048
 
+/* A family with its own decoder: a prompt step (cnt) runs each sequence's cnt[b] tokens
+ * through bone_model_decode on its own state; a one-token step (cnt NULL) goes through the
+ * family's decode_many when it has one; logits (B, V) as decode_rows gives them. */
+static int decode_each(bone_model *m, bseq *S, const int64_t *idx, const int64_t *cnt, int64_t B, const int32_t *ids,
+                       float *logits, bone_err *e) {
+    const int64_t V = m->cfg.vocab;
+    const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
+    if (!cnt && ai->decode_many) {
+        bone_kv **kv = xmalloc((size_t)B * sizeof *kv);
+        for (int64_t b = 0; b < B; b++) kv[b] = &S[idx[b]].kv;
+        int rc = ai->decode_many(m, kv, ids, B, logits, e);
+        free(kv);
+        return rc;
+    }
+    for (int64_t b = 0, r = 0; b < B; b++) {
+        const int64_t nb = cnt ? cnt[b] : 1;
+        if (bone_model_decode(m, &S[idx[b]].kv, ids + r, nb, logits + b * V, e)) return -1;
+        r += nb;
+    }
+    return 0;
+}
+
 static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64_t maxcap) {
     const int64_t H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
     size_t R = (size_t)rows;
@@ -208,7 +234,8 @@ int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *p
     bscratch w = {0};
     int64_t rows = maxnp > PREFILL_ROWS ? maxnp : PREFILL_ROWS;
     if (rows < n) rows = n;
-    if (!rc && n > 0) {
+    const int own = bone_arch_cfg(c)->decode != NULL;
+    if (!rc && n > 0 && !own) {
         W = m->lm_head.dtype == BONE_F32 ? (const float *)m->lm_head.data
                                          : wref_f32(m->lm_head, Wbuf = xmalloc((size_t)(V * H) * sizeof(float)), V * H);
         scratch_alloc(&w, c, rows, maxcap);
@@ -224,7 +251,8 @@ int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *p
         }
         int32_t *cat = xmalloc((size_t)R * sizeof *cat);
         for (int64_t b = 0, r = 0; b < B; r += cnt[b], b++) memcpy(cat + r, pids[idx[b]], (size_t)cnt[b] * sizeof *cat);
-        decode_rows(m, S, idx, cnt, B, cat, R, &w, logits, W);
+        if (own) rc = decode_each(m, S, idx, cnt, B, cat, logits, e);
+        else decode_rows(m, S, idx, cnt, B, cat, R, &w, logits, W);
         free(cat);
         for (int64_t b = 0; b < B && !rc; b++)
             if (S[idx[b]].running) rc = bseq_take(&S[idx[b]], logits + b * V, V, o, eos, eos2, e);
@@ -238,7 +266,9 @@ int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *p
                 ids[B++] = S[i].next;
             }
         if (!B) break;
-        decode_rows(m, S, idx, NULL, B, ids, B, &w, logits, W);
+        if (own) {
+            if ((rc = decode_each(m, S, idx, NULL, B, ids, logits, e))) break;
+        } else decode_rows(m, S, idx, NULL, B, ids, B, &w, logits, W);
         for (int64_t b = 0; b < B && !rc; b++) {
             bseq *s = &S[idx[b]];
             if (s->kv.n >= s->cap) s->running = 0; /* bone_generate's loop ends here without sampling */

@@ -572,6 +572,7 @@ const bone_arch_i bone_rwkv6_i = {
     .step = rwkv6_step,
     .state_init = rwkv6_state_init,
     .decode = rwkv6_decode,
+    .decode_many = rwkv6_decode_many,
     .mixer_flops = rw_mixer_flops,
     .init_walk = rw_init_walk,
     .init_draw = rw_init_draw,

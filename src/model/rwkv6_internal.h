@@ -29,5 +29,6 @@ int rwkv6_step(bone_model *m, bone_acts *a, const bone_batch *b, int train, floa
                int64_t *count, float *logits, bone_err *e);
 void rwkv6_state_init(bone_kv *kv, const bone_model *m, int64_t cap);
 int rwkv6_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n, float *logits, bone_err *e);
+int rwkv6_decode_many(bone_model *m, bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits, bone_err *e);
 
 #endif

@@ -362,3 +362,62 @@ int rwkv6_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n, floa
     kv->n += n;
     return 0;
 }
+
+/* One new token for each of B sequences, each with its own state (kv[b]): the states of a
+ * layer are gathered into (B, ·) rows, the block runs once on B rows (the linears see a (B, C)
+ * matrix, so each weight is read once per step instead of once per sequence), and the
+ * states go back. Per row the operations are those of rwkv6_decode with n = 1, so the logits
+ * equal decoding each sequence alone (tests/model/test_decode_batch.c). */
+int rwkv6_decode_many(bone_model *m, bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits, bone_err *e) {
+    const bone_config *c = &m->cfg;
+    rw_model *r = m->arch_data;
+    const int64_t C = c->hidden, V = c->vocab, L = c->n_layers, P = state_per_layer(c), W = C * c->head_dim;
+    if (B < 1) return bone_fail(e, "decode: no sequences");
+    for (int64_t b = 0; b < B; b++)
+        if (ids[b] < 0 || ids[b] >= V)
+            return bone_fail(e, "token id %d is outside the vocabulary [0, %lld)", ids[b], (long long)V);
+    rw_acts *A = acts_ensure(NULL, c, B, 1, 0, 0);
+    float *sb = xmalloc((size_t)(B * P) * sizeof(float)); // (B,C) att shift, (B,C) ffn shift, (B,H,n,n) WKV
+    rw_state st = {sb, sb + B * C, sb + 2 * B * C};
+    m->lin.training = 0;
+    embedding_forward(A->e0, m->embed, ids, B, C);
+    float *x = A->la[0].x;
+    layernorm_forward(x, A->mu0, A->rs0, A->e0, r->g[RW_LN0_W], r->g[RW_LN0_B], B, C, (float)c->eps);
+    for (int64_t l = 0; l < L; l++) {
+        rw_lacts *s = &A->la[l];
+        if (s->x != x) memcpy(s->x, x, (size_t)(B * C) * sizeof(float));
+        for (int64_t b = 0; b < B; b++) {
+            const float *sl = kv[b]->state + l * P;
+            memcpy(st.att + b * C, sl, (size_t)C * sizeof(float));
+            memcpy(st.ffn + b * C, sl + C, (size_t)C * sizeof(float));
+            memcpy(st.wkv + b * W, sl + 2 * C, (size_t)W * sizeof(float));
+        }
+        layer_forward(m, A, s, &r->ly[l], B, 1, A->xf, &st);
+        for (int64_t b = 0; b < B; b++) {
+            float *sl = kv[b]->state + l * P;
+            memcpy(sl, st.att + b * C, (size_t)C * sizeof(float));
+            memcpy(sl + C, st.ffn + b * C, (size_t)C * sizeof(float));
+            memcpy(sl + 2 * C, st.wkv + b * W, (size_t)W * sizeof(float));
+        }
+        x = A->xf;
+    }
+    float *xn = A->xnf; // (B, C)
+    for (int64_t b = 0; b < B; b++) {
+        float mu, rs;
+        layernorm_forward(xn + b * C, &mu, &rs, A->xf + b * C, r->g[RW_LNO_W], r->g[RW_LNO_B], 1, C, LN_OUT_EPS);
+    }
+    /* the head a tile of vocabulary rows at a time, as rwkv6_decode; logits (B, V) */
+    const int64_t tile = 1024;
+    float *buf = m->lm_head.dtype == BONE_F32 ? NULL : xmalloc((size_t)(tile * C) * sizeof(float));
+    for (int64_t v0 = 0; v0 < V; v0 += tile) {
+        const int64_t nv = V - v0 < tile ? V - v0 : tile;
+        bone_wref w = {m->lm_head.dtype, (const char *)m->lm_head.data + (size_t)(v0 * C) * bone_dtype_size(m->lm_head.dtype)};
+        const float *Wt = wref_f32(w, buf, nv * C);
+        gemm_nt(B, nv, C, 1.0f, xn, C, Wt, C, 0.0f, logits + v0, V);
+    }
+    free(buf);
+    free(sb);
+    acts_free(A);
+    for (int64_t b = 0; b < B; b++) kv[b]->n += 1;
+    return 0;
+}

@@ -90,6 +90,11 @@ case_ "NaN guard" 1 "the loss is NaN" "$BONE" train --model "$W/m" "${TR[@]}" --
 case_ "--train-extra with full" 1 "does not apply to --method full" "$BONE" train --model "$W/m" "${TR[@]}" --method full --out "$W/rf" --steps 1 --train-extra ln
 run_ok "generate" "$BONE" generate --model "$W/m" --adapter "$W/r-lora/adapter" --prompt "Hello" --max-new 8 --seed 1 &&
     ok "generate: decoded with the recurrent state"
+# the evals decode prompts together (decode_batch.c through RWKV-6's decode_many); this crashed once
+run_ok "eval arith" "$BONE" eval arith --model "$W/m" --adapter "$W/r-lora/adapter" --n 5 --max-new 8 --batch 3 --json &&
+    contains "$W/out" '"samples": 5' "eval arith: 5 problems answered, batched"
+run_ok "eval gsm8k" "$BONE" eval gsm8k --model "$W/m" --data "$SRC/data/gsm8k/test.jsonl" --limit 3 --max-new 8 --batch 3 --json &&
+    contains "$W/out" '"samples": 3' "eval gsm8k: 3 questions answered, batched"
 # ---- hostile configs and files (docs/bad-inputs.md, RWKV-6) ----
 badcfg() { # NAME JSON-UPDATE NEEDLE
     python3 -c "import json,sys; c=json.load(open(sys.argv[1])); c.update(json.loads(sys.argv[2])); print(json.dumps(c))" \
