@@ -1,5 +1,7 @@
-/* init.c — a randomly initialised model in HF layout (bone init): Linear and embedding
- * weights ~ normal(0, initializer_range) as HF's _init_weights, norms 1, biases 0. */
+/* init.c — a randomly initialised model in HF layout (bone init) for every family: the family
+ * lists its tensors and draws each (arch.h init_walk/init_draw) as the sharded writer reaches
+ * it. Llama's rule is here: Linear and embedding weights ~ normal(0, initializer_range) as HF's
+ * _init_weights, norms 1, biases 0 (RWKV-6's is rwkv6.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

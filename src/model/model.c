@@ -1,5 +1,6 @@
 /* model.c — Llama/Mistral/Qwen2 causal LM: loading from an HF directory, full-FT
- * parameters, saving, and one fused forward(+backward) step over a padded batch.
+ * parameters, and one fused forward(+backward) step over a padded batch; and the one model
+ * writer of every family (bone_model_save_opts over the family's save_walk, arch.h).
  * The layer math lives in ops/; every projection goes through adapter/linear.h. */
 #include "model/model.h"
 #include <math.h>
