@@ -9,16 +9,18 @@
 #include "train/trainer.h"
 
 static const char *USAGE =
-    "--model DIR --data FILE [--adapter DIR] [--batch N] [--compute bf16|fp32|auto] [--json]\n\n"
+    "--model DIR --data FILE [--adapter DIR] [--batch N] [--compute bf16|fp32|auto] [--wkv-chunk N] [--json]\n\n"
     "Mean cross-entropy over label tokens (HF causal-LM semantics: labels shifted inside the\n"
-    "model, -100 ignored) and the number of tokens that counted.\n\n"
+    "model, -100 ignored) and the number of tokens that counted. RWKV-6: --wkv-chunk N sets the\n"
+    "chunk length of the chunked WKV (1..4096 tokens, default 32; the loss is equal up to fp32\n"
+    "rounding, longer chunks take more working memory).\n\n"
     "example (add --adapter runs/bone/adapter to score a `bone train` run):\n"
     "  head -n 20 data/gsm8k/test.jsonl > test20.jsonl\n"
     "  bone score --model models/default --data test20.jsonl --template alpaca --json";
 
 int cmd_score(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *adapter = NULL, *format = NULL, *tmpl = NULL, *compute = NULL;
-    int64_t batch = 4, max_len = 0;
+    int64_t batch = 4, max_len = 0, wkv_chunk = 0;
     int json = 0;
     bone_opt opts[] = {
         {"model", OPT_STR, &model, "model directory (required)", 0},
@@ -29,6 +31,7 @@ int cmd_score(int argc, char **argv) {
         {"template", OPT_STR, &tmpl, "prompt template for text formats", 0},
         {"max-len", OPT_INT, &max_len, "truncate examples to N tokens", 0},
         {"compute", OPT_STR, &compute, "GEMM precision: bf16 (AMX-BF16/AVX512-BF16 via oneDNN) | fp32 | auto (default: bf16 when usable)", 0},
+        {"wkv-chunk", OPT_INT, &wkv_chunk, "RWKV-6: tokens per chunk of the chunked WKV, 1..4096 (default 32)", 0},
         {"json", OPT_FLAG, &json, "print {\"loss\": ..., \"tokens\": ...}", 0},
         {NULL, 0, NULL, NULL, 0},
     };
@@ -38,6 +41,9 @@ int cmd_score(int argc, char **argv) {
     if (r) return r < 0 ? 0 : r;
     if (!model || !data) return bone_usage_error("score", "--model and --data are required");
     if (batch <= 0) return bone_usage_error("score", "--batch must be positive");
+    if (bone_opt_seen(opts, "wkv-chunk") && (wkv_chunk < 1 || wkv_chunk > BONE_WKV_CHUNK_MAX))
+        return bone_usage_error("score", "--wkv-chunk must be in [1, %d] tokens (default %d), got %lld",
+                                BONE_WKV_CHUNK_MAX, BONE_WKV_CHUNK_DEFAULT, (long long)wkv_chunk);
     bone_model m;
     bone_params P;
     bone_dataset d;
@@ -49,6 +55,7 @@ int cmd_score(int argc, char **argv) {
         return BONE_EXIT_RUNTIME;
     }
     int rc = BONE_EXIT_RUNTIME;
+    if (bone_model_set_wkv_chunk(&m, wkv_chunk, &e)) goto fail;
     bone_data_opts dopts = {0};
     dopts.path = data;
     dopts.format = format;

@@ -5,6 +5,8 @@
 #include "adapter/adapter.h"
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "io/safetensors.h"
+#include "model/config.h"
 #include "train/dist.h"
 #include "train/trainer.h"
 
@@ -24,7 +26,12 @@ static const char *USAGE =
     "parameter whose name contains time or ln in full, as RWKV-PEFT does by default. bone's default\n"
     "is none, so that the adapter alone (PEFT layout) is the whole fine-tune and merges or loads\n"
     "anywhere; with --train-extra the trained tensors are written beside it (OUT/adapter/\n"
-    "train_extra.safetensors, HF names).\n\n"
+    "train_extra.safetensors, HF names). --wkv-chunk N sets the chunk length of the chunked WKV\n"
+    "(1..4096 tokens, default 32): losses and gradients are equal up to fp32 rounding; longer\n"
+    "chunks do more work in matrix products and take more working memory (the memory plan counts it).\n"
+    "Full fine-tuning writes OUT/model as transformers does: one model.safetensors, or past\n"
+    "--max-shard-size (default 5GB) shards model-0000i-of-0000N.safetensors and\n"
+    "model.safetensors.index.json.\n\n"
     "example:\n  bone train --model models/default --data data/gsm8k/train.jsonl --template alpaca --max-len 640 \\\n"
     "             --method bone-col --block 16 --out runs/bone --steps 10 --batch 4 --lr 2e-3 \\\n"
     "             --schedule cosine --warmup 2";
@@ -35,7 +42,7 @@ int cmd_train(int argc, char **argv) {
     bone_train_opts_default(&o);
     int64_t seed = 42;
     int no_shuffle = 0;
-    const char *grid = NULL, *policy = "truncate", *on_save_error = "exit";
+    const char *grid = NULL, *policy = "truncate", *on_save_error = "exit", *shard = NULL;
     double comm_timeout = 600;
     bone_opt opts[] = {
         {"model", OPT_STR, &o.model_dir, "base model directory (required)", 0},
@@ -82,6 +89,8 @@ int cmd_train(int argc, char **argv) {
         {"debug-nan-step", OPT_INT, &o.debug_nan_step, "testing: treat the loss of step N as NaN", 0},
         {"on-save-error", OPT_STR, &on_save_error, "exit (default) | continue: when a periodic checkpoint cannot be written", 0},
         {"dry-run", OPT_FLAG, &o.dry_run, "print the memory plan and stop", 0},
+        {"max-shard-size", OPT_STR, &shard, "full: largest weight file of OUT/model, as transformers: 5GB (default), 500MB, 2GiB, bytes", 0},
+        {"wkv-chunk", OPT_INT, &o.wkv_chunk, "RWKV-6: tokens per chunk of the chunked WKV, 1..4096 (default 32)", 0},
         {"mem-limit", OPT_DOUBLE, &o.mem_limit_mib, "refuse to start above this many MiB, > 0 (default: available memory)", 0},
         {"recompute", OPT_FLAG, &o.recompute, "recompute activations in backward (less memory, ~1 more forward)", 0},
         {"quiet", OPT_FLAG, &o.quiet, "no progress output", 0},
@@ -162,6 +171,15 @@ int cmd_train(int argc, char **argv) {
         return bone_usage_error("train", "--debug-nan-step must be >= 0, got %lld", (long long)o.debug_nan_step);
     if (!(isfinite(comm_timeout) && comm_timeout > 0))
         return bone_usage_error("train", "--comm-timeout must be a finite number of seconds > 0, got %g", comm_timeout);
+    if (shard) {
+        if (bone_st_parse_size(shard, "--max-shard-size", &o.max_shard, &e)) return bone_usage_error("train", "%s", e.msg);
+        if (m != BONE_METHOD_FULL)
+            return bone_usage_error("train", "--max-shard-size splits the model that --method full writes; an adapter "
+                                             "(--method %s) is one file", o.adapter.method);
+    }
+    if (SEEN("wkv-chunk") && (o.wkv_chunk < 1 || o.wkv_chunk > BONE_WKV_CHUNK_MAX))
+        return bone_usage_error("train", "--wkv-chunk must be in [1, %d] tokens (default %d), got %lld",
+                                BONE_WKV_CHUNK_MAX, BONE_WKV_CHUNK_DEFAULT, (long long)o.wkv_chunk);
 #undef SEEN
     bone_dist D;
     if (bone_dist_init(&D, NULL, NULL, comm_timeout, &e)) {

@@ -4,7 +4,7 @@
  * never branch on the model type.
  *
  * The Llama family (Llama, Mistral, Qwen2) is the built-in path: its body stays where it was
- * (model.c load/save/make_trainable, step.c, decode.c, init.c), and a NULL entry in a table
+ * (model.c load/save walk/make_trainable, step.c, decode.c, init.c), and a NULL entry in a table
  * means "that built-in path". RWKV-6 (rwkv6.c) fills every entry. */
 #ifndef BONE_MODEL_ARCH_H
 #define BONE_MODEL_ARCH_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "core/err.h"
 #include "model/config.h"
+#include "ops/gemm.h"
 
 #define BONE_MAXPROJ 8 /* the most adaptable linears per layer of any family (RWKV-6: 8) */
 
@@ -22,6 +23,25 @@ struct bone_batch;
 struct bone_kv;
 struct bone_linear;
 struct cJSON;
+
+/* One tensor of a model directory, as a family lists it for the one writer (model.c
+ * bone_model_save_opts, init.c bone_model_init_random_opts): its HF name and shape, in the
+ * family's state-dict order (the order decides transformers-style shards). The writer streams:
+ * it makes each tensor's fp32 values only when it reaches it. */
+typedef struct bone_arch_tensor {
+    char name[128];
+    int ndim;
+    int64_t shape[3];
+    /* save: where the values are (stored dtype or fp32), and the adaptable linear whose weight
+     * this is (a merge folds its adapter in there), or NULL */
+    bone_wref ref;
+    struct bone_linear *lin;
+    /* init: how init_draw makes the values; stream is the tensor's own random stream
+     * (seed, stream), kind/layer/aux are the family's */
+    uint64_t stream;
+    int kind;
+    int64_t layer, aux;
+} bone_arch_tensor;
 
 typedef struct bone_arch_i {
     const char *name;
@@ -48,7 +68,9 @@ typedef struct bone_arch_i {
     void (*extra_bind)(struct bone_model *m, struct bone_params *P);
     int (*save_extra)(struct bone_model *m, const char *dir, bone_err *e); /* model.h bone_model_save_extra */
     int (*load_extra)(struct bone_model *m, const char *dir, bone_err *e);
-    int (*save)(struct bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e);
+    /* the tensors a save (or merge) writes, in state-dict order: returns how many, filling t
+     * when it is non-NULL (NULL: the Llama list in model.c) */
+    int64_t (*save_walk)(struct bone_model *m, bone_arch_tensor *t);
     size_t (*acts_floats)(const bone_config *c, int64_t B, int64_t T, int layout, size_t xent_floats);
     /* per-thread working memory of the sequence mixer beyond acts_floats (memory plan):
      * Llama's attention tiles; RWKV-6 carves WKV6's with its activations (0) */
@@ -62,7 +84,10 @@ typedef struct bone_arch_i {
      * to `decode` of each alone; NULL: bone_generate_batch calls `decode` per sequence */
     int (*decode_many)(struct bone_model *m, struct bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits,
                        bone_err *e);
-    int (*init_random)(const bone_config *c, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e);
+    /* bone init: the tensors of a random model (as save_walk, from the config alone), and the
+     * fp32 values of one of them into x (numel floats) (NULL: Llama's, in init.c) */
+    int64_t (*init_walk)(const bone_config *c, bone_arch_tensor *t);
+    void (*init_draw)(const bone_config *c, const bone_arch_tensor *t, uint64_t seed, float *x);
     /* forward flops per token and layer of the sequence mixer beside the adaptable linears
      * (attention over T positions; RWKV's WKV and low-rank mixes), 2 per multiply-add: bench */
     double (*mixer_flops)(const bone_config *c, int64_t T);

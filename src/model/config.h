@@ -23,7 +23,14 @@ typedef struct bone_config {
      * d_mix, d_decay: the low-rank widths of time_maa_w1/w2 and time_decay_w1/w2, the size rule
      * from config.json alone (32/64, 64/128 for C >= 4096) until loading reads the shapes */
     int64_t head_div, d_mix, d_decay;
+    /* RWKV-6: tokens per chunk of the chunked WKV6 in training and scoring (a run setting, not
+     * read from or written to config.json: --wkv-chunk, bone_model_set_wkv_chunk); 0 = the
+     * default BONE_WKV_CHUNK_DEFAULT */
+    int64_t wkv_chunk;
 } bone_config;
+
+#define BONE_WKV_CHUNK_DEFAULT 32
+#define BONE_WKV_CHUNK_MAX 4096
 
 int bone_config_load(const char *path, bone_config *c, bone_err *e);
 /* Parses from already-loaded JSON text (path used in messages). */

@@ -1,5 +1,6 @@
 /* model.c — Llama/Mistral/Qwen2 causal LM: loading from an HF directory, full-FT
- * parameters, saving, and one fused forward(+backward) step over a padded batch.
+ * parameters, and one fused forward(+backward) step over a padded batch; and the one model
+ * writer of every family (bone_model_save_opts over the family's save_walk, arch.h).
  * The layer math lives in ops/; every projection goes through adapter/linear.h. */
 #include "model/model.h"
 #include <math.h>
@@ -39,6 +40,18 @@ bone_linear *bone_model_linear(bone_model *m, int64_t idx) {
     const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
     if (ai->linear) return ai->linear(m, idx);
     return &m->layers[idx / BONE_NPROJ].proj[idx % BONE_NPROJ];
+}
+
+int bone_model_set_wkv_chunk(bone_model *m, int64_t chunk, bone_err *e) {
+    if (chunk == 0) return 0;
+    if (chunk < 1 || chunk > BONE_WKV_CHUNK_MAX)
+        return bone_fail(e, "--wkv-chunk must be in [1, %d] tokens (default %d), got %lld", BONE_WKV_CHUNK_MAX,
+                         BONE_WKV_CHUNK_DEFAULT, (long long)chunk);
+    if (m->cfg.arch != BONE_ARCH_RWKV6)
+        return bone_fail(e, "--wkv-chunk sets the chunk length of RWKV-6's WKV; a %s model has none",
+                         bone_arch_name(m->cfg.arch));
+    m->cfg.wkv_chunk = chunk;
+    return 0;
 }
 
 int64_t bone_model_nproj(const bone_model *m) { return bone_arch_cfg(&m->cfg)->nproj; }
@@ -395,128 +408,120 @@ int bone_copy_tokenizer_files(const char *src_dir, const char *dst_dir, bone_err
     return copy_if_present(src_dir, dst_dir, "generation_config.json", e);
 }
 
-/* A family with its own writer (RWKV-6, arch.h `save`): adapters folded in whole first (a
- * merge's o->linear_weight, one owned fp32 weight per adapted linear), then the family writes
- * into the same temporary directory, swapped into place when complete. Not streamed or
- * sharded: the family writer converts the model at once. */
-static int save_family(bone_model *m, const bone_arch_i *ai, const char *dir, bone_dtype out_dtype,
-                       const bone_save_opts *o, bone_err *e) {
-    for (int64_t i = 0; o && o->linear_weight && i < bone_model_nlinears(m); i++) {
-        bone_linear *L = bone_model_linear(m, i);
-        float *out = xmalloc((size_t)(L->O * L->I) * sizeof(float)); /* (O, I) */
-        int r = o->linear_weight(o->ctx, L, out, e);
-        if (r < 0) {
-            free(out);
-            return -1;
+/* Llama's tensors in transformers' state-dict order (what decides the shards): embed, each
+ * layer's attention and MLP projections (weight, bias) then its norms, the final norm, lm_head */
+static int64_t llama_save_walk(bone_model *m, bone_arch_tensor *t) {
+    const bone_config *c = &m->cfg;
+    const int64_t L = c->n_layers, H = c->hidden, V = c->vocab;
+    int64_t n = 0;
+#define ADD_T(ref_, lin_, d0, d1, ...)                                                         \
+    do {                                                                                       \
+        if (t) {                                                                               \
+            bone_arch_tensor *x_ = &t[n];                                                      \
+            snprintf(x_->name, sizeof x_->name, __VA_ARGS__);                                  \
+            x_->ref = (ref_);                                                                  \
+            x_->lin = (lin_);                                                                  \
+            x_->ndim = (d1) ? 2 : 1;                                                           \
+            x_->shape[0] = (d0);                                                               \
+            x_->shape[1] = (d1);                                                               \
+        }                                                                                      \
+        n++;                                                                                   \
+    } while (0)
+    ADD_T(m->embed, NULL, V, H, "model.embed_tokens.weight");
+    for (int64_t l = 0; l < L; l++) {
+        bone_layer *ly = &m->layers[l];
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear *lin = &ly->proj[p];
+            ADD_T(lin->w, lin, lin->O, lin->I, "%s.weight", lin->name);
+            if (lin->bias) ADD_T(((bone_wref){BONE_F32, lin->bias}), NULL, lin->O, 0, "%s.bias", lin->name);
         }
-        if (r == 1) { /* the weight is now the merged one: the adapter goes, as bone_linear_merge does */
-            if (L->ops) L->ops->destroy(L);
-            L->ops = NULL;
-            L->adapter = NULL;
-            linear_set_base(L, (bone_wref){BONE_F32, out}, out);
-        } else {
-            free(out);
-        }
+        ADD_T(((bone_wref){BONE_F32, ly->ln1}), NULL, H, 0, "model.layers.%lld.input_layernorm.weight", (long long)l);
+        ADD_T(((bone_wref){BONE_F32, ly->ln2}), NULL, H, 0, "model.layers.%lld.post_attention_layernorm.weight",
+              (long long)l);
     }
-    bone_adir ad;
-    if (bone_adir_open(&ad, dir, e)) return -1;
-    int rc = ai->save(m, ad.tmp, out_dtype, e);
-    if (!rc && o && o->tok_src) rc = bone_copy_tokenizer_files(o->tok_src, ad.tmp, e);
-    if (!rc) rc = bone_adir_commit(&ad, e);
-    else bone_adir_abort(&ad);
-    return rc;
+    ADD_T(((bone_wref){BONE_F32, m->norm}), NULL, H, 0, "model.norm.weight");
+    if (!c->tied) ADD_T(m->lm_head, NULL, V, H, "lm_head.weight");
+#undef ADD_T
+    return n;
 }
 
 /* one tensor of a save: where its values come from */
 typedef struct {
     bone_model *m;
-    bone_wref ref;              /* the stored (or fp32) values */
-    bone_linear *lin;           /* the linear it is the weight of, or NULL */
+    const bone_arch_tensor *at; /* the family's entry: the stored (or fp32) values, the linear */
     const bone_save_opts *o;
 } save_src;
 
 /* bone_st_produce_fn: the fp32 values of one tensor, made when the writer reaches it */
 static int save_produce(void *ctx, const bone_st_wtensor *t, float *buf, bone_err *e) {
     const save_src *s = ctx;
+    const bone_wref ref = s->at->ref;
     int64_t n = 1;
     for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
     int done = 0;
-    if (s->lin && s->o && s->o->linear_weight) {
-        done = s->o->linear_weight(s->o->ctx, s->lin, buf, e);
+    if (s->at->lin && s->o && s->o->linear_weight) {
+        done = s->o->linear_weight(s->o->ctx, s->at->lin, buf, e);
         if (done < 0) return -1;
     }
-    if (!done) bone_to_f32(buf, s->ref.data, s->ref.dtype, (size_t)n);
-    /* written: a mapped weight's pages leave RSS (a 7B merge would otherwise end holding
-     * every page of the base it read) */
-    release_mapped(&s->m->st, s->ref.data, (size_t)n * bone_dtype_size(s->ref.dtype));
+    /* a mapped weight's pages leave RSS once read (a 7B merge would otherwise end holding every
+     * page of the base it read); a conversion releases them as it goes, so that the fp32
+     * buffer is the only full-size copy in memory (a 7B embedding is 0.5 GiB in bf16) */
+    const size_t es = bone_dtype_size(ref.dtype);
+    const char *src = ref.data;
+    const int64_t step = (int64_t)1 << 20; /* elements converted between releases */
+    for (int64_t k = 0; !done && k < n; k += step) {
+        const int64_t m = n - k < step ? n - k : step;
+        bone_to_f32(buf + k, src + (size_t)k * es, ref.dtype, (size_t)m);
+        /* from the page holding element k (released with the previous piece unless it is the
+         * tensor's first, which may be shared with the tensor before) */
+        const uintptr_t lo = (uintptr_t)(src + (size_t)k * es) & ~(uintptr_t)4095;
+        const char *from = k && lo > (uintptr_t)src ? (const char *)lo : src;
+        release_mapped(&s->m->st, from, (size_t)(src + (size_t)(k + m) * es - from));
+    }
+    if (done) release_mapped(&s->m->st, src, (size_t)n * es);
     return 0;
 }
 
+/* Every family's save goes through here: the family lists its tensors (arch.h save_walk), and
+ * each is produced (converted, or merged) only when the sharded writer reaches it. */
 int bone_model_save_opts(bone_model *m, const char *dir, bone_dtype out_dtype, const bone_save_opts *o,
                          bone_err *e) {
     const bone_arch_i *ai = bone_arch_cfg(&m->cfg);
-    if (ai->save) return save_family(m, ai, dir, out_dtype, o, e);
-    bone_config *c = &m->cfg;
-    bone_adir ad;
-    if (bone_adir_open(&ad, dir, e)) return -1;
-    int64_t L = c->n_layers, H = c->hidden, V = c->vocab;
-    int64_t cap = 3 + L * (2 + 2 * BONE_NPROJ);
-    bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
-    save_src *src = xcalloc((size_t)cap, sizeof *src);
-    char **names = xcalloc((size_t)cap, sizeof *names);
-    int64_t n = 0;
-    /* in transformers' state-dict order (what decides the shards): embed, each layer's
-     * attention and MLP projections then its norms, the final norm, lm_head */
-#define ADD_W(nm, r_, lin_, d0, d1)                                                             \
-    do {                                                                                        \
-        names[n] = xstrdup(nm);                                                                 \
-        src[n] = (save_src){m, (r_), (lin_), o};                                                \
-        w[n].name = names[n];                                                                   \
-        w[n].dtype = out_dtype;                                                                 \
-        w[n].ndim = (d1) ? 2 : 1;                                                               \
-        w[n].shape[0] = (d0);                                                                   \
-        w[n].shape[1] = (d1);                                                                   \
-        w[n].produce = save_produce;                                                            \
-        w[n].ctx = &src[n];                                                                     \
-        n++;                                                                                    \
-    } while (0)
-    char name[256];
-    ADD_W("model.embed_tokens.weight", m->embed, NULL, V, H);
-    for (int64_t l = 0; l < L; l++) {
-        bone_layer *ly = &m->layers[l];
-        for (int p = 0; p < BONE_NPROJ; p++) {
-            bone_linear *lin = &ly->proj[p];
-            BONE_ASSERT(lin->ops == NULL || (o && o->linear_weight), "merge adapters before saving a model");
-            snprintf(name, sizeof name, "%s.weight", lin->name);
-            ADD_W(name, lin->w, lin, lin->O, lin->I);
-            if (lin->bias) {
-                snprintf(name, sizeof name, "%s.bias", lin->name);
-                ADD_W(name, ((bone_wref){BONE_F32, lin->bias}), NULL, lin->O, 0);
-            }
-        }
-        snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
-        ADD_W(name, ((bone_wref){BONE_F32, ly->ln1}), NULL, H, 0);
-        snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
-        ADD_W(name, ((bone_wref){BONE_F32, ly->ln2}), NULL, H, 0);
+    int64_t (*walk)(bone_model *, bone_arch_tensor *) = ai->save_walk ? ai->save_walk : llama_save_walk;
+    const int64_t n = walk(m, NULL);
+    bone_arch_tensor *at = xcalloc((size_t)n + 1, sizeof *at);
+    walk(m, at);
+    bone_st_wtensor *w = xcalloc((size_t)n + 1, sizeof *w);
+    save_src *src = xcalloc((size_t)n + 1, sizeof *src);
+    for (int64_t i = 0; i < n; i++) {
+        bone_linear *lin = at[i].lin;
+        BONE_ASSERT(!lin || lin->ops == NULL || (o && o->linear_weight), "merge adapters before saving a model");
+        src[i] = (save_src){m, &at[i], o};
+        w[i].name = at[i].name;
+        w[i].dtype = out_dtype;
+        w[i].ndim = at[i].ndim;
+        memcpy(w[i].shape, at[i].shape, sizeof at[i].shape);
+        w[i].produce = save_produce;
+        w[i].ctx = &src[i];
     }
-    ADD_W("model.norm.weight", ((bone_wref){BONE_F32, m->norm}), NULL, H, 0);
-    if (!c->tied) ADD_W("lm_head.weight", m->lm_head, NULL, V, H);
-#undef ADD_W
-    bone_config cc = *c;
+    bone_config cc = m->cfg;
     cc.dtype = out_dtype;
-    int rc = bone_st_write_sharded(ad.tmp, w, n, o ? o->max_shard : 0, NULL, e);
+    bone_adir ad;
+    int rc = bone_adir_open(&ad, dir, e);
     if (!rc) {
-        char *p = bone_path_join(ad.tmp, "config.json");
-        rc = bone_config_save(&cc, p, e);
-        free(p);
+        rc = bone_st_write_sharded(ad.tmp, w, n, o ? o->max_shard : 0, NULL, e);
+        if (!rc) {
+            char *p = bone_path_join(ad.tmp, "config.json");
+            rc = bone_config_save(&cc, p, e);
+            free(p);
+        }
+        if (!rc && o && o->tok_src) rc = bone_copy_tokenizer_files(o->tok_src, ad.tmp, e);
+        if (!rc) rc = bone_adir_commit(&ad, e);
+        else bone_adir_abort(&ad);
     }
-    if (!rc && o && o->tok_src) rc = bone_copy_tokenizer_files(o->tok_src, ad.tmp, e);
-    if (!rc) rc = bone_adir_commit(&ad, e);
-    else bone_adir_abort(&ad);
-    for (int64_t i = 0; i < n; i++) free(names[i]);
-    free(names);
     free(src);
     free(w);
+    free(at);
     return rc;
 }
 

@@ -42,6 +42,10 @@ typedef struct bone_model {
 
 int bone_model_load(const char *dir, bone_model *m, bone_err *e);
 void bone_model_free(bone_model *m);
+/* --wkv-chunk: the chunk length of RWKV-6's chunked WKV in training and scoring (results equal
+ * up to fp32 rounding; memory grows with it). 0 keeps the default (32); otherwise it must lie in
+ * [1, BONE_WKV_CHUNK_MAX], and a model without a WKV (Llama) refuses it, naming the option. */
+int bone_model_set_wkv_chunk(bone_model *m, int64_t chunk, bone_err *e);
 /* Non-finite values (NaN, ±Inf) in the float tensors of s, read from the raw bits (exponent
  * all ones) without conversion: returns how many, with the first one's tensor index and
  * element in *first_t, *first_i (-1 when none). One pass over the weights: inspect, eval and

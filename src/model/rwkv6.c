@@ -441,88 +441,73 @@ static int rw_load_extra(bone_model *m, const char *dir, bone_err *e) {
     return rc;
 }
 
-/* ---- saving (HF layout) ---- */
+/* ---- saving and bone init (HF layout): the tensor walk for model.c's one writer ---- */
 
-/* model.safetensors, then config.json with the dtype the tensors were written in (save and init) */
-static int rw_write_dir(const char *dir, const bone_st_wtensor *w, int64_t n, const bone_config *c, bone_dtype dtype,
-                        bone_err *e) {
-    bone_config cc = *c;
-    cc.dtype = dtype;
-    char *p = bone_path_join(dir, "model.safetensors");
-    int rc = bone_st_write(p, w, n, e);
-    free(p);
-    if (!rc) {
-        p = bone_path_join(dir, "config.json");
-        rc = bone_config_save(&cc, p, e);
-        free(p);
-    }
-    return rc;
-}
-
-static int rw_save(bone_model *m, const char *dir, bone_dtype out_dtype, bone_err *e) {
-    const bone_config *c = &m->cfg;
-    rw_model *r = m->arch_data;
+/* Every tensor in the state-dict order of HF's Rwkv6ForCausalLM (which decides the shards):
+ * rwkv.embeddings, per block (pre_ln on block 0) ln1, ln2, the attention's own parameters then
+ * its linears and ln_x, the feed-forward's mixes then its linears; rwkv.ln_out, head. With a
+ * model m (save) each entry points at its values; each also carries its bone init stream,
+ * numbered in the historical order (embeddings 0, head 1, pre_ln and ln_out 2-5, then per
+ * block its 20 small tensors and 8 linears), so a seed gives the same model as before. */
+static int64_t rw_walk(const bone_config *c, bone_model *m, bone_arch_tensor *t) {
+    rw_model *r = m ? m->arch_data : NULL;
     const int64_t L = c->n_layers, C = c->hidden, V = c->vocab;
-    if (bone_mkdirs(dir, e)) return -1;
-    const int64_t cap = 2 + RW_NGLOB + L * (RW_NVEC + RW_NLIN);
-    bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
-    char **names = xcalloc((size_t)cap, sizeof *names);
-    float **tmp = xcalloc((size_t)cap, sizeof *tmp);
     int64_t n = 0;
-    /* one tensor: converted through fp32 unless already in out_dtype */
-#define ADD(nm, ref, nd, shp)                                                                       \
+    /* one tensor: kind 0 normal(0, init_range), 1 ones, 2 zeros, 3 init_vec of (layer, aux) */
+#define PUT(ref_, lin_, stream_, kind_, l_, k_, nd_, shp_, ...)                                     \
     do {                                                                                            \
-        names[n] = xstrdup(nm);                                                                     \
-        w[n].name = names[n];                                                                       \
-        w[n].dtype = out_dtype;                                                                     \
-        w[n].ndim = (nd);                                                                           \
-        memcpy(w[n].shape, (shp), sizeof(int64_t) * (size_t)(nd));                                  \
-        const int64_t cnt_ = shape_numel((shp), (nd));                                              \
-        if ((ref).dtype == out_dtype) {                                                             \
-            w[n].data = (ref).data;                                                                 \
-        } else {                                                                                    \
-            tmp[n] = xmalloc((size_t)cnt_ * sizeof(float));                                         \
-            bone_to_f32(tmp[n], (ref).data, (ref).dtype, (size_t)cnt_);                             \
-            w[n].src_f32 = tmp[n];                                                                  \
+        if (t) {                                                                                    \
+            bone_arch_tensor *x_ = &t[n];                                                           \
+            snprintf(x_->name, sizeof x_->name, __VA_ARGS__);                                       \
+            x_->ndim = (nd_);                                                                       \
+            memcpy(x_->shape, (shp_), sizeof(int64_t) * (size_t)(nd_));                             \
+            if (r) x_->ref = (ref_), x_->lin = (lin_);                                              \
+            x_->stream = (uint64_t)(stream_);                                                       \
+            x_->kind = (kind_), x_->layer = (l_), x_->aux = (k_);                                   \
         }                                                                                           \
         n++;                                                                                        \
     } while (0)
+    const bone_wref none = {BONE_F32, NULL};
     int64_t s2[2] = {V, C}, s1[1] = {C};
-    ADD("rwkv.embeddings.weight", m->embed, 2, s2);
-    ADD("head.weight", m->lm_head, 2, s2);
-    for (int g = 0; g < RW_NGLOB; g++) {
-        bone_wref ref = {BONE_F32, r->g[g]};
-        ADD(rwkv6_glob_names[g], ref, 1, s1);
-    }
-    char name[256];
+    PUT(m ? m->embed : none, NULL, 0, 0, 0, 0, 2, s2, "rwkv.embeddings.weight");
     for (int64_t l = 0; l < L; l++) {
-        rw_layer *ly = &r->ly[l];
-        for (int k = 0; k < RW_NVEC; k++) {
-            int64_t s[3];
-            int nd = rwkv6_vec_shape(c, k, s);
-            snprintf(name, sizeof name, "rwkv.blocks.%lld.%s", (long long)l, rwkv6_vec_names[k]);
-            bone_wref ref = {BONE_F32, ly->v[k]};
-            ADD(name, ref, nd, s);
-        }
-        for (int p = 0; p < RW_NLIN; p++) {
-            bone_linear *lin = &ly->lin[p];
-            BONE_ASSERT(lin->ops == NULL, "merge adapters before saving a model");
-            int64_t ws[2] = {lin->O, lin->I};
-            snprintf(name, sizeof name, "%s.weight", lin->name);
-            ADD(name, lin->w, 2, ws);
+        rw_layer *ly = r ? &r->ly[l] : NULL;
+        const int64_t base = 2 + RW_NGLOB + l * (RW_NVEC + RW_NLIN); /* the block's first stream */
+        for (int g = 0; l == 0 && g < 2; g++) /* pre_ln weight (ones), bias (zeros) */
+            PUT(((bone_wref){BONE_F32, r ? r->g[g] : NULL}), NULL, 2 + g, g % 2 == 0 ? 1 : 2, 0, 0, 1, s1, "%s",
+                rwkv6_glob_names[g]);
+        /* small tensors 0..15 (ln1, ln2, the attention's), linears r k v g o, ln_x, the
+         * feed-forward's mixes, linears key receptance value */
+        static const signed char seq[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                          -1 - RW_R, -1 - RW_K, -1 - RW_V, -1 - RW_G, -1 - RW_O,
+                                          16, 17, 18, 19, -1 - RW_FK, -1 - RW_FR, -1 - RW_FV};
+        for (size_t i = 0; i < sizeof seq; i++) {
+            if (seq[i] >= 0) {
+                const int k = seq[i];
+                int64_t s[3];
+                const int nd = rwkv6_vec_shape(c, k, s);
+                PUT(((bone_wref){BONE_F32, ly ? ly->v[k] : NULL}), NULL, base + k, 3, l, k, nd, s,
+                    "rwkv.blocks.%lld.%s", (long long)l, rwkv6_vec_names[k]);
+            } else {
+                const int p = -1 - seq[i];
+                bone_linear *lin = ly ? &ly->lin[p] : NULL;
+                int64_t ws[2];
+                lin_shape(c, p, &ws[0], &ws[1]);
+                PUT(lin ? lin->w : none, lin, base + RW_NVEC + p, 0, 0, 0, 2, ws, "rwkv.blocks.%lld.%s.weight",
+                    (long long)l, lin_names[p]);
+            }
         }
     }
-#undef ADD
-    int rc = rw_write_dir(dir, w, n, c, out_dtype, e);
-    for (int64_t i = 0; i < n; i++) {
-        free(names[i]);
-        free(tmp[i]);
-    }
-    free(names);
-    free(tmp);
-    free(w);
-    return rc;
+    for (int g = 2; g < RW_NGLOB; g++) /* ln_out weight (ones), bias (zeros) */
+        PUT(((bone_wref){BONE_F32, r ? r->g[g] : NULL}), NULL, 2 + g, g % 2 == 0 ? 1 : 2, 0, 0, 1, s1, "%s",
+            rwkv6_glob_names[g]);
+    PUT(m ? m->lm_head : none, NULL, 1, 0, 0, 0, 2, s2, "head.weight");
+#undef PUT
+    return n;
 }
+
+static int64_t rw_save_walk(bone_model *m, bone_arch_tensor *t) { return rw_walk(&m->cfg, m, t); }
+static int64_t rw_init_walk(const bone_config *c, bone_arch_tensor *t) { return rw_walk(c, NULL, t); }
 
 /* ---- a random model (bone init) ---- */
 
@@ -549,65 +534,16 @@ static void init_vec(const bone_config *c, int64_t l, int k, float *x, int64_t c
     }
 }
 
-static int rw_init_random(const bone_config *c0, const char *dir, uint64_t seed, bone_dtype dtype, bone_err *e) {
-    bone_config cfg = *c0;
-    const bone_config *c = &cfg;
-    const int64_t L = c->n_layers, C = c->hidden, V = c->vocab;
-    const int64_t cap = 2 + RW_NGLOB + L * (RW_NVEC + RW_NLIN);
-    if (bone_mkdirs(dir, e)) return -1;
-    bone_st_wtensor *w = xcalloc((size_t)cap, sizeof *w);
-    char **names = xcalloc((size_t)cap, sizeof *names);
-    float **bufs = xcalloc((size_t)cap, sizeof *bufs);
-    int64_t n = 0;
-    char nm[256];
-    /* tensor n: name, shape, its own stream (seed, n); kind 0 normal(0, init_range), 1 ones,
-     * 2 zeros, 3 the RWKV rule of init_vec for (l, k) */
-#define ADD(name_, nd_, shp_, kind_, l_, k_)                                                      \
-    do {                                                                                           \
-        const int64_t cnt_ = shape_numel((shp_), (nd_));                                           \
-        float *b_ = xmalloc((size_t)cnt_ * sizeof(float));                                         \
-        bone_rng r_ = bone_rng_seed(seed, (uint64_t)n);                                            \
-        if ((kind_) == 3) init_vec(c, (l_), (k_), b_, cnt_, &r_);                                  \
-        else                                                                                       \
-            for (int64_t i_ = 0; i_ < cnt_; i_++)                                                  \
-                b_[i_] = (kind_) == 0 ? (float)(c->init_range * bone_rng_normal(&r_)) : (kind_) == 1 ? 1.0f : 0.0f; \
-        names[n] = xstrdup(name_);                                                                 \
-        bufs[n] = b_;                                                                              \
-        w[n].name = names[n];                                                                      \
-        w[n].dtype = dtype;                                                                        \
-        w[n].ndim = (nd_);                                                                         \
-        memcpy(w[n].shape, (shp_), sizeof(int64_t) * (size_t)(nd_));                              \
-        w[n].src_f32 = b_;                                                                         \
-        n++;                                                                                       \
-    } while (0)
-    int64_t s2[2] = {V, C}, s1[1] = {C};
-    ADD("rwkv.embeddings.weight", 2, s2, 0, 0, 0);
-    ADD("head.weight", 2, s2, 0, 0, 0);
-    for (int g = 0; g < RW_NGLOB; g++) ADD(rwkv6_glob_names[g], 1, s1, g % 2 == 0 ? 1 : 2, 0, 0);
-    for (int64_t l = 0; l < L; l++) {
-        for (int k = 0; k < RW_NVEC; k++) {
-            int64_t s[3];
-            int nd = rwkv6_vec_shape(c, k, s);
-            snprintf(nm, sizeof nm, "rwkv.blocks.%lld.%s", (long long)l, rwkv6_vec_names[k]);
-            ADD(nm, nd, s, 3, l, k);
-        }
-        for (int p = 0; p < RW_NLIN; p++) {
-            int64_t ws[2];
-            rw_linear_info(c, l, p, NULL, 0, &ws[0], &ws[1], NULL);
-            snprintf(nm, sizeof nm, "rwkv.blocks.%lld.%s.weight", (long long)l, lin_names[p]);
-            ADD(nm, 2, ws, 0, 0, 0);
-        }
+/* bone init: one tensor of rw_walk's list, drawn from its own stream (seed, stream) */
+static void rw_init_draw(const bone_config *c, const bone_arch_tensor *t, uint64_t seed, float *x) {
+    const int64_t cnt = shape_numel(t->shape, t->ndim);
+    bone_rng r = bone_rng_seed(seed, t->stream);
+    if (t->kind == 3) {
+        init_vec(c, t->layer, (int)t->aux, x, cnt, &r);
+        return;
     }
-#undef ADD
-    int rc = rw_write_dir(dir, w, n, &cfg, dtype, e);
-    for (int64_t i = 0; i < n; i++) {
-        free(names[i]);
-        free(bufs[i]);
-    }
-    free(names);
-    free(bufs);
-    free(w);
-    return rc;
+    for (int64_t i = 0; i < cnt; i++)
+        x[i] = t->kind == 0 ? (float)(c->init_range * bone_rng_normal(&r)) : t->kind == 1 ? 1.0f : 0.0f;
 }
 
 const bone_arch_i bone_rwkv6_i = {
@@ -630,7 +566,7 @@ const bone_arch_i bone_rwkv6_i = {
     .extra_bind = rw_extra_bind,
     .save_extra = rw_save_extra,
     .load_extra = rw_load_extra,
-    .save = rw_save,
+    .save_walk = rw_save_walk,
     .acts_floats = rwkv6_acts_floats,
     .mixer_ws_floats = rw_mixer_ws,
     .step = rwkv6_step,
@@ -638,5 +574,6 @@ const bone_arch_i bone_rwkv6_i = {
     .decode = rwkv6_decode,
     .decode_many = rwkv6_decode_many,
     .mixer_flops = rw_mixer_flops,
-    .init_random = rw_init_random,
+    .init_walk = rw_init_walk,
+    .init_draw = rw_init_draw,
 };

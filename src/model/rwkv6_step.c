@@ -22,7 +22,8 @@
 #include "ops/ops.h"
 #include "ops/rwkv6_ops.h"
 
-#define RW_CHUNK 32      /* WKV6 chunk length for training and scoring */
+/* WKV6 chunk length for training and scoring: --wkv-chunk, else 32 (config.h) */
+#define RW_CHUNK(c) ((c)->wkv_chunk > 0 ? (c)->wkv_chunk : BONE_WKV_CHUNK_DEFAULT)
 #define LN_OUT_EPS 1e-5f /* ln_out is torch's default LayerNorm whatever layer_norm_epsilon says */
 
 typedef struct rw_lacts {
@@ -101,7 +102,7 @@ static size_t carve(rw_acts *A, float *base, const bone_config *c, int64_t B, in
         X->dhk = TAKE(N * F), X->dkk = TAKE(N * F), X->dxm = TAKE(5 * N * C);
         X->dxnf = TAKE(N * C), X->dX = TAKE(N * C), X->de0 = TAKE(N * C);
     }
-    size_t ws = wkv6_chunked_ws_floats(B, T, C, n, RW_CHUNK);
+    size_t ws = wkv6_chunked_ws_floats(B, T, C, n, RW_CHUNK(c));
     if (train) {
         const size_t w2 = ddlerp_backward_ws_floats(N, C, Dm), w3 = decay_backward_ws_floats(N, C, Dd);
         ws = ws > w2 ? ws : w2;
@@ -164,7 +165,7 @@ static void layer_forward(bone_model *m, rw_acts *A, rw_lacts *s, rw_layer *ly, 
     if (st) /* decode: the scan, carrying the state in place */
         wkv6_seq_forward(s->y, st->wkv, s->r, s->k, s->v, s->logw, v[RW_FAAAA], st->wkv, B, T, C, n);
     else
-        wkv6_chunked_forward(s->y, NULL, s->r, s->k, s->v, s->logw, v[RW_FAAAA], NULL, B, T, C, n, RW_CHUNK, A->ws);
+        wkv6_chunked_forward(s->y, NULL, s->r, s->k, s->v, s->logw, v[RW_FAAAA], NULL, B, T, C, n, RW_CHUNK(c), A->ws);
     groupnorm_forward(mt, s->gmu, s->grs, s->y, v[RW_LNX_W], v[RW_LNX_B], N, C, n, geps);
     silu_mul_forward(s->og, s->graw, mt, N * C);
     linear_forward(lc, &ly->lin[RW_O], s->og, s->x1, N);
@@ -242,7 +243,7 @@ static void layer_backward(bone_model *m, rw_acts *A, rw_lacts *s, rw_layer *ly,
     memset(S[S_DV], 0, NC);
     memset(S[S_DLOGW], 0, NC);
     wkv6_chunked_backward(S[S_DR], S[S_DK], S[S_DV], S[S_DLOGW], d[RW_FAAAA], NULL, S[S_DY], NULL, s->r, s->k, s->v,
-                          s->logw, v[RW_FAAAA], NULL, B, T, C, n, RW_CHUNK, A->ws);
+                          s->logw, v[RW_FAAAA], NULL, B, T, C, n, RW_CHUNK(c), A->ws);
     memset(A->dxm, 0, 5 * NC);
     decay_backward(dxw, d[RW_DECAY], d[RW_DECAY_W1], d[RW_DECAY_W2], S[S_DLOGW], s->logw, s->dz, xw, v[RW_DECAY_W1],
                    v[RW_DECAY_W2], N, C, Dd, A->ws);

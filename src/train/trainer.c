@@ -434,6 +434,10 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         return bone_fail(e, "--dropout with %d ranks: the dropout masks follow each example's position in its "
                             "micro-batch, which the split changes; train with --dropout 0 or one process", nr);
     if (bone_model_load(o->model_dir, &m, e)) return -1;
+    if (bone_model_set_wkv_chunk(&m, o->wkv_chunk, e)) {
+        bone_model_free(&m);
+        return -1;
+    }
     int rc = -1;
     float *zm = NULL, *zv = NULL; /* ZeRO-1: this rank's shard of the AdamW moments */
     int64_t *zparts = NULL, nzparts = 0, zn = 0;
@@ -934,8 +938,8 @@ int bone_train_run(const bone_train_opts *o, bone_err *e) {
         /* written in the base's stored dtype, like the checkpoint it came from */
         const bone_st_tensor *et = bone_st_find(&m.st, "model.embed_tokens.weight");
         /* with the tokenizer files, into a temporary directory that replaces d when complete;
-         * sharded past transformers' 5 GB */
-        bone_save_opts so = {0, o->model_dir, NULL, NULL};
+         * sharded past --max-shard-size (default transformers' 5 GB) */
+        bone_save_opts so = {o->max_shard, o->model_dir, NULL, NULL};
         int r = bone_model_save_opts(&m, d, et ? et->dtype : m.cfg.dtype, &so, e);
         free(d);
         if (r) goto out;

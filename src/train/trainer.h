@@ -38,6 +38,8 @@ typedef struct bone_train_opts {
     struct bone_dist *dist;    /* data-parallel world (train/dist.h); NULL: this process alone */
     const char *train_extra;   /* RWKV-6 --train-extra groups ("time,ln"), trained in full beside the adapter; NULL none */
     const char *compute;       /* --compute bf16 | fp32 | auto (NULL: auto), ops/backend.h */
+    uint64_t max_shard;        /* --max-shard-size: full FT's OUT/model shards, bytes (0: transformers' 5 GB) */
+    int64_t wkv_chunk;         /* --wkv-chunk: RWKV-6 WKV chunk length (0: the default, 32) */
 } bone_train_opts;
 
 /* Bounds that keep every product of steps, batch, accum and positions inside int64. */

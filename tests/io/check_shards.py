@@ -6,7 +6,7 @@ transformers' conventions (FORMATS.md §1.6), with the standard library only:
   metadata.total_size (sum of tensor bytes) and total_parameters, and weight_map naming, for
   every tensor, the shard whose header holds it; shards are model-0000i-of-0000N.safetensors;
 - the split is the one huggingface_hub's split_state_dict_into_shards makes from the Llama
-  state-dict order (re-implemented here from its documented algorithm, not from bone);
+  (or RWKV-6, by config.json's model_type) state-dict order (re-implemented here from its documented algorithm, not from bone);
 - every tensor (dtype, shape, bytes) equals the same tensor of SINGLE_DIR/model.safetensors,
   and neither side has a tensor the other lacks.
 Exits non-zero with a message on the first mismatch."""
@@ -40,6 +40,27 @@ def state_dict_order(names, n_layers):
             order += [p + proj + ".weight", p + proj + ".bias"]
         order += [p + "input_layernorm.weight", p + "post_attention_layernorm.weight"]
     order += ["model.norm.weight", "lm_head.weight"]
+    return [k for k in order if k in names]
+
+def rwkv6_state_dict_order(names, n_layers):
+    """HF's Rwkv6ForCausalLM.state_dict() order: a module's own parameters first, then its
+    submodules in the order __init__ registers them (Rwkv6SelfAttention: the time_* parameters,
+    receptance, key, value, gate, output, ln_x; Rwkv6FeedForward: time_maa_k/r, key, receptance,
+    value; block 0 alone has pre_ln)"""
+    order = ["rwkv.embeddings.weight"]
+    for l in range(n_layers):
+        p = f"rwkv.blocks.{l}."
+        if l == 0:
+            order += [p + "pre_ln.weight", p + "pre_ln.bias"]
+        order += [p + "ln1.weight", p + "ln1.bias", p + "ln2.weight", p + "ln2.bias"]
+        order += [p + "attention.time_maa_" + x for x in ("x", "w", "k", "v", "r", "g", "w1", "w2")]
+        order += [p + "attention.time_decay", p + "attention.time_decay_w1", p + "attention.time_decay_w2",
+                  p + "attention.time_faaaa"]
+        order += [p + "attention." + x + ".weight" for x in ("receptance", "key", "value", "gate", "output")]
+        order += [p + "attention.ln_x.weight", p + "attention.ln_x.bias"]
+        order += [p + "feed_forward.time_maa_k", p + "feed_forward.time_maa_r"]
+        order += [p + "feed_forward." + x + ".weight" for x in ("key", "receptance", "value")]
+    order += ["rwkv.ln_out.weight", "rwkv.ln_out.bias", "head.weight"]
     return [k for k in order if k in names]
 
 def hf_split(sizes, max_size):
@@ -94,7 +115,8 @@ def main():
     if idx["metadata"] != {"total_size": total, "total_parameters": params}:
         sys.exit(f"metadata {idx['metadata']} != total_size {total}, total_parameters {params}")
     # the split transformers would make
-    order = state_dict_order(set(got), cfg["num_hidden_layers"])
+    sdo = rwkv6_state_dict_order if cfg.get("model_type") == "rwkv6" else state_dict_order
+    order = sdo(set(got), cfg["num_hidden_layers"])
     if len(order) != len(got):
         sys.exit(f"unexpected tensor names: {sorted(set(got) - set(order))[:5]}")
     want = hf_split([(k, len(got[k][2])) for k in order], max_size)

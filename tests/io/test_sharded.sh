@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_sharded.sh — sharded safetensors output (--max-shard-size) of `bone init` and `bone
-# merge`: a small limit forces many shards; check_shards.py (stdlib Python, independent of
+# test_sharded.sh — sharded safetensors output (--max-shard-size) of `bone init`, `bone merge`
+# and `bone train --method full`, for Llama and RWKV-6: a small limit forces many shards; check_shards.py (stdlib Python, independent of
 # bone) checks the index against the shard headers and huggingface_hub's split, and compares
 # every tensor with the single-file save of the same model; bone loads the shards back and
 # scores them exactly as the single file; bad sizes are refused.
@@ -54,6 +54,54 @@ cmp -s "$W/m1/model.safetensors" "$W/one-bf16/model.safetensors" && bad "merge c
 a=$("$BONE" score --model "$W/m1" --data "$W/data.jsonl" --json 2>&1)
 b=$("$BONE" score --model "$W/m2" --data "$W/data.jsonl" --json 2>&1)
 [ -n "$a" ] && [ "$a" = "$b" ] && ok "sharded merge scores as the single-file merge" || bad "merge scores: $a vs $b"
+
+# ---- RWKV-6: init, merge (an adapter with --train-extra) and full fine-tuning through the
+# same sharded writer; each against its single-file twin, read back by check_shards.py and by bone
+RCFG="$SRC/configs/tiny-rwkv6.json"
+awk 'BEGIN { srand(11); for (n = 0; n < 6; n++) { s = ""; for (t = 0; t < 20; t++) s = s (t ? "," : "") (1 + int(rand()*500));
+             print "{\"input_ids\":[" s "]}" } }' >"$W/rdata.jsonl"
+rscore() { "$BONE" score --model "$1" --data "$W/rdata.jsonl" --json 2>&1; }
+"$BONE" init --config "$RCFG" --out "$W/r1" --seed 5 --dtype bf16 >/dev/null || bad "rwkv6 init"
+"$BONE" init --config "$RCFG" --out "$W/r2" --seed 5 --dtype bf16 --max-shard-size 50KB >/dev/null || bad "rwkv6 init sharded"
+n=$(ls "$W/r2" | grep -c '^model-.*-of-.*\.safetensors$')
+[ "$n" -gt 2 ] && ok "rwkv6 init --max-shard-size 50KB: $n shards" || bad "rwkv6 init: $n shards"
+"$PY" "$SRC/tests/io/check_shards.py" "$W/r2" "$W/r1" 50000 && ok "rwkv6 init: index, split and tensors" \
+    || bad "rwkv6 init: check_shards.py"
+a=$(rscore "$W/r1")
+b=$(rscore "$W/r2")
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "rwkv6 init: sharded model scores as the single file: $b" || bad "rwkv6 init scores: $a vs $b"
+"$BONE" train --model "$W/r1" --data "$W/rdata.jsonl" --method bone-col --block 16 --train-extra time,ln --steps 2 \
+    --lr 1e-2 --out "$W/rrun" --quiet >/dev/null 2>"$W/err" || bad "rwkv6 train: $(cat "$W/err")"
+"$BONE" merge --model "$W/r1" --adapter "$W/rrun/adapter" --out "$W/rm1" >/dev/null || bad "rwkv6 merge single"
+"$BONE" merge --model "$W/r2" --adapter "$W/rrun/adapter" --out "$W/rm2" --max-shard-size 40KiB >/dev/null \
+    || bad "rwkv6 merge sharded"
+"$PY" "$SRC/tests/io/check_shards.py" "$W/rm2" "$W/rm1" 40960 && ok "rwkv6 merge into 40KiB shards: index, split, tensors" \
+    || bad "rwkv6 merge sharded: check_shards.py"
+cmp -s "$W/rm1/model.safetensors" "$W/r1/model.safetensors" && bad "rwkv6 merge changed nothing" \
+    || ok "rwkv6: the merged weights differ from the base"
+a=$(rscore "$W/rm1")
+b=$(rscore "$W/rm2")
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "rwkv6 sharded merge scores as the single-file merge: $b" || bad "rwkv6 merge scores: $a vs $b"
+# bone train --max-shard-size: full fine-tuning writes OUT/model as shards + index, the same
+# tensors as an unsharded run (training is deterministic), and bone score loads it
+for sz in "" 30KB; do
+    "$BONE" train --model "$W/r1" --data "$W/rdata.jsonl" --method full --steps 2 --lr 1e-3 --out "$W/rf$sz" --quiet \
+        ${sz:+--max-shard-size $sz} >/dev/null 2>"$W/err" || bad "rwkv6 train full $sz: $(cat "$W/err")"
+done
+n=$(ls "$W/rf30KB/model" | grep -c '^model-.*-of-.*\.safetensors$')
+[ "$n" -gt 2 ] && [ -f "$W/rf30KB/model/model.safetensors.index.json" ] && [ -f "$W/rf/model/model.safetensors" ] \
+    && ok "train --method full --max-shard-size 30KB: $n shards and an index" || bad "train full sharded: $(ls "$W/rf30KB/model" | tr '\n' ' ')"
+"$PY" "$SRC/tests/io/check_shards.py" "$W/rf30KB/model" "$W/rf/model" 30000 && ok "train full sharded: index, split, tensors" \
+    || bad "train full sharded: check_shards.py"
+a=$(rscore "$W/rf/model")
+b=$(rscore "$W/rf30KB/model")
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$(rscore "$W/r1")" ] && ok "train full sharded: bone score loads it: $b" \
+    || bad "train full sharded scores: $a vs $b"
+"$BONE" train --model "$W/r1" --data "$W/rdata.jsonl" --method lora --steps 1 --out "$W/rbad" --max-shard-size 1MB \
+    >/dev/null 2>"$W/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "method full" "$W/err" && ok "train --max-shard-size with an adapter refused: $(head -1 "$W/err")" \
+    || bad "train --max-shard-size with lora: exit $rc: $(cat "$W/err")"
 
 # sizes: transformers' units; bits and nonsense refused with a usage error (exit 2)
 for s in 5Gb 0 -3 12XB ""; do
