@@ -58,7 +58,9 @@ static int export_gguf(int argc, char **argv) {
         fprintf(stderr, "bone %s: note: %lld tensors have rows that are not a multiple of 32 and were written as "
                         "f16 instead of q8_0 (as llama.cpp's converter does)\n", argv[0], (long long)info.n_fallback);
     printf("wrote %s: %s, %s%s%s, %lld adapted linear layers merged\n", out, info.arch, type,
-           *info.pre ? ", pre-tokenizer " : ", SentencePiece tokenizer", info.pre, (long long)info.n_adapted);
+           *info.pre ? ", pre-tokenizer " : !strcmp(info.tok_model, "rwkv") ? ", RWKV World vocabulary"
+                                                                              : ", SentencePiece tokenizer",
+           info.pre, (long long)info.n_adapted);
     return 0;
 }
 
