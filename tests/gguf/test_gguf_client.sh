@@ -147,6 +147,12 @@ JSON
     run_ok "init rwkv world" "$BONE" init --config "$W/rw.json" --out "$W/rw" --seed 3 || t_fatal
     cp "$SRC/data/rwkv-world/rwkv_vocab_v20230424.txt" "$W/rw/"
     M=$W/rw
+    # refused: head_size_divisor 4, which llama.cpp's fixed GroupNorm eps (that of divisor 8) would run wrong
+    cp -r "$W/rw" "$W/rwdiv"
+    sed -i 's/"head_size_divisor":[[:space:]]*8/"head_size_divisor": 4/' "$W/rwdiv/config.json"
+    expect_rc 1 "export gguf refuses head_size_divisor 4" "$BONE" export gguf --model "$W/rwdiv" --out "$W/div.gguf" &&
+        contains "$W/err" "head_size_divisor 4" "the refusal names head_size_divisor 4"
+    [ ! -e "$W/div.gguf" ] && ok "no file written for the refused export" || bad "div.gguf written"
     PROMPTS=()
     ;;
 *) echo "unknown case $CASE"; exit 2 ;;
