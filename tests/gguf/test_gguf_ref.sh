@@ -76,6 +76,14 @@ if run_ok "init rwkv6 world" "$BONE" init --config "$W/rw.json" --out "$W/rw" --
         else bad "rwkv6 world: $(tail -c 600 "$W/ref")"; fi
     fi
 fi
+# refused: head_size_divisor 4, which llama.cpp's fixed GroupNorm eps (that of divisor 8) would run wrong
+if [ -d "$W/rw" ]; then
+    cp -r "$W/rw" "$W/rwdiv"
+    sed -i 's/"head_size_divisor":[[:space:]]*8/"head_size_divisor": 4/' "$W/rwdiv/config.json"
+    case_ "an RWKV-6 with head_size_divisor 4 is refused" 1 "head_size_divisor 4: llama.cpp's rwkv6 normalises" \
+        "$BONE" export gguf --model "$W/rwdiv" --out "$W/rwdiv.gguf"
+    [ -e "$W/rwdiv.gguf" ] && bad "a refused export left $W/rwdiv.gguf" || ok "the refused RWKV-6 export leaves no file"
+fi
 # refusals: a weight-guided Bone adapter as a LoRA; a tokenizer llama.cpp would split differently
 M=$W/llama-ft/model
 run_ok "train bone-col" "$BONE" train --model "$M" --method bone-col --block 16 --out "$W/bc" --steps 1 \
