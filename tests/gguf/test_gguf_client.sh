@@ -22,7 +22,9 @@
 # CASE = ropelin: a tiny Llama with linear rope_scaling (factor 2): llama.rope.scaling.type/.factor
 # and three long prompts, base model only.
 # CASE = rwkv6: models/rwkv6 (RWKV-6, head size 32, byte-level BPE) as llama.cpp's rwkv6, with the
-# bone-col merge, q8_0, and the lora and bone-free GGUF adapters as for llama; `bone inspect`.
+# bone-col merge, q8_0, and the lora and bone-free GGUF adapters as for llama; `bone inspect`; and a
+# copy with narrower time_maa/time_decay low-rank mixes (tests/gguf/rwkv6_narrow.js), whose sizes
+# llama.cpp must take from the metadata.
 # CASE = rwkvworld: a tiny RWKV-6 by `bone init` with the RWKV World vocabulary (tokenizer.ggml.model
 # "rwkv"): llama.cpp's ids on strings with non-ASCII and control bytes, the metadata; no continuations
 # (a random model's are near-ties).
@@ -179,6 +181,13 @@ run_ok "export merged f32" "$BONE" export gguf --model "$M" "${MERGED[@]}" --out
 [ ${#PROMPTS[@]} -eq 0 ] ||
     run_ok "export merged q8_0" "$BONE" export gguf --model "$M" "${MERGED[@]}" --out "$W/mq8.gguf" --type q8_0 || t_fatal
 [ ${#ADAPTERS[@]} -eq 0 ] || run_ok "export base f32" "$BONE" export gguf --model "$M" --out "$W/b32.gguf" || t_fatal
+if [ "$CASE" = rwkv6 ]; then
+    # models/rwkv6 with time_mix_extra_dim 16 and time_decay_extra_dim 32 (the converter's rule
+    # would say 32 and 64): llama.cpp must size these tensors from the metadata bone writes
+    mkdir -p "$W/rx" && cp "$M/config.json" "$M/tokenizer.json" "$M/tokenizer_config.json" "$W/rx/"
+    run_ok "narrow rwkv6" node "$SRC/tests/gguf/rwkv6_narrow.js" "$M/model.safetensors" "$W/rx/model.safetensors" 16 32 || t_fatal
+    run_ok "export narrow f32" "$BONE" export gguf --model "$W/rx" --out "$W/x32.gguf" || t_fatal
+fi
 case $CASE in
 rwkv6 | rwkvworld)
     # bone's own reader on the file: the architecture and every tensor of docs/GGUF.md §3.7
@@ -205,6 +214,10 @@ for p in "${PROMPTS[@]}"; do
         "$BONE" generate --model "$M" "${ad[@]}" --prompt "$p" --max-new $MAXNEW >"$W/gen-$v-$n.txt" 2>"$W/err" \
             || { bad "bone generate $v \"$p\": $(head -c 300 "$W/err")"; t_fatal; }
     done
+    if [ "$CASE" = rwkv6 ]; then
+        "$BONE" generate --model "$W/rx" --prompt "$p" --max-new $MAXNEW >"$W/gen-rx-$n.txt" 2>"$W/err" \
+            || { bad "bone generate narrow \"$p\": $(head -c 300 "$W/err")"; t_fatal; }
+    fi
     n=$((n + 1))
 done
 STRINGS=("Hello world" "it's 2026: naïve café, ünïcödé 12345" ".\n" "  two  spaces\n\nand tabs\t\tend"
@@ -219,6 +232,7 @@ for s in "${STRINGS[@]}"; do slist="$slist${slist:+,}$(node -e 'process.stdout.w
 # llama.cpp: the (merged) model as q8_0 and f32, and the f32 base with each GGUF adapter, in one process
 runs="{\"name\":\"m32\",\"model\":\"$W/m32.gguf\",\"lora\":null}"
 [ ${#PROMPTS[@]} -eq 0 ] || runs="$runs,{\"name\":\"mq8\",\"model\":\"$W/mq8.gguf\",\"lora\":null,\"max_new\":1}"
+[ "$CASE" = rwkv6 ] && runs="$runs,{\"name\":\"x32\",\"model\":\"$W/x32.gguf\",\"lora\":null}"
 for v in "${ADAPTERS[@]}"; do
     [ $v = bone ] && continue
     runs="$runs,{\"name\":\"$v\",\"model\":\"$W/b32.gguf\",\"lora\":\"$W/$v.gguf\"}"
@@ -278,6 +292,14 @@ for (let i = 0; i < n; i++) {
         [good, how] = agree(all[v], i, t);
         say(good, `prompt ${i}: llama.cpp f32 base + GGUF adapter (${v}) vs bone generate --adapter: ${how}`);
     }
+}
+if (all.x32) { // RWKV-6 with narrower low-rank mixes (time_mix_extra_dim 16, time_decay_extra_dim 32)
+    for (let i = 0; i < n; i++) {
+        const [good, how] = agree(all.x32, i, gen("rx", i));
+        say(good, `prompt ${i}: llama.cpp f32 narrow-mix RWKV-6 vs bone generate: ${how}`);
+    }
+    for (const [k, v] of [["rwkv6.time_mix_extra_dim", 16], ["rwkv6.time_decay_extra_dim", 32]])
+        say(all.x32.meta[k] === v, `narrow-mix metadata ${k} = ${all.x32.meta[k]} (the shapes: ${v})`);
 }
 if (n > 0) say(q8checked > 0, `q8_0's first token compared on ${q8checked} of ${n} prompts`);
 for (const v of adapters)
