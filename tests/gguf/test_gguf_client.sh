@@ -168,7 +168,12 @@ case $CASE in spm | llama3 | rope3 | ropelin | rwkvworld) ADAPTERS=() ;; esac
 MERGED=()
 if [ ${#ADAPTERS[@]} -gt 0 ]; then
     MERGED=(--adapter "$W/bone/adapter")
-    run_ok "train bone-col" "$BONE" train --model "$M" --method bone-col --block 16 --out "$W/bone" --steps 3 "${TRAIN[@]}" || t_fatal
+    # (RWKV-6: with its time-mix and LayerNorm tensors trained too, so the merged small tensors
+    # go through the export's transforms)
+    XTRA=()
+    [ "$CASE" = rwkv6 ] && XTRA=(--train-extra time,ln)
+    run_ok "train bone-col" "$BONE" train --model "$M" --method bone-col --block 16 "${XTRA[@]}" --out "$W/bone" --steps 3 \
+        "${TRAIN[@]}" || t_fatal
     run_ok "train lora" "$BONE" train --model "$M" --method lora --rank 4 --out "$W/lora" --steps 3 "${TRAIN[@]}" || t_fatal
     run_ok "export lora" "$BONE" export gguf-lora --model "$M" --adapter "$W/lora/adapter" --out "$W/lora.gguf" || t_fatal
 fi
