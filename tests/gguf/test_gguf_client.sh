@@ -141,7 +141,7 @@ rwkv6)
     # models/rwkv6: a small trained RWKV-6 (head size 32, 4 layers) with the default model's
     # byte-level BPE tokenizer (tokenizer.ggml.model gpt2 under arch rwkv6)
     M=$SRC/models/rwkv6
-    PROMPTS=("The man said" "Natalia sold clips to 48 of her friends" "And God said unto Moses,")
+    PROMPTS=("The man said" "Natalia sold clips to 48 of her friends in April" "And God said unto Moses,")
     ;;
 rwkvworld)
     # the RWKV World vocabulary (tokenizer.ggml.model "rwkv", 65536 rows) on a tiny RWKV-6 made by
