@@ -1,7 +1,9 @@
 /* gguf_export.c — `bone export gguf` / `gguf-lora`: a merged model or a LoRA-form adapter as
  * GGUF, with llama.cpp's names, key types, Q/K row order and tokenizer keys (docs/GGUF.md
- * §3.3–3.8). The architecture-specific part is one table per architecture (arch_of below):
- * llama (also Mistral) and qwen2 today; rwkv6 plugs in there once bone loads RWKV-6. */
+ * §3.3–3.8). The architecture-specific part is one row per architecture (arch_of below):
+ * llama (also Mistral), qwen2 and rwkv6 (§3.7: its own metadata and tensor transforms). The
+ * tokenizer is the Hugging Face tokenizer.json (gpt2/llama vocab forms) or the RWKV World
+ * vocabulary (rwkv form, §3.4). */
 #include "adapter/gguf_export.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 #include "io/gguf.h"
 #include "io/json.h"
 #include "model/model.h"
+#include "model/rwkv6_internal.h"
 #include "tokenizer/tokenizer.h"
 
 int bone_gguf_type_parse(const char *s, uint32_t *type) {
@@ -32,29 +35,19 @@ static uint32_t file_type(uint32_t type) {
 
 /* ---- architectures ----
  * How a bone model maps onto one of llama.cpp's architectures: its name, whether Q/K rows are
- * permuted (llama's converter undoes HF's rotate_half order; qwen2 keeps it, its RoPE is NEOX)
- * and whether q/k/v biases are required. RWKV-6 (helpers building src/model/rwkv*) adds a row
- * here with its own tensor and metadata writer (docs/GGUF.md §3.7); nothing else changes. */
-typedef struct {
+ * permuted (llama's converter undoes HF's rotate_half order; qwen2 keeps it, its RoPE is NEOX),
+ * the GGUF base names of a layer's adaptable linears (in bone_model_linear order, for
+ * gguf-lora), what llama.cpp cannot run the same (refused), and the writers of the
+ * architecture's metadata and tensors. The table itself is below the writers (arch_of). */
+typedef struct gguf_arch gguf_arch;
+struct gguf_arch {
     const char *name;
     int permute_qk;
-} gguf_arch;
-
-static const gguf_arch ARCH_LLAMA = {"llama", 1}, ARCH_QWEN2 = {"qwen2", 0};
-
-static const gguf_arch *arch_of(const bone_config *c) {
-    switch (c->arch) {
-    case BONE_ARCH_LLAMA:
-    case BONE_ARCH_MISTRAL: return &ARCH_LLAMA; /* llama.cpp's converter writes Mistral as llama */
-    case BONE_ARCH_QWEN2: return &ARCH_QWEN2;
-    case BONE_ARCH_RWKV6: return NULL; /* not written yet (GGUF.md §3.7): refused, `bone export rwkv-pth` instead */
-    }
-    return NULL;
-}
-
-/* llama.cpp's names for bone's projections (bone_proj order) */
-static const char *const PROJ_GGUF[BONE_NPROJ] = {"attn_q",   "attn_k",  "attn_v",  "attn_output",
-                                                   "ffn_gate", "ffn_up", "ffn_down"};
+    const char *const *lin;
+    int (*check)(const bone_config *c, const char *dir, bone_err *e);
+    void (*kv)(bone_gguf_w *w, const gguf_arch *A, const bone_config *c);
+    int (*tensors)(bone_gguf_w *w, const gguf_arch *A, bone_model *m, uint32_t type, int64_t *fb, bone_err *e);
+};
 
 /* ---- tokenizer ----
  * The split regexes of the byte-level BPE pre-tokenizers llama.cpp knows, as they appear in a
@@ -155,10 +148,95 @@ static int tokenizer_kind(const cJSON *tj, const char *path, const char **model,
                      path, found);
 }
 
-/* tokenizer.ggml.* from model_dir's tokenizer.json + tokenizer_config.json, for n_vocab rows */
-static int write_tokenizer(bone_gguf_w *w, const char *dir, const bone_config *cfg, const char **pre_out,
-                           bone_err *e) {
+/* One World token as llama.cpp's rwkv vocabulary stores it: the token's bytes as Python's
+ * repr(bytes)[2:-1] (printable ASCII as is, \t \n \r \\ escaped, other bytes \xhh in lower case
+ * hex, which is all llama_unescape_rwkv_token decodes), NUL-terminated in a new buffer. */
+static char *rwkv_escape(const unsigned char *b, size_t n) {
+    char *o = xmalloc(4 * n + 1), *q = o;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned c = b[i];
+        if (c == '\t') q += sprintf(q, "\\t");
+        else if (c == '\n') q += sprintf(q, "\\n");
+        else if (c == '\r') q += sprintf(q, "\\r");
+        else if (c == '\\') q += sprintf(q, "\\\\");
+        else if (c >= 0x20 && c < 0x7f) *q++ = (char)c;
+        else q += sprintf(q, "\\x%02x", c);
+    }
+    *q = 0;
+    return o;
+}
+
+/* The RWKV World vocabulary (rwkv_vocab_v20230424.txt in dir) as llama.cpp's converter writes it
+ * (_set_vocab_rwkv_world, docs/GGUF.md §3.4): tokenizer.ggml.model "rwkv", token 0 "<s>" CONTROL
+ * (bone's end-of-text, the document separator), tokens 1… escaped NORMAL, ids past the vocabulary
+ * "[PAD{i}]" UNUSED up to the embedding rows; bos = eos = 0, eot = 261 ("\n\n") when it is, no
+ * BOS/EOS added to a prompt (llama.cpp's rwkv tokenizer adds none; neither does bone's). */
+static int write_vocab_rwkv(bone_gguf_w *w, const char *dir, const bone_config *cfg, bone_err *e) {
+    bone_tokenizer *tok = bone_tokenizer_load(dir, e);
+    if (!tok) return -1;
+    const int64_t V = cfg->vocab, nt = bone_tokenizer_vocab_size(tok);
+    int rc = -1;
+    if (!bone_tokenizer_is_rwkv_world(tok)) {
+        bone_fail(e, "%s: expected the RWKV World vocabulary " BONE_RWKV_VOCAB_NAME " (no tokenizer.json)", dir);
+        goto out;
+    }
+    if (nt > V) {
+        bone_fail(e, "%s/" BONE_RWKV_VOCAB_NAME ": %lld tokens but config.json's vocab_size is %lld", dir,
+                  (long long)nt, (long long)V);
+        goto out;
+    }
+    char **tokens = xcalloc((size_t)V, sizeof *tokens);
+    int32_t *types = xcalloc((size_t)V, sizeof *types);
+    for (int64_t i = 0; i < V; i++) {
+        size_t n = 0;
+        const char *p = i > 0 && i < nt ? bone_tokenizer_token_bytes(tok, (int32_t)i, &n) : NULL;
+        if (i == 0) {
+            tokens[i] = xstrdup("<s>");
+            types[i] = 3; /* CONTROL */
+        } else if (p) {
+            tokens[i] = rwkv_escape((const unsigned char *)p, n);
+            types[i] = 1; /* NORMAL */
+        } else {
+            char pad[32];
+            snprintf(pad, sizeof pad, "[PAD%lld]", (long long)i);
+            tokens[i] = xstrdup(pad);
+            types[i] = 5; /* UNUSED */
+        }
+    }
+    bone_gguf_w_str(w, "tokenizer.ggml.model", "rwkv");
+    bone_gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tokens, NULL, (uint64_t)V);
+    bone_gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, (uint64_t)V);
+    bone_gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 0);
+    bone_gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 0);
+    size_t n261 = 0;
+    const char *p261 = bone_tokenizer_token_bytes(tok, 261, &n261);
+    if (p261 && n261 == 2 && !memcmp(p261, "\n\n", 2)) bone_gguf_w_u32(w, "tokenizer.ggml.eot_token_id", 261);
+    bone_gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 0);
+    bone_gguf_w_bool(w, "tokenizer.ggml.add_eos_token", 0);
+    bone_gguf_w_str(w, "tokenizer.chat_template", "rwkv-world"); /* a template name llama.cpp knows */
+    for (int64_t i = 0; i < V; i++) free(tokens[i]);
+    free(tokens);
+    free(types);
+    rc = 0;
+out:
+    bone_tokenizer_free(tok);
+    return rc;
+}
+
+/* tokenizer.ggml.* from model_dir's tokenizer.json + tokenizer_config.json, for n_vocab rows
+ * (or the RWKV World vocabulary when the directory has that instead) */
+static int write_tokenizer(bone_gguf_w *w, const char *dir, const bone_config *cfg, const char **model_out,
+                           const char **pre_out, bone_err *e) {
     char *tjp = bone_path_join(dir, "tokenizer.json");
+    char *rvp = bone_path_join(dir, BONE_RWKV_VOCAB_NAME);
+    const int world = !bone_file_exists(tjp) && bone_file_exists(rvp);
+    free(rvp);
+    if (world) {
+        free(tjp);
+        *model_out = "rwkv";
+        *pre_out = "";
+        return write_vocab_rwkv(w, dir, cfg, e);
+    }
     char *tcp = bone_path_join(dir, "tokenizer_config.json");
     cJSON *tj = NULL, *tc = NULL;
     bone_tokenizer *tok = NULL;
@@ -171,8 +249,8 @@ static int write_tokenizer(bone_gguf_w *w, const char *dir, const bone_config *c
     const int64_t V = cfg->vocab;
     int rc = -1;
     if (!bone_file_exists(tjp)) {
-        bone_fail(e, "%s: no tokenizer.json; GGUF export needs the Hugging Face tokenizer.json (a GPT-2 vocab.json + "
-                     "merges.txt or tokenizer.bin is not exported)", dir);
+        bone_fail(e, "%s: no tokenizer.json; GGUF export needs the Hugging Face tokenizer.json or the RWKV World "
+                     BONE_RWKV_VOCAB_NAME " (a GPT-2 vocab.json + merges.txt or tokenizer.bin is not exported)", dir);
         goto out;
     }
     if (!(tj = bone_json_load_object(tjp, e))) goto out;
@@ -278,6 +356,7 @@ static int write_tokenizer(bone_gguf_w *w, const char *dir, const bone_config *c
         ct = x ? cJSON_GetObjectItemCaseSensitive(x, "template") : NULL;
     }
     if (cJSON_IsString(ct)) bone_gguf_w_str(w, "tokenizer.chat_template", ct->valuestring);
+    *model_out = model;
     *pre_out = pre;
     rc = 0;
 out:
@@ -361,7 +440,32 @@ static const char *base_name(const char *dir, char *buf, size_t cap) {
     return buf;
 }
 
-static void write_arch_kv(bone_gguf_w *w, const gguf_arch *A, const bone_config *c) {
+/* A small tensor (a norm, a mix, a decay: anything not a linear), always F32 as llama.cpp's
+ * converter writes them; ne in GGUF order (ne[0] fastest), ndim 1 to 4. */
+static int add_f32(bone_gguf_w *w, const char *name, int ndim, const int64_t *ne, const float *src, float *owned,
+                   bone_err *e) {
+    bone_gguf_wt t = {0};
+    t.name = (char *)name;
+    t.type = GGML_F32;
+    t.ndim = ndim;
+    for (int d = 0; d < ndim; d++) t.ne[d] = ne[d];
+    t.src = src;
+    t.src_dtype = BONE_F32;
+    t.owned = owned;
+    if (bone_gguf_w_tensor(w, &t, e)) {
+        free(owned);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- llama / qwen2 (docs/GGUF.md §3.3, §3.5, §3.6) ---- */
+
+/* llama.cpp's names for bone's projections (bone_proj order) */
+static const char *const PROJ_GGUF[BONE_NPROJ] = {"attn_q",   "attn_k",  "attn_v",  "attn_output",
+                                                   "ffn_gate", "ffn_up", "ffn_down"};
+
+static void llama_kv(bone_gguf_w *w, const gguf_arch *A, const bone_config *c) {
     char k[128];
 #define KEY(s) (snprintf(k, sizeof k, "%s." s, A->name), k)
     bone_gguf_w_u32(w, KEY("vocab_size"), (uint32_t)c->vocab);
@@ -383,6 +487,173 @@ static void write_arch_kv(bone_gguf_w *w, const gguf_arch *A, const bone_config 
 #undef KEY
 }
 
+static int llama_tensors(bone_gguf_w *w, const gguf_arch *A, bone_model *m, uint32_t type, int64_t *fb,
+                         bone_err *e) {
+    const bone_config *c = &m->cfg;
+    const int64_t H = c->hidden, V = c->vocab;
+    char name[128];
+    if (add_t(w, "token_embd.weight", type, H, V, m->embed.data, m->embed.dtype, 0, NULL, fb, e)) return -1;
+    if (c->rope_type == BONE_ROPE_LLAMA3) {
+        float *f = llama3_rope_freqs(c);
+        if (add_t(w, "rope_freqs.weight", GGML_F32, c->head_dim / 2, 0, f, BONE_F32, 0, f, fb, e)) return -1;
+    }
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        bone_layer *ly = &m->layers[l];
+        snprintf(name, sizeof name, "blk.%lld.attn_norm.weight", (long long)l);
+        if (add_t(w, name, type, H, 0, ly->ln1, BONE_F32, 0, NULL, fb, e)) return -1;
+        for (int p = 0; p < BONE_NPROJ; p++) {
+            bone_linear *L = &ly->proj[p];
+            int64_t heads = !A->permute_qk ? 0 : p == BONE_Q ? c->n_heads : p == BONE_K ? c->n_kv : 0;
+            snprintf(name, sizeof name, "blk.%lld.%s.weight", (long long)l, PROJ_GGUF[p]);
+            if (add_t(w, name, type, L->I, L->O, L->w.data, L->w.dtype, heads, NULL, fb, e)) return -1;
+            if (L->bias) {
+                snprintf(name, sizeof name, "blk.%lld.%s.bias", (long long)l, PROJ_GGUF[p]);
+                float *pb = heads ? permuted_vec(L->bias, L->O, heads) : NULL;
+                if (add_t(w, name, type, L->O, 0, pb ? pb : L->bias, BONE_F32, 0, pb, fb, e)) return -1;
+            }
+            if (p == BONE_O) {
+                snprintf(name, sizeof name, "blk.%lld.ffn_norm.weight", (long long)l);
+                if (add_t(w, name, type, H, 0, ly->ln2, BONE_F32, 0, NULL, fb, e)) return -1;
+            }
+        }
+    }
+    if (add_t(w, "output_norm.weight", type, H, 0, m->norm, BONE_F32, 0, NULL, fb, e)) return -1;
+    if (!c->tied && add_t(w, "output.weight", type, H, V, m->lm_head.data, m->lm_head.dtype, 0, NULL, fb, e))
+        return -1;
+    return 0;
+}
+
+/* ---- rwkv6 (docs/GGUF.md §3.7; llama.cpp's Rwkv6Model converter, src/models/rwkv6*.cpp) ---- */
+
+/* the 8 block linears in bone's order (RW_R … RW_FV) */
+static const char *const RWKV6_GGUF[RW_NLIN] = {
+    "time_mix_receptance", "time_mix_key", "time_mix_value", "time_mix_gate", "time_mix_output",
+    "channel_mix_key", "channel_mix_receptance", "channel_mix_value"};
+
+/* What llama.cpp's rwkv6 graph would compute differently is refused. Its GroupNorm after the
+ * WKV uses a fixed eps of 64e-5 = 1e-5·8², i.e. head_size_divisor 8 (bone: 1e-5·divisor²).
+ * Head size, time_mix_extra_dim and time_decay_extra_dim are read from the metadata (the CPU
+ * WKV6 kernel takes any head size; the CUDA one needs 64). */
+static int rwkv6_check(const bone_config *c, const char *dir, bone_err *e) {
+    if (c->head_div != 8)
+        return bone_fail(e, "%s/config.json: head_size_divisor %lld: llama.cpp's rwkv6 normalises the heads with the "
+                            "fixed eps 64e-5 of head_size_divisor 8, so it would compute a different model; the GGUF "
+                            "export is refused", dir, (long long)c->head_div);
+    return 0;
+}
+
+static void rwkv6_kv(bone_gguf_w *w, const gguf_arch *A, const bone_config *c) {
+    char k[128];
+#define KEY(s) (snprintf(k, sizeof k, "%s." s, A->name), k)
+    bone_gguf_w_u32(w, KEY("context_length"), 1048576); /* as the converter: a recurrent model has no limit */
+    bone_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->hidden);
+    bone_gguf_w_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
+    bone_gguf_w_f32(w, KEY("attention.layer_norm_epsilon"), (float)c->eps);
+    /* 0: no halving of the residual stream; the converter's alternative (rescale_every 6,
+     * output/value weights divided by 2^(N/6)) is the same model only up to the LayerNorm eps,
+     * and exists to keep fp16 activations from overflowing; llama.cpp's are fp32 */
+    bone_gguf_w_u32(w, KEY("rescale_every_n_layers"), 0);
+    bone_gguf_w_u32(w, KEY("wkv.head_size"), (uint32_t)c->head_dim);
+    bone_gguf_w_u32(w, KEY("time_mix_extra_dim"), (uint32_t)c->d_mix);     /* from the loaded shapes */
+    bone_gguf_w_u32(w, KEY("time_decay_extra_dim"), (uint32_t)c->d_decay);
+    bone_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)c->inter);
+    bone_gguf_w_u32(w, KEY("attention.head_count"), 0); /* required by llama.cpp's loader, unused */
+    bone_gguf_w_u32(w, KEY("token_shift_count"), 2);
+#undef KEY
+}
+
+static int rwkv6_tensors(bone_gguf_w *w, const gguf_arch *A, bone_model *m, uint32_t type, int64_t *fb,
+                         bone_err *e) {
+    (void)A;
+    const bone_config *c = &m->cfg;
+    const rw_model *r = m->arch_data;
+    const int64_t C = c->hidden, V = c->vocab, M = c->d_mix, D = c->d_decay;
+    char name[128];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%lld." s, (long long)l), name)
+    const int64_t neC[1] = {C};
+    if (add_t(w, "token_embd.weight", type, C, V, m->embed.data, m->embed.dtype, 0, NULL, fb, e) ||
+        add_f32(w, "token_embd_norm.weight", 1, neC, r->g[RW_LN0_W], NULL, e) ||
+        add_f32(w, "token_embd_norm.bias", 1, neC, r->g[RW_LN0_B], NULL, e))
+        return -1;
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        const rw_layer *ly = &r->ly[l];
+        float *const *v = ly->v;
+        /* time_maa_{w,k,v,r,g} [1,1,C] each, stacked in the order w,k,v,r,g: ne {C,1,1,5} */
+        float *fused = xmalloc((size_t)(5 * C) * sizeof *fused);
+        const int order[5] = {RW_MAA_W, RW_MAA_K, RW_MAA_V, RW_MAA_R, RW_MAA_G};
+        for (int f = 0; f < 5; f++) memcpy(fused + f * C, v[order[f]], (size_t)C * sizeof *fused);
+        /* time_maa_w1 (C, 5M) transposed: ne {C, 5M} */
+        float *w1 = xmalloc((size_t)(C * 5 * M) * sizeof *w1);
+        for (int64_t i = 0; i < C; i++)
+            for (int64_t j = 0; j < 5 * M; j++) w1[j * C + i] = v[RW_MAA_W1][i * 5 * M + j];
+        /* time_maa_w2 (5, M, C) with its last two dims swapped: ne {M, C, 5} */
+        float *w2 = xmalloc((size_t)(5 * M * C) * sizeof *w2);
+        for (int64_t f = 0; f < 5; f++)
+            for (int64_t j = 0; j < M; j++)
+                for (int64_t i = 0; i < C; i++) w2[(f * C + i) * M + j] = v[RW_MAA_W2][(f * M + j) * C + i];
+        /* time_decay_w1 (C, D) and time_decay_w2 (D, C), each transposed: ne {C, D} and {D, C} */
+        float *d1 = xmalloc((size_t)(C * D) * sizeof *d1), *d2 = xmalloc((size_t)(D * C) * sizeof *d2);
+        for (int64_t i = 0; i < C; i++)
+            for (int64_t j = 0; j < D; j++) {
+                d1[j * C + i] = v[RW_DECAY_W1][i * D + j];
+                d2[i * D + j] = v[RW_DECAY_W2][j * C + i];
+            }
+        const int64_t ne_fused[4] = {C, 1, 1, 5}, ne_w1[2] = {C, 5 * M}, ne_w2[3] = {M, C, 5};
+        const int64_t ne_d1[2] = {C, D}, ne_d2[2] = {D, C}, ne_first[2] = {c->head_dim, c->n_heads};
+        /* the five new buffers first: each is the writer's once added, the rest freed on a failure */
+        const struct { const char *n; int nd; const int64_t *ne; float *buf; } own[5] = {
+            {"time_mix_lerp_fused.weight", 4, ne_fused, fused}, {"time_mix_w1.weight", 2, ne_w1, w1},
+            {"time_mix_w2.weight", 3, ne_w2, w2}, {"time_mix_decay_w1.weight", 2, ne_d1, d1},
+            {"time_mix_decay_w2.weight", 2, ne_d2, d2}};
+        for (int i = 0; i < 5; i++) {
+            snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, own[i].n);
+            if (add_f32(w, name, own[i].nd, own[i].ne, own[i].buf, own[i].buf, e)) {
+                for (int j = i + 1; j < 5; j++) free(own[j].buf);
+                return -1;
+            }
+        }
+        if (add_f32(w, NAME("attn_norm.weight"), 1, neC, v[RW_LN1_W], NULL, e) ||
+            add_f32(w, NAME("attn_norm.bias"), 1, neC, v[RW_LN1_B], NULL, e) ||
+            add_f32(w, NAME("attn_norm_2.weight"), 1, neC, v[RW_LN2_W], NULL, e) ||
+            add_f32(w, NAME("attn_norm_2.bias"), 1, neC, v[RW_LN2_B], NULL, e) ||
+            add_f32(w, NAME("time_mix_lerp_x.weight"), 1, neC, v[RW_MAA_X], NULL, e) ||
+            add_f32(w, NAME("time_mix_decay.weight"), 1, neC, v[RW_DECAY], NULL, e) ||
+            add_f32(w, NAME("time_mix_first.weight"), 2, ne_first, v[RW_FAAAA], NULL, e) ||
+            add_f32(w, NAME("time_mix_ln.weight"), 1, neC, v[RW_LNX_W], NULL, e) ||
+            add_f32(w, NAME("time_mix_ln.bias"), 1, neC, v[RW_LNX_B], NULL, e) ||
+            add_f32(w, NAME("channel_mix_lerp_k.weight"), 1, neC, v[RW_FMAA_K], NULL, e) ||
+            add_f32(w, NAME("channel_mix_lerp_r.weight"), 1, neC, v[RW_FMAA_R], NULL, e))
+            return -1;
+        /* the linears (merged where an adapter was), unscaled: rescale_every_n_layers is 0 */
+        for (int p = 0; p < RW_NLIN; p++) {
+            const bone_linear *L = &ly->lin[p];
+            snprintf(name, sizeof name, "blk.%lld.%s.weight", (long long)l, RWKV6_GGUF[p]);
+            if (add_t(w, name, type, L->I, L->O, L->w.data, L->w.dtype, 0, NULL, fb, e)) return -1;
+        }
+    }
+#undef NAME
+    if (add_f32(w, "output_norm.weight", 1, neC, r->g[RW_LNO_W], NULL, e) ||
+        add_f32(w, "output_norm.bias", 1, neC, r->g[RW_LNO_B], NULL, e) ||
+        add_t(w, "output.weight", type, C, V, m->lm_head.data, m->lm_head.dtype, 0, NULL, fb, e))
+        return -1;
+    return 0;
+}
+
+/* ---- the table ---- */
+static const gguf_arch ARCH_LLAMA = {"llama", 1, PROJ_GGUF, NULL, llama_kv, llama_tensors},
+                       ARCH_QWEN2 = {"qwen2", 0, PROJ_GGUF, NULL, llama_kv, llama_tensors},
+                       ARCH_RWKV6 = {"rwkv6", 0, RWKV6_GGUF, rwkv6_check, rwkv6_kv, rwkv6_tensors};
+
+static const gguf_arch *arch_of(const bone_config *c) {
+    switch (c->arch) {
+    case BONE_ARCH_LLAMA:
+    case BONE_ARCH_MISTRAL: return &ARCH_LLAMA; /* llama.cpp's converter writes Mistral as llama */
+    case BONE_ARCH_QWEN2: return &ARCH_QWEN2;
+    case BONE_ARCH_RWKV6: return &ARCH_RWKV6;
+    }
+    return NULL;
+}
+
 int bone_export_gguf(const char *model_dir, const char *adapter_dir, const char *out, uint32_t type,
                      bone_gguf_export_info *info, bone_err *e) {
     memset(info, 0, sizeof *info);
@@ -395,47 +666,19 @@ int bone_export_gguf(const char *model_dir, const char *adapter_dir, const char 
     int rc = -1;
     char name[128];
     if (!A) {
-        bone_fail(e, "%s: architecture %s has no GGUF export yet (RWKV-6: use `bone export rwkv-pth`)", model_dir,
-                  bone_arch_name(c->arch));
+        bone_fail(e, "%s: architecture %s has no GGUF export", model_dir, bone_arch_name(c->arch));
         goto out;
     }
+    if (A->check && A->check(c, model_dir, e)) goto out;
     info->arch = A->name;
     bone_gguf_w_str(w, "general.architecture", A->name);
     bone_gguf_w_str(w, "general.type", "model");
     bone_gguf_w_str(w, "general.name", base_name(model_dir, name, sizeof name));
-    write_arch_kv(w, A, c);
+    A->kv(w, A, c);
     bone_gguf_w_u32(w, "general.file_type", file_type(type));
     if (type == GGML_Q8_0) bone_gguf_w_u32(w, "general.quantization_version", 2);
-    if (write_tokenizer(w, model_dir, c, &info->pre, e)) goto out;
-    const int64_t H = c->hidden, V = c->vocab;
-    int64_t *fb = &info->n_fallback;
-    if (add_t(w, "token_embd.weight", type, H, V, m.embed.data, m.embed.dtype, 0, NULL, fb, e)) goto out;
-    if (c->rope_type == BONE_ROPE_LLAMA3) {
-        float *f = llama3_rope_freqs(c);
-        if (add_t(w, "rope_freqs.weight", GGML_F32, c->head_dim / 2, 0, f, BONE_F32, 0, f, fb, e)) goto out;
-    }
-    for (int64_t l = 0; l < c->n_layers; l++) {
-        bone_layer *ly = &m.layers[l];
-        snprintf(name, sizeof name, "blk.%lld.attn_norm.weight", (long long)l);
-        if (add_t(w, name, type, H, 0, ly->ln1, BONE_F32, 0, NULL, fb, e)) goto out;
-        for (int p = 0; p < BONE_NPROJ; p++) {
-            bone_linear *L = &ly->proj[p];
-            int64_t heads = !A->permute_qk ? 0 : p == BONE_Q ? c->n_heads : p == BONE_K ? c->n_kv : 0;
-            snprintf(name, sizeof name, "blk.%lld.%s.weight", (long long)l, PROJ_GGUF[p]);
-            if (add_t(w, name, type, L->I, L->O, L->w.data, L->w.dtype, heads, NULL, fb, e)) goto out;
-            if (L->bias) {
-                snprintf(name, sizeof name, "blk.%lld.%s.bias", (long long)l, PROJ_GGUF[p]);
-                float *pb = heads ? permuted_vec(L->bias, L->O, heads) : NULL;
-                if (add_t(w, name, type, L->O, 0, pb ? pb : L->bias, BONE_F32, 0, pb, fb, e)) goto out;
-            }
-            if (p == BONE_O) {
-                snprintf(name, sizeof name, "blk.%lld.ffn_norm.weight", (long long)l);
-                if (add_t(w, name, type, H, 0, ly->ln2, BONE_F32, 0, NULL, fb, e)) goto out;
-            }
-        }
-    }
-    if (add_t(w, "output_norm.weight", type, H, 0, m.norm, BONE_F32, 0, NULL, fb, e)) goto out;
-    if (!c->tied && add_t(w, "output.weight", type, H, V, m.lm_head.data, m.lm_head.dtype, 0, NULL, fb, e)) goto out;
+    if (write_tokenizer(w, model_dir, c, &info->tok_model, &info->pre, e)) goto out;
+    if (A->tensors(w, A, &m, type, &info->n_fallback, e)) goto out;
     rc = bone_gguf_w_write(w, out, e);
 out:
     bone_gguf_w_free(w);
@@ -484,10 +727,10 @@ int bone_export_gguf_lora(const char *model_dir, const char *adapter_dir, const 
     const gguf_arch *A = arch_of(c);
     if (bone_adapter_load(&m, adapter_dir, &P, e)) goto out;
     if (!A) {
-        bone_fail(e, "%s: architecture %s has no GGUF export yet (RWKV-6: use `bone export rwkv-pth`)", base,
-                  bone_arch_name(c->arch));
+        bone_fail(e, "%s: architecture %s has no GGUF export", base, bone_arch_name(c->arch));
         goto out;
     }
+    if (A->check && A->check(c, base, e)) goto out;
     info->arch = A->name;
     double alpha = NAN;
     /* one alpha for the file: llama.cpp scales each pair by alpha / rank (rank = lora_b's ne[0]) */
@@ -522,9 +765,10 @@ int bone_export_gguf_lora(const char *model_dir, const char *adapter_dir, const 
     bone_gguf_w_str(w, "general.name", base_name(adapter_dir, name, sizeof name));
     bone_gguf_w_str(w, "adapter.type", "lora");
     bone_gguf_w_f32(w, "adapter.lora.alpha", (float)alpha);
+    const int64_t nproj = bone_model_nproj(&m);
     for (int64_t l = 0; l < c->n_layers; l++)
-        for (int p = 0; p < BONE_NPROJ; p++) {
-            bone_linear *L = &m.layers[l].proj[p];
+        for (int p = 0; p < nproj; p++) {
+            bone_linear *L = bone_model_linear(&m, l * nproj + p);
             const bone_adapter *a = bone_adapter_of(L);
             if (!a) continue;
             const int64_t heads = !A->permute_qk ? 0 : p == BONE_Q ? c->n_heads : p == BONE_K ? c->n_kv : 0;
@@ -543,13 +787,13 @@ int bone_export_gguf_lora(const char *model_dir, const char *adapter_dir, const 
                 Am = Aown;
                 Bm = Bown;
             }
-            snprintf(name, sizeof name, "blk.%lld.%s.weight.lora_a", (long long)l, PROJ_GGUF[p]);
+            snprintf(name, sizeof name, "blk.%lld.%s.weight.lora_a", (long long)l, A->lin[p]);
             if (add_t(w, name, type, L->I, r, Am, BONE_F32, 0, Aown, NULL, e)) {
                 free(Bown);
                 goto out;
             }
             /* the Q/K row order of the base applies to B's rows (A's input dim is untouched) */
-            snprintf(name, sizeof name, "blk.%lld.%s.weight.lora_b", (long long)l, PROJ_GGUF[p]);
+            snprintf(name, sizeof name, "blk.%lld.%s.weight.lora_b", (long long)l, A->lin[p]);
             if (add_t(w, name, type, r, L->O, Bm, BONE_F32, heads, Bown, NULL, e)) goto out;
             info->n_adapted++;
         }

@@ -7,8 +7,9 @@
 #include "core/err.h"
 
 typedef struct bone_gguf_export_info {
-    const char *arch;       /* "llama", "qwen2" */
-    const char *pre;        /* tokenizer.ggml.pre chosen ("" for SentencePiece) */
+    const char *arch;       /* "llama", "qwen2", "rwkv6" */
+    const char *tok_model;  /* tokenizer.ggml.model written: "gpt2", "llama" (SentencePiece), "rwkv" (World) */
+    const char *pre;        /* tokenizer.ggml.pre chosen ("" for SentencePiece and RWKV World) */
     int64_t n_tensors;
     int64_t n_adapted;      /* linears an adapter was merged into (model) / exported (adapter) */
     int64_t n_fallback;     /* Q8_0 tensors written as F16 (rows not a multiple of 32) */

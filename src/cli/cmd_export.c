@@ -14,8 +14,10 @@ static const char *GGUF_USAGE =
     "(any method) merged in as `bone merge` merges it, kept in fp32 until it is written as --type\n"
     "(default f32; norms and biases are always f32; q8_0 = 32-value blocks with an f16 scale).\n"
     "Metadata, tensor names and the Q/K row order are those of llama.cpp's own converter;\n"
-    "architectures llama (and Mistral) and qwen2. The tokenizer must be a tokenizer.json whose\n"
-    "pre-tokenizer llama.cpp knows (qwen2's, llama-bpe's or gpt2's split, or SentencePiece-style).\n\n"
+    "architectures llama (and Mistral), qwen2 and rwkv6 (RWKV-6: the converter's transforms, no\n"
+    "layer rescaling; head_size_divisor must be 8). The tokenizer must be a tokenizer.json whose\n"
+    "pre-tokenizer llama.cpp knows (qwen2's, llama-bpe's or gpt2's split, or SentencePiece-style),\n"
+    "or the RWKV World vocabulary rwkv_vocab_v20230424.txt (written as llama.cpp's \"rwkv\").\n\n"
     "example:\n"
     "  bone export gguf --model models/default --out default.gguf --type q8_0\n"
     "  (then, with llama.cpp: llama-cli -m default.gguf -p \"Once upon a time\")";
@@ -23,7 +25,8 @@ static const char *GGUF_USAGE =
 static const char *LORA_USAGE =
     "--adapter DIR [--model DIR] --out FILE.gguf [--type f32|f16|bf16]\n\n"
     "Writes the adapter as a GGUF LoRA adapter (llama-cli --lora FILE.gguf, ollama ADAPTER):\n"
-    "lora, pissa and olora as they are; bone-free (PEFT's MiSS) as its exact LoRA form. The\n"
+    "lora, pissa and olora as they are; bone-free (PEFT's MiSS) as its exact LoRA form (Llama\n"
+    "family: the 7 projections; RWKV-6: the 8 block linears, by llama.cpp's rwkv6 names). The\n"
     "weight-guided Bone variants (bone-col, bone-row, ...) have no exact LoRA form: export the\n"
     "merged model instead (bone export gguf --model BASE --adapter DIR). --model is the base the\n"
     "adapter was trained on (default: the adapter's base_model_name_or_path).\n\n"
@@ -58,7 +61,9 @@ static int export_gguf(int argc, char **argv) {
         fprintf(stderr, "bone %s: note: %lld tensors have rows that are not a multiple of 32 and were written as "
                         "f16 instead of q8_0 (as llama.cpp's converter does)\n", argv[0], (long long)info.n_fallback);
     printf("wrote %s: %s, %s%s%s, %lld adapted linear layers merged\n", out, info.arch, type,
-           *info.pre ? ", pre-tokenizer " : ", SentencePiece tokenizer", info.pre, (long long)info.n_adapted);
+           *info.pre ? ", pre-tokenizer " : !strcmp(info.tok_model, "rwkv") ? ", RWKV World vocabulary"
+                                                                              : ", SentencePiece tokenizer",
+           info.pre, (long long)info.n_adapted);
     return 0;
 }
 

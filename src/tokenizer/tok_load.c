@@ -226,6 +226,14 @@ const char *bone_tokenizer_token_to_piece(const bone_tokenizer *t, int32_t id) {
     return t->piece[id];
 }
 
+const char *bone_tokenizer_token_bytes(const bone_tokenizer *t, int32_t id, size_t *len) {
+    if (id < 0 || id >= t->nvocab || !t->piece[id]) return NULL;
+    *len = t->piece_len[id];
+    return t->piece[id];
+}
+
+int bone_tokenizer_is_rwkv_world(const bone_tokenizer *t) { return t->kind == TOK_KIND_RWKV; }
+
 int32_t bone_tokenizer_piece_to_id(const bone_tokenizer *t, const char *piece) {
     size_t n = strlen(piece);
     for (size_t i = 0; i < t->nadded; i++)

@@ -86,6 +86,11 @@ void bone_decode_stream_free(bone_decode_stream *s);
 /* The vocabulary string of a token (as stored: byte-level tokens in the mapped alphabet,
  * SentencePiece pieces with ▁), or NULL if id is out of range or unused. */
 const char *bone_tokenizer_token_to_piece(const bone_tokenizer *t, int32_t id);
+/* The same piece with its length in bytes (an RWKV World token's raw bytes may hold NUL), or
+ * NULL as above. */
+const char *bone_tokenizer_token_bytes(const bone_tokenizer *t, int32_t id, size_t *len);
+/* Whether t is the RWKV World vocabulary (greedy longest match over bytes, tok_rwkv.c). */
+int bone_tokenizer_is_rwkv_world(const bone_tokenizer *t);
 /* The id of a vocabulary string (model vocab or added token), or -1. */
 int32_t bone_tokenizer_piece_to_id(const bone_tokenizer *t, const char *piece);
 

@@ -4,10 +4,14 @@
 with numpy following llama.cpp's converter literally (the Q/K permute as its reshape/swapaxes,
 Q8_0 as quantize_row_q8_0_ref with round-half-away, F16 by numpy's round-to-nearest-even, BF16
 by ggml's rounding rule) and compares byte for byte; checks key types, alignment and offsets.
+RWKV-6 (rwkv6_model below): the Rwkv6Model converter's transposes, permute, squeezes, the
+w,k,v,r,g stack of time_mix_lerp_fused and its rescale rule (with the file's rescale_every_n_layers),
+and the World vocabulary: each token, unescaped as llama_unescape_rwkv_token does, must be the
+bytes of rwkv_vocab_v20230424.txt's Python literal (ast.literal_eval).
 usage: ref_gguf.py model MODEL_DIR GGUF TYPE      (TYPE: f32 f16 bf16 q8_0; no adapter)
        ref_gguf.py lora MODEL_DIR ADAPTER_DIR GGUF (lora or bone-free adapter, f32)
 Exits non-zero on the first mismatch, printing what differs."""
-import json, os, struct, sys
+import ast, json, os, struct, sys
 import numpy as np
 
 def fail(msg):
@@ -133,15 +137,115 @@ def check_kv_types(kv, arch):
     if tt[0] != 9 or tt[1][0] != 5: fail("tokenizer.ggml.token_type is not an array of i32")
     if kv["tokenizer.ggml.tokens"][1][0] != 8: fail("tokenizer.ggml.tokens is not an array of strings")
 
+# ---- RWKV-6 (docs/GGUF.md §3.7), after conversion/rwkv.py Rwkv6Model ----
+RW_LIN = {"attention.receptance": "time_mix_receptance", "attention.key": "time_mix_key",
+          "attention.value": "time_mix_value", "attention.gate": "time_mix_gate", "attention.output": "time_mix_output",
+          "feed_forward.key": "channel_mix_key", "feed_forward.receptance": "channel_mix_receptance",
+          "feed_forward.value": "channel_mix_value"}
+RW_SMALL = {"ln1.weight": "attn_norm.weight", "ln1.bias": "attn_norm.bias", "ln2.weight": "attn_norm_2.weight",
+            "ln2.bias": "attn_norm_2.bias", "attention.time_maa_x": "time_mix_lerp_x.weight",
+            "attention.time_maa_w1": "time_mix_w1.weight", "attention.time_maa_w2": "time_mix_w2.weight",
+            "attention.time_decay": "time_mix_decay.weight", "attention.time_decay_w1": "time_mix_decay_w1.weight",
+            "attention.time_decay_w2": "time_mix_decay_w2.weight", "attention.time_faaaa": "time_mix_first.weight",
+            "attention.ln_x.weight": "time_mix_ln.weight", "attention.ln_x.bias": "time_mix_ln.bias",
+            "feed_forward.time_maa_k": "channel_mix_lerp_k.weight",
+            "feed_forward.time_maa_r": "channel_mix_lerp_r.weight"}
+
+def rwkv_unescape(s):
+    """llama_unescape_rwkv_token: \\t \\n \\r, \\xhh (lower-case hex digits as it parses them), \\c → c"""
+    out, i, b = bytearray(), 0, s.encode()
+    while i < len(b):
+        c = b[i]
+        if c != 0x5C:
+            out.append(c); i += 1; continue
+        e = b[i + 1]
+        if e == ord("x"):
+            h = b[i + 2:i + 4]
+            val = 0
+            for d in h: val = val * 16 + (d - ord("a") + 10 if d >= ord("a") else d - ord("0"))
+            out.append(val & 0xFF); i += 4
+        else:
+            out.append({ord("t"): 9, ord("n"): 10, ord("r"): 13}.get(e, e)); i += 2
+    return bytes(out)
+
+def rwkv_check_vocab(kv, vocab_path, V):
+    toks, types = kv["tokenizer.ggml.tokens"][1][1], kv["tokenizer.ggml.token_type"][1][1]
+    if kv["tokenizer.ggml.model"][1] != "rwkv": fail("tokenizer.ggml.model is not rwkv")
+    if len(toks) != V: fail(f"{len(toks)} tokens, vocab_size {V}")
+    if toks[0] != "<s>" or types[0] != 3: fail("token 0 is not <s> CONTROL")
+    n, same_repr = 0, 0
+    for line in open(vocab_path, encoding="utf-8"):
+        sp1, sp2 = line.index(" "), line.rindex(" ")
+        i, lit = int(line[:sp1]), ast.literal_eval(line[sp1 + 1:sp2])
+        raw = lit.encode("utf-8") if isinstance(lit, str) else lit
+        if rwkv_unescape(toks[i]) != raw: fail(f"token {i}: {toks[i]!r} unescapes to {rwkv_unescape(toks[i])!r}, vocab {raw!r}")
+        if types[i] != 1: fail(f"token {i}: type {types[i]}, expected 1 (NORMAL)")
+        same_repr += toks[i] == repr(raw)[2:-1]
+        n += 1
+    for i in range(n + 1, V):
+        if toks[i] != f"[PAD{i}]" or types[i] != 5: fail(f"token {i}: {toks[i]!r} type {types[i]}, expected [PAD{i}] UNUSED")
+    return n, same_repr
+
+def rwkv6_model(cfg, W, kv, T, t, vocab_path):
+    for k, kt in {"rwkv6.context_length": 4, "rwkv6.embedding_length": 4, "rwkv6.block_count": 4,
+                  "rwkv6.attention.layer_norm_epsilon": 6, "rwkv6.rescale_every_n_layers": 4, "rwkv6.wkv.head_size": 4,
+                  "rwkv6.time_mix_extra_dim": 4, "rwkv6.time_decay_extra_dim": 4, "rwkv6.feed_forward_length": 4,
+                  "rwkv6.attention.head_count": 4, "general.file_type": 4, "tokenizer.ggml.model": 8}.items():
+        if kv.get(k, (None,))[0] != kt: fail(f"key {k}: type {kv.get(k, (None,))[0]}, expected {kt}")
+    if kv["rwkv6.wkv.head_size"][1] != cfg["head_size"]: fail("wkv.head_size")
+    if kv["rwkv6.time_mix_extra_dim"][1] * 5 != W["rwkv.blocks.0.attention.time_maa_w1"].shape[1]: fail("time_mix_extra_dim")
+    if kv["rwkv6.time_decay_extra_dim"][1] != W["rwkv.blocks.0.attention.time_decay_w1"].shape[1]: fail("time_decay_extra_dim")
+    if kv["rwkv6.attention.layer_norm_epsilon"][1] != np.float32(cfg["layer_norm_epsilon"]): fail("eps")
+    rescale = kv["rwkv6.rescale_every_n_layers"][1]
+    ref = {"token_embd.weight": W["rwkv.embeddings.weight"], "output.weight": W["head.weight"],
+           "token_embd_norm.weight": W["rwkv.blocks.0.pre_ln.weight"], "token_embd_norm.bias": W["rwkv.blocks.0.pre_ln.bias"],
+           "output_norm.weight": W["rwkv.ln_out.weight"], "output_norm.bias": W["rwkv.ln_out.bias"]}
+    quant = {"token_embd.weight", "output.weight"}
+    for l in range(cfg["num_hidden_layers"]):
+        pre = f"rwkv.blocks.{l}."
+        for hf, g in RW_SMALL.items():
+            x = W[pre + hf]
+            if g in ("time_mix_w1.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight"): x = x.T
+            if g == "time_mix_w2.weight": x = np.transpose(x, (0, 2, 1))
+            if g == "time_mix_decay.weight" or "lerp" in g: x = np.squeeze(x)
+            ref[f"blk.{l}.{g}"] = x
+        # the converter's stack of the squeezed time_maa_{w,k,v,r,g}: [5, 1, 1, C]
+        ref[f"blk.{l}.time_mix_lerp_fused.weight"] = np.stack(
+            [np.squeeze(W[pre + f"attention.time_maa_{c}"])[None] for c in "wkvrg"], axis=0)[:, None]
+        for hf, g in RW_LIN.items():
+            x = W[pre + hf + ".weight"]
+            if rescale > 0 and g in ("time_mix_output", "channel_mix_value"): x = x / np.float32(2 ** (l // rescale))
+            ref[f"blk.{l}.{g}.weight"] = x
+            quant.add(f"blk.{l}.{g}.weight")
+    if set(ref) != set(T): fail(f"tensor sets differ: {sorted(set(T) ^ set(ref))}")
+    for g, x in ref.items():
+        ne, gt, data = T[g]
+        if list(reversed(x.shape)) != ne: fail(f"{g}: ne {ne}, expected {list(reversed(x.shape))}")
+        want_t = t if g in quant else 0
+        if want_t == 8 and x.shape[-1] % 32: want_t = 1
+        if gt != want_t: fail(f"{g}: type {gt}, expected {want_t}")
+        if encode(x, gt) != data: fail(f"{g}: bytes differ from the reference encoding ({TNAMES[gt]})")
+    extra = ""
+    if vocab_path:
+        n, same = rwkv_check_vocab(kv, vocab_path, cfg["vocab_size"])
+        extra = f"; {n} World tokens unescape to the vocabulary's bytes ({same} spelled as Python's repr)"
+    return len(ref), extra
+
 def main():
     mode = sys.argv[1]
     mdir = sys.argv[2]
     cfg = json.load(open(os.path.join(mdir, "config.json")))
     W = read_st(os.path.join(mdir, "model.safetensors"))
-    arch = "qwen2" if cfg["model_type"] == "qwen2" else "llama"
-    nh, nkv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
+    arch = {"qwen2": "qwen2", "rwkv6": "rwkv6"}.get(cfg["model_type"], "llama")
+    nh, nkv = cfg.get("num_attention_heads", 0), cfg.get("num_key_value_heads", cfg.get("num_attention_heads", 0))
     checked = 0
-    if mode == "model":
+    if mode == "model" and arch == "rwkv6":
+        path, tname = sys.argv[3], sys.argv[4]
+        kv, T = read_gguf(path)
+        vp = os.path.join(mdir, "rwkv_vocab_v20230424.txt")
+        checked, extra = rwkv6_model(cfg, W, kv, T, TYPES[tname], vp if os.path.exists(vp) else None)
+        print(f"ok {path}: {checked} rwkv6 tensors byte-identical to the reference ({tname}){extra}")
+    elif mode == "model":
         path, tname = sys.argv[3], sys.argv[4]
         kv, T = read_gguf(path)
         check_kv_types(kv, arch)
@@ -185,7 +289,12 @@ def main():
             # base_model.model.model.layers.L.self_attn.q_proj.lora_A.weight (PEFT) / .miss_block
             parts = k.split(".")
             l, p = int(parts[4]), parts[6]
-            base = f"blk.{l}.{PROJ[p][1]}.weight"
+            if arch == "rwkv6":  # base_model.model.rwkv.blocks.L.attention.key.lora_A.weight
+                base = f"blk.{l}.{RW_LIN[parts[5] + '.' + p]}.weight"
+                win = W[f"rwkv.blocks.{l}.{parts[5]}.{p}.weight"].shape[1]
+            else:
+                base = f"blk.{l}.{PROJ[p][1]}.weight"
+                win = W[f"model.layers.{l}.{PROJ[p][0]}.{p}.weight"].shape[1]
             perm = arch == "llama" and p in ("q_proj", "k_proj")
             heads = (nh, nh if p == "q_proj" else nkv)
             if pt == "LORA":
@@ -196,7 +305,7 @@ def main():
                 alpha = acfg["lora_alpha"] * (np.sqrt(acfg["r"]) if acfg.get("use_rslora") else 1)
             else:  # MISS / bone-free: the exact LoRA form of PEFT's conversion
                 r = x.shape[0]
-                a = np.zeros((r, W[f"model.layers.{l}.{PROJ[p][0]}.{p}.weight"].shape[1]), np.float32)
+                a = np.zeros((r, win), np.float32)
                 a[np.arange(a.shape[1]) % r, np.arange(a.shape[1])] = 1
                 b, alpha = x.T, r
             if perm: b = permute(b, *heads)

@@ -19,6 +19,15 @@
 # CASE = llama3: a one-layer Llama with Llama-3's tokenizer (pre-tokenizer llama-bpe, BOS added,
 # 128256 tokens; from the tokfiles fixture), base model only, one prompt, 8-token continuation.
 # CASE = rope3: a tiny Llama with llama3 rope_scaling (rope_freqs.weight), one long prompt.
+# CASE = ropelin: a tiny Llama with linear rope_scaling (factor 2): llama.rope.scaling.type/.factor
+# and three long prompts, base model only.
+# CASE = rwkv6: models/rwkv6 (RWKV-6, head size 32, byte-level BPE) as llama.cpp's rwkv6, with the
+# bone-col merge, q8_0, and the lora and bone-free GGUF adapters as for llama; `bone inspect`; and a
+# copy with narrower time_maa/time_decay low-rank mixes (tests/gguf/rwkv6_narrow.js), whose sizes
+# llama.cpp must take from the metadata.
+# CASE = rwkvworld: a tiny RWKV-6 by `bone init` with the RWKV World vocabulary (tokenizer.ggml.model
+# "rwkv"): llama.cpp's ids on strings with non-ASCII and control bytes, the metadata; no continuations
+# (a random model's are near-ties).
 # CASE = spm: a tiny Llama with Mistral's SentencePiece-style tokenizer (tokenizer.ggml.model
 # "llama", scores, byte tokens, BOS added; from the tokfiles fixture): the base model only
 # (tokenization, continuations, metadata), no adapters.
@@ -112,28 +121,91 @@ JSON
     M=$W/r3
     PROMPTS=("The man said that the LORD had spoken unto Moses and Aaron in the land of Egypt, saying")
     ;;
+ropelin)
+    # linear rope scaling (positions divided by the factor): llama.rope.scaling.type/.factor,
+    # one long prompt so that the scaled positions matter
+    cat >"$W/rl.json" <<'JSON'
+{"model_type": "llama", "vocab_size": 4096, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+ "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
+ "rope_theta": 10000.0, "tie_word_embeddings": false, "initializer_range": 0.3, "eos_token_id": 4095,
+ "rope_scaling": {"type": "linear", "factor": 2.0}}
+JSON
+    run_ok "init ropelin" "$BONE" init --config "$W/rl.json" --out "$W/rl" --seed 3 || t_fatal
+    cp "$SRC/models/default/tokenizer.json" "$SRC/models/default/tokenizer_config.json" "$W/rl/"
+    M=$W/rl
+    PROMPTS=("The man said that the LORD had spoken unto Moses and Aaron in the land of Egypt, saying"
+             "Once upon a time, in a land far away, there lived a king who had three daughters and a"
+             "And God said unto Moses, I AM THAT I AM: and he said, Thus shalt thou say unto the children")
+    ;;
+rwkv6)
+    # models/rwkv6: a small trained RWKV-6 (head size 32, 4 layers) with the default model's
+    # byte-level BPE tokenizer (tokenizer.ggml.model gpt2 under arch rwkv6)
+    M=$SRC/models/rwkv6
+    PROMPTS=("The man said" "Natalia sold clips to 48 of her friends in April" "And God said unto Moses,")
+    ;;
+rwkvworld)
+    # the RWKV World vocabulary (tokenizer.ggml.model "rwkv", 65536 rows) on a tiny RWKV-6 made by
+    # bone init: llama.cpp's ids for a set of strings (non-ASCII included) and the metadata; a
+    # random model's continuations are near-ties, so none are compared
+    cat >"$W/rw.json" <<'JSON'
+{"architectures": ["Rwkv6ForCausalLM"], "model_type": "rwkv6", "vocab_size": 65536, "hidden_size": 32,
+ "attention_hidden_size": 32, "head_size": 16, "head_size_divisor": 8, "intermediate_size": 64,
+ "num_hidden_layers": 1, "layer_norm_epsilon": 1e-5, "tie_word_embeddings": false, "bos_token_id": 0,
+ "eos_token_id": 0}
+JSON
+    run_ok "init rwkv world" "$BONE" init --config "$W/rw.json" --out "$W/rw" --seed 3 || t_fatal
+    cp "$SRC/data/rwkv-world/rwkv_vocab_v20230424.txt" "$W/rw/"
+    M=$W/rw
+    PROMPTS=()
+    ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 MAXNEW=${MAXNEW:-32}
 ADAPTERS=(bone lora)
-[ "$CASE" = llama ] && ADAPTERS+=(bfree)
-case $CASE in spm | llama3 | rope3) ADAPTERS=() ;; esac
+[ "$CASE" = llama ] || [ "$CASE" = rwkv6 ] && ADAPTERS+=(bfree)
+case $CASE in spm | llama3 | rope3 | ropelin | rwkvworld) ADAPTERS=() ;; esac
 
 MERGED=()
 if [ ${#ADAPTERS[@]} -gt 0 ]; then
     MERGED=(--adapter "$W/bone/adapter")
-    run_ok "train bone-col" "$BONE" train --model "$M" --method bone-col --block 16 --out "$W/bone" --steps 3 "${TRAIN[@]}" || t_fatal
+    # (RWKV-6: with its time-mix and LayerNorm tensors trained too, so the merged small tensors
+    # go through the export's transforms)
+    XTRA=()
+    [ "$CASE" = rwkv6 ] && XTRA=(--train-extra time,ln)
+    run_ok "train bone-col" "$BONE" train --model "$M" --method bone-col --block 16 "${XTRA[@]}" --out "$W/bone" --steps 3 \
+        "${TRAIN[@]}" || t_fatal
     run_ok "train lora" "$BONE" train --model "$M" --method lora --rank 4 --out "$W/lora" --steps 3 "${TRAIN[@]}" || t_fatal
     run_ok "export lora" "$BONE" export gguf-lora --model "$M" --adapter "$W/lora/adapter" --out "$W/lora.gguf" || t_fatal
 fi
-if [ "$CASE" = llama ]; then
+if [ "$CASE" = llama ] || [ "$CASE" = rwkv6 ]; then
     run_ok "train bone-free" "$BONE" train --model "$M" --method bone-free --block 16 --out "$W/bfree" --steps 3 "${TRAIN[@]}" || t_fatal
     run_ok "export bone-free" "$BONE" export gguf-lora --model "$M" --adapter "$W/bfree/adapter" --out "$W/bfree.gguf" || t_fatal
 fi
 # m32/mq8: the model (merged with bone-col where adapters are trained) as f32 and q8_0
 run_ok "export merged f32" "$BONE" export gguf --model "$M" "${MERGED[@]}" --out "$W/m32.gguf" || t_fatal
-run_ok "export merged q8_0" "$BONE" export gguf --model "$M" "${MERGED[@]}" --out "$W/mq8.gguf" --type q8_0 || t_fatal
-run_ok "export base f32" "$BONE" export gguf --model "$M" --out "$W/b32.gguf" || t_fatal
+[ ${#PROMPTS[@]} -eq 0 ] ||
+    run_ok "export merged q8_0" "$BONE" export gguf --model "$M" "${MERGED[@]}" --out "$W/mq8.gguf" --type q8_0 || t_fatal
+[ ${#ADAPTERS[@]} -eq 0 ] || run_ok "export base f32" "$BONE" export gguf --model "$M" --out "$W/b32.gguf" || t_fatal
+if [ "$CASE" = rwkv6 ]; then
+    # models/rwkv6 with time_mix_extra_dim 16 and time_decay_extra_dim 32 (the converter's rule
+    # would say 32 and 64): llama.cpp must size these tensors from the metadata bone writes
+    mkdir -p "$W/rx" && cp "$M/config.json" "$M/tokenizer.json" "$M/tokenizer_config.json" "$W/rx/"
+    run_ok "narrow rwkv6" node "$SRC/tests/gguf/rwkv6_narrow.js" "$M/model.safetensors" "$W/rx/model.safetensors" 16 32 || t_fatal
+    run_ok "export narrow f32" "$BONE" export gguf --model "$W/rx" --out "$W/x32.gguf" || t_fatal
+fi
+case $CASE in
+rwkv6 | rwkvworld)
+    # bone's own reader on the file: the architecture and every tensor of docs/GGUF.md §3.7
+    # (3 + 24 per block + 3)
+    L=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).num_hidden_layers' "$M/config.json")
+    if "$BONE" inspect "$W/m32.gguf" >"$W/inspect.txt" 2>&1; then
+        grep -qx "architecture: rwkv6" "$W/inspect.txt" && grep -qx "tensors: $((6 + 24 * L))" "$W/inspect.txt" &&
+            ok "bone inspect: arch rwkv6, $((6 + 24 * L)) tensors" || bad "bone inspect: $(head -c 400 "$W/inspect.txt")"
+    else
+        bad "bone inspect m32.gguf: $(head -c 300 "$W/inspect.txt")"
+    fi
+    ;;
+esac
 
 # prompts as token ids (so generation is compared apart from tokenization) and bone's continuations
 plist=""
@@ -147,16 +219,25 @@ for p in "${PROMPTS[@]}"; do
         "$BONE" generate --model "$M" "${ad[@]}" --prompt "$p" --max-new $MAXNEW >"$W/gen-$v-$n.txt" 2>"$W/err" \
             || { bad "bone generate $v \"$p\": $(head -c 300 "$W/err")"; t_fatal; }
     done
+    if [ "$CASE" = rwkv6 ]; then
+        "$BONE" generate --model "$W/rx" --prompt "$p" --max-new $MAXNEW >"$W/gen-rx-$n.txt" 2>"$W/err" \
+            || { bad "bone generate narrow \"$p\": $(head -c 300 "$W/err")"; t_fatal; }
+    fi
     n=$((n + 1))
 done
 STRINGS=("Hello world" "it's 2026: naïve café, ünïcödé 12345" ".\n" "  two  spaces\n\nand tabs\t\tend"
          "Natalia sold 48/2 = <<48/2=24>>24 clips." "I'm sure they'll've DONE it" "日本語のテキスト" "a<|endoftext|>b" "<|begin_of_text|>x<|eot_id|>")
+# (World: no special-token text, which bone's World tokenizer and llama.cpp's "<s>" treat apart)
+[ "$CASE" = rwkvworld ] && STRINGS=("Hello world" "it's 2026: naïve café, ünïcödé 12345" ".\n" "  two  spaces\n\nand tabs\t\tend"
+    "Natalia sold 48/2 = <<48/2=24>>24 clips." "日本語のテキスト" "Привет, мир! Ελληνικά" "emoji 🦀🚀 and ß" "back\\slash \"quoted\" 'x'"
+    "User: hi\n\nAssistant:" $'ctl \x01\x1b[0m\r\x7f end')
 slist=""
 for s in "${STRINGS[@]}"; do slist="$slist${slist:+,}$(node -e 'process.stdout.write(JSON.stringify(process.argv[1].replace(/\\n/g,"\n").replace(/\\t/g,"\t")))' "$s")"; done
 
 # llama.cpp: the (merged) model as q8_0 and f32, and the f32 base with each GGUF adapter, in one process
-runs="{\"name\":\"mq8\",\"model\":\"$W/mq8.gguf\",\"lora\":null,\"max_new\":1},"
-runs="$runs{\"name\":\"m32\",\"model\":\"$W/m32.gguf\",\"lora\":null}"
+runs="{\"name\":\"m32\",\"model\":\"$W/m32.gguf\",\"lora\":null}"
+[ ${#PROMPTS[@]} -eq 0 ] || runs="$runs,{\"name\":\"mq8\",\"model\":\"$W/mq8.gguf\",\"lora\":null,\"max_new\":1}"
+[ "$CASE" = rwkv6 ] && runs="$runs,{\"name\":\"x32\",\"model\":\"$W/x32.gguf\",\"lora\":null}"
 for v in "${ADAPTERS[@]}"; do
     [ $v = bone ] && continue
     runs="$runs,{\"name\":\"$v\",\"model\":\"$W/b32.gguf\",\"lora\":\"$W/$v.gguf\"}"
@@ -217,7 +298,15 @@ for (let i = 0; i < n; i++) {
         say(good, `prompt ${i}: llama.cpp f32 base + GGUF adapter (${v}) vs bone generate --adapter: ${how}`);
     }
 }
-say(q8checked > 0, `q8_0's first token compared on ${q8checked} of ${n} prompts`);
+if (all.x32) { // RWKV-6 with narrower low-rank mixes (time_mix_extra_dim 16, time_decay_extra_dim 32)
+    for (let i = 0; i < n; i++) {
+        const [good, how] = agree(all.x32, i, gen("rx", i));
+        say(good, `prompt ${i}: llama.cpp f32 narrow-mix RWKV-6 vs bone generate: ${how}`);
+    }
+    for (const [k, v] of [["rwkv6.time_mix_extra_dim", 16], ["rwkv6.time_decay_extra_dim", 32]])
+        say(all.x32.meta[k] === v, `narrow-mix metadata ${k} = ${all.x32.meta[k]} (the shapes: ${v})`);
+}
+if (n > 0) say(q8checked > 0, `q8_0's first token compared on ${q8checked} of ${n} prompts`);
 for (const v of adapters)
     say(changed[v] > 0, `the ${v} adapter changes ${changed[v]} of ${n} continuations (so a missing adapter would show)`);
 strings.forEach((s0, j) => {
@@ -226,9 +315,23 @@ strings.forEach((s0, j) => {
     const got = m32.tok[j];
     say(JSON.stringify(ids) === JSON.stringify(got), `tokenize ${JSON.stringify(s)}: llama.cpp ${JSON.stringify(got)} == bone ${JSON.stringify(ids)}`);
 });
-const a = kase === "qwen2" ? "qwen2" : "llama", m = m32.meta, f = Math.fround;
+const a = kase === "qwen2" ? "qwen2" : kase.startsWith("rwkv") ? "rwkv6" : "llama", m = m32.meta, f = Math.fround;
 const hd = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads;
-const want = {
+// RWKV-6: llama.cpp's keys (docs/GGUF.md §3.7) against config.json and the safetensors shapes
+// (time_maa_w1 [C, 5·extra], time_decay_w1 [C, decay_extra]) read from the file's own header
+function stShape(dir, name) {
+    const buf = fs.readFileSync(`${dir}/model.safetensors`), n = Number(buf.readBigUInt64LE(0));
+    return JSON.parse(buf.subarray(8, 8 + n).toString())[name].shape;
+}
+const want = a === "rwkv6" ? {
+    "general.architecture": a, "rwkv6.embedding_length": cfg.hidden_size, "rwkv6.block_count": cfg.num_hidden_layers,
+    "rwkv6.wkv.head_size": cfg.head_size, "rwkv6.attention.layer_norm_epsilon": f(cfg.layer_norm_epsilon),
+    "rwkv6.feed_forward_length": cfg.intermediate_size ?? Math.floor(cfg.hidden_size * 3.5 / 32) * 32,
+    "rwkv6.time_mix_extra_dim": stShape(mdir, "rwkv.blocks.0.attention.time_maa_w1")[1] / 5,
+    "rwkv6.time_decay_extra_dim": stShape(mdir, "rwkv.blocks.0.attention.time_decay_w1")[1],
+    "rwkv6.rescale_every_n_layers": 0, "rwkv6.attention.head_count": 0,
+    "tokenizer.ggml.eos_token_id": kase === "rwkvworld" ? 0 : cfg.eos_token_id, "tokenizer.ggml.add_eos_token": false,
+} : {
     "general.architecture": a, [`${a}.attention.layer_norm_rms_epsilon`]: f(cfg.rms_norm_eps),
     [`${a}.rope.freq_base`]: f(cfg.rope_theta), [`${a}.attention.head_count`]: cfg.num_attention_heads,
     [`${a}.attention.head_count_kv`]: cfg.num_key_value_heads, [`${a}.embedding_length`]: cfg.hidden_size,
@@ -242,10 +345,16 @@ if (kase === "llama3") Object.assign(want, { "tokenizer.ggml.model": "gpt2", "to
                                              "tokenizer.ggml.add_bos_token": false, "tokenizer.ggml.bos_token_id": 128000 });
 else if (kase === "spm") Object.assign(want, { "tokenizer.ggml.model": "llama", "tokenizer.ggml.add_bos_token": true,
                                           "tokenizer.ggml.bos_token_id": 1, "tokenizer.ggml.add_space_prefix": true });
+else if (kase === "rwkvworld") Object.assign(want, { "tokenizer.ggml.model": "rwkv", "tokenizer.ggml.bos_token_id": 0,
+                                                "tokenizer.ggml.eot_token_id": 261, "tokenizer.ggml.add_bos_token": false,
+                                                "tokenizer.chat_template": "rwkv-world" });
+else if (kase === "ropelin") Object.assign(want, { "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2",
+                                              "tokenizer.ggml.add_bos_token": false, "llama.rope.scaling.type": "linear",
+                                              "llama.rope.scaling.factor": f(cfg.rope_scaling.factor) });
 else Object.assign(want, { "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2",
                            "tokenizer.ggml.add_bos_token": false });
 for (const [k, v] of Object.entries(want)) say(m[k] === v, `metadata ${k} = ${m[k]} (config: ${v})`);
-const tc = JSON.parse(fs.readFileSync(`${mdir}/tokenizer_config.json`, "utf8"));
+const tc = fs.existsSync(`${mdir}/tokenizer_config.json`) ? JSON.parse(fs.readFileSync(`${mdir}/tokenizer_config.json`, "utf8")) : {};
 if (typeof tc.chat_template === "string")
     say(m["tokenizer.chat_template"] === tc.chat_template, `tokenizer.chat_template is tokenizer_config.json's (${tc.chat_template.length} chars)`);
 say(m["tokenizer.ggml.tokens"]?.length === cfg.vocab_size, `tokenizer.ggml.tokens has vocab_size = ${cfg.vocab_size} entries`);

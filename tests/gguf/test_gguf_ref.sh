@@ -4,7 +4,8 @@
 # bone-free's exact LoRA form) and compares bytes; plus the export's refusals.
 # Models: a tiny llama with attention biases (so permuted biases are checked), vocab 4100 >
 # the tokenizer's 4096 ([PAD] tokens), an MLP of 80 (ffn_down rows not a multiple of 32: the
-# Q8_0 → F16 fallback); a tiny qwen2 (q/k/v biases, no permutation).
+# Q8_0 → F16 fallback); a tiny qwen2 (q/k/v biases, no permutation); RWKV-6 (models/rwkv6 and a
+# tiny one with the World vocabulary).
 # usage: test_gguf_ref.sh BONE SOURCE_DIR PYTHON
 set -u
 BONE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -46,6 +47,43 @@ for m in llama qwen2; do
         else bad "$m $method: $(tail -c 600 "$W/ref")"; fi
     done
 done
+# RWKV-6: models/rwkv6 (bf16, trained) in each type and with each LoRA-form adapter; a tiny
+# World-vocabulary RWKV-6 (every token checked against the vocabulary file's literals)
+M=$SRC/models/rwkv6
+for t in f32 f16 bf16 q8_0; do
+    run_ok "export rwkv6 $t" "$BONE" export gguf --model "$M" --out "$W/rwkv6-$t.gguf" --type $t || continue
+    if "$PY" "$SRC/tests/gguf/ref_gguf.py" model "$M" "$W/rwkv6-$t.gguf" $t >"$W/ref" 2>&1; then ok "$(sed "s/^ok //" "$W/ref")"
+    else bad "rwkv6 $t: $(tail -c 600 "$W/ref")"; fi
+done
+for method in lora bone-free pissa; do
+    run_ok "train rwkv6 $method" "$BONE" train --model "$M" --method $method --block 16 --rank 4 --out "$W/rwkv6-$method" \
+        --steps 1 --data "$W/ids.jsonl" --batch 2 --lr 1e-2 --quiet || continue
+    run_ok "export rwkv6 $method" "$BONE" export gguf-lora --model "$M" --adapter "$W/rwkv6-$method/adapter" \
+        --out "$W/rwkv6-$method.gguf" || continue
+    if "$PY" "$SRC/tests/gguf/ref_gguf.py" lora "$M" "$W/rwkv6-$method/adapter" "$W/rwkv6-$method.gguf" >"$W/ref" 2>&1; then
+        ok "rwkv6 $(sed "s/^ok //" "$W/ref")"
+    else bad "rwkv6 $method: $(tail -c 600 "$W/ref")"; fi
+done
+cat >"$W/rw.json" <<'JSON'
+{"architectures": ["Rwkv6ForCausalLM"], "model_type": "rwkv6", "vocab_size": 65536, "hidden_size": 32,
+ "attention_hidden_size": 32, "head_size": 16, "head_size_divisor": 8, "intermediate_size": 64,
+ "num_hidden_layers": 1, "layer_norm_epsilon": 1e-5, "tie_word_embeddings": false}
+JSON
+if run_ok "init rwkv6 world" "$BONE" init --config "$W/rw.json" --out "$W/rw" --seed 3; then
+    cp "$SRC/data/rwkv-world/rwkv_vocab_v20230424.txt" "$W/rw/"
+    if run_ok "export rwkv6 world" "$BONE" export gguf --model "$W/rw" --out "$W/rw.gguf"; then
+        if "$PY" "$SRC/tests/gguf/ref_gguf.py" model "$W/rw" "$W/rw.gguf" f32 >"$W/ref" 2>&1; then ok "$(sed "s/^ok //" "$W/ref")"
+        else bad "rwkv6 world: $(tail -c 600 "$W/ref")"; fi
+    fi
+fi
+# refused: head_size_divisor 4, which llama.cpp's fixed GroupNorm eps (that of divisor 8) would run wrong
+if [ -d "$W/rw" ]; then
+    cp -r "$W/rw" "$W/rwdiv"
+    sed -i 's/"head_size_divisor":[[:space:]]*8/"head_size_divisor": 4/' "$W/rwdiv/config.json"
+    case_ "an RWKV-6 with head_size_divisor 4 is refused" 1 "head_size_divisor 4: llama.cpp's rwkv6 normalises" \
+        "$BONE" export gguf --model "$W/rwdiv" --out "$W/rwdiv.gguf"
+    [ -e "$W/rwdiv.gguf" ] && bad "a refused export left $W/rwdiv.gguf" || ok "the refused RWKV-6 export leaves no file"
+fi
 # refusals: a weight-guided Bone adapter as a LoRA; a tokenizer llama.cpp would split differently
 M=$W/llama-ft/model
 run_ok "train bone-col" "$BONE" train --model "$M" --method bone-col --block 16 --out "$W/bc" --steps 1 \
