@@ -21,16 +21,25 @@ static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] 
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
-    /* 4 tables of 256 (slicing-by-4), built once per call of pth_crc; cheap next to the data */
+    /* slicing-by-8: t[k][b] is the CRC of byte b followed by k zero bytes, so 8 input bytes take 8
+     * lookups; ~5x the byte-at-a-time loop, which matters for 15-28 GB checkpoints. The 8 KB of
+     * tables are built per call (microseconds, next to the data). */
     static const uint32_t poly = 0xEDB88320u;
-    uint32_t tab[256];
+    uint32_t t[8][256];
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = c & 1 ? poly ^ (c >> 1) : c >> 1;
-        tab[i] = c;
+        t[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int k = 1; k < 8; k++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
     crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = tab[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint32_t a = crc ^ rd32(p), b = rd32(p + 4);
+        crc = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24] ^ t[3][b & 0xff] ^
+              t[2][(b >> 8) & 0xff] ^ t[1][(b >> 16) & 0xff] ^ t[0][b >> 24];
+    }
+    for (; n; p++, n--) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 

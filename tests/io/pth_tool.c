@@ -3,6 +3,7 @@
  *   pth_tool dump FILE           one line per tensor: name, dtype, shape, then its bytes in hex
  *                                (tensors over 1 MiB: the count of non-zero bytes and the hex of
  *                                the first and last 16 bytes)
+ *   pth_tool check FILE          opens (every check and CRC) and closes it: the reader's cost alone
  *   pth_tool copy IN OUT [--zip64]   reads IN and writes its tensors to OUT with bone_pth_write_ex;
  *                                --zip64 forces the zip64 records (bone_pth_wopts.force_zip64)
  * Errors go to stderr as bone prints them; the exit status is 1. */
@@ -15,12 +16,17 @@ static void hex(const uint8_t *p, uint64_t n) {
     for (uint64_t i = 0; i < n; i++) printf("%02x", p[i]);
 }
 
-static int dump(const char *path) {
+static int dump(const char *path, int check_only) {
     bone_pth p;
     bone_err e;
     if (bone_pth_open(&p, path, &e)) {
         fprintf(stderr, "pth_tool: %s\n", e.msg);
         return 1;
+    }
+    if (check_only) {
+        printf("%lld tensors\n", (long long)p.n);
+        bone_pth_close(&p);
+        return 0;
     }
     for (int64_t i = 0; i < p.n; i++) {
         const bone_pth_tensor *t = &p.t[i];
@@ -69,9 +75,10 @@ static int copy(const char *in, const char *out, int z64) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "dump")) return dump(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "dump")) return dump(argv[2], 0);
+    if (argc == 3 && !strcmp(argv[1], "check")) return dump(argv[2], 1);
     if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "--zip64"))) && !strcmp(argv[1], "copy"))
         return copy(argv[2], argv[3], argc == 5);
-    fprintf(stderr, "usage: pth_tool dump FILE | pth_tool copy IN OUT [--zip64]\n");
+    fprintf(stderr, "usage: pth_tool dump FILE | pth_tool check FILE | pth_tool copy IN OUT [--zip64]\n");
     return 2;
 }

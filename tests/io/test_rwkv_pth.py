@@ -448,7 +448,18 @@ def check_dump(label, path, ref):
         check(got.get(k) == (STD[t.dtype], list(t.shape), tbytes(t).hex()), f"{label}: {k} differs from torch's tensor")
 
 
-def pyzip(entries, force=False, limit=None, count_limit=None):
+class Stream:  # a write-only file: zipfile then writes data descriptors (24-byte ones after zip64 headers)
+    def __init__(self):
+        self.b = io.BytesIO()
+
+    def write(self, x):
+        return self.b.write(x)
+
+    def flush(self):
+        pass
+
+
+def pyzip(entries, force=False, limit=None, count_limit=None, stream=False):
     """The entries stored by Python's zipfile: force_zip64 puts a zip64 extra field (both sizes) in every
     local header; lowered ZIP64_LIMIT/ZIP_FILECOUNT_LIMIT make it write 0xFFFFFFFF placeholders with
     zip64 extra fields for every size/offset above the limit, and the zip64 end record and locator."""
@@ -456,8 +467,9 @@ def pyzip(entries, force=False, limit=None, count_limit=None):
     try:
         zipfile.ZIP64_LIMIT = old[0] if limit is None else limit
         zipfile.ZIP_FILECOUNT_LIMIT = old[1] if count_limit is None else count_limit
-        b = io.BytesIO()
-        with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        f = Stream() if stream else io.BytesIO()
+        b = f.b if stream else f
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
             for n, data in entries:
                 if force:
                     with z.open(zipfile.ZipInfo(n), "w", force_zip64=True) as f:
@@ -496,16 +508,19 @@ st_ref = open(os.path.join(out, "model.safetensors"), "rb").read() if os.path.ex
 tents = torch_entries(pth)
 for label, raw, want in [("zipfile force_zip64", pyzip(tents, force=True), (False, 0, len(tents))),
                          ("zipfile zip64 everywhere", pyzip(tents, limit=-1, count_limit=0), (True, 3 * len(tents), len(tents))),
-                         ("zipfile zip64 past 512 bytes", pyzip(tents, limit=512), (True, None, None))]:
-    f = os.path.join(WORK, "z64_" + label.split()[-1].replace(" ", "_") + ".pth")
+                         ("zipfile zip64 past 512 bytes", pyzip(tents, limit=512), (True, None, None)),
+                         ("zipfile streamed force_zip64", pyzip(tents, force=True, stream=True), (False, 0, len(tents)))]:
+    f = os.path.join(WORK, "z64_" + label.replace(" ", "_") + ".pth")
     open(f, "wb").write(raw)
     lay = z64_layout(raw)
     check(all(w is None or w == g for w, g in zip(want, lay)), f"{label}: zip64 layout {lay}, meant {want}")
     check_dump(label, f, sd)
-    o = os.path.join(WORK, "z64_hf_" + label.split()[-1])
+    o = os.path.join(WORK, "z64_hf_" + label.replace(" ", "_"))
     p = run([BONE, "convert", "rwkv-pth", f, "--out", o, "--vocab", DATA])
     check(p.returncode == 0 and st_ref is not None and open(os.path.join(o, "model.safetensors"), "rb").read() == st_ref,
           f"{label}: convert differs from the plain file's: {p.stderr}")
+check(all(i.flag_bits & 8 for i in zipfile.ZipFile(io.BytesIO(pyzip(tents, force=True, stream=True))).infolist()),
+      "zipfile streamed: no data descriptors")
 # the mixed case really mixes: small entries without zip64 sizes, later ones with zip64 offsets
 lay = z64_layout(pyzip(tents, limit=512))
 check(0 < lay[1] < 3 * len(tents), f"zipfile zip64 past 512 bytes: {lay[1]} placeholders, expected some but not all")
