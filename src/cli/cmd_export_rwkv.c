@@ -36,7 +36,7 @@ static const char *EXPORT_PTH_USAGE =
     "does) as an official .pth state dict: official names, [1,1,C] time-mix vectors, bf16 like the\n"
     "released files unless --dtype says otherwise, in the zip form that torch.load(...,\n"
     "weights_only=True), the rwkv pip package, ChatRWKV and RWKV-Runner read. Files over 4 GiB\n"
-    "(3B and larger in bf16) would need zip64, which is not written yet.\n\n"
+    "(3B and larger in bf16) get the zip64 records torch writes for them.\n\n"
     "example:\n  bone export rwkv-pth --model models/rwkv6-1b6 --adapter runs/bone/adapter --out rwkv6-tuned.pth";
 
 static const char *EXPORT_PEFT_USAGE =

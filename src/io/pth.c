@@ -21,16 +21,25 @@ static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] 
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
-    /* 4 tables of 256 (slicing-by-4), built once per call of pth_crc; cheap next to the data */
+    /* slicing-by-8: t[k][b] is the CRC of byte b followed by k zero bytes, so 8 input bytes take 8
+     * lookups; ~5x the byte-at-a-time loop, which matters for 15-28 GB checkpoints. The 8 KB of
+     * tables are built per call (microseconds, next to the data). */
     static const uint32_t poly = 0xEDB88320u;
-    uint32_t tab[256];
+    uint32_t t[8][256];
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = c & 1 ? poly ^ (c >> 1) : c >> 1;
-        tab[i] = c;
+        t[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int k = 1; k < 8; k++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
     crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = tab[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint32_t a = crc ^ rd32(p), b = rd32(p + 4);
+        crc = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24] ^ t[3][b & 0xff] ^
+              t[2][(b >> 8) & 0xff] ^ t[1][(b >> 16) & 0xff] ^ t[0][b >> 24];
+    }
+    for (; n; p++, n--) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 
@@ -53,7 +62,38 @@ static int cmp_zoff(const void *a, const void *b) {
     return x->lho < y->lho ? -1 : x->lho > y->lho;
 }
 
-#define ZIP64_MSG "needs zip64 (an archive or entry over 4 GiB, or over 65535 entries), which bone does not read"
+/* zip64 (APPNOTE 6.3.10 §4.3.14-4.3.15, §4.5.3) is read as a size extension only: the zip64 end
+ * record with its locator, and the zip64 extra field (header id 0x0001) carrying the 64-bit sizes
+ * and local-header offset that do not fit their 32-bit fields. torch writes the end record into
+ * every file (miniz with MZ_ZIP_FLAG_WRITE_ZIP64) and the extra fields once an entry or an offset
+ * reaches 4 GiB, as in the official 3B/7B/14B checkpoints. A 32-bit field holding the placeholder
+ * (0xFFFFFFFF; 0xFFFF for an entry count) takes its 64-bit value; any other 32-bit field must
+ * agree with the 64-bit one. Multi-disk archives and the zip64 extensible data sector are refused. */
+#define Z64_PH 0xffffffffu
+
+/* Walks the extra-field area x[0..n) of one header strictly: every field's 4-byte header and its
+ * data lie inside the area. *z64 is the zip64 field's data (NULL when there is none). */
+static int extra_z64(const char *what, const char *hdr, int nl, const char *nm, const uint8_t *x, size_t n,
+                     const uint8_t **z64, size_t *z64n, bone_err *e) {
+    *z64 = NULL;
+    *z64n = 0;
+    for (size_t k = 0; k < n;) {
+        if (n - k < 4)
+            return bone_fail(e, "%s: entry %.*s: its %s extra-field area ends in %zu stray bytes (each field starts "
+                                "with a 4-byte header)", what, nl, nm, hdr, n - k);
+        unsigned id = rd16(x + k), len = rd16(x + k + 2);
+        if (len > n - k - 4)
+            return bone_fail(e, "%s: entry %.*s: its %s extra field 0x%04x claims %u bytes, but only %zu remain in its "
+                                "%zu-byte extra-field area", what, nl, nm, hdr, id, len, n - k - 4, n);
+        if (id == 0x0001) {
+            if (*z64) return bone_fail(e, "%s: entry %.*s: its %s header has two zip64 extra fields", what, nl, nm, hdr);
+            *z64 = x + k + 4;
+            *z64n = len;
+        }
+        k += 4 + (size_t)len;
+    }
+    return 0;
+}
 
 /* Reads the central directory into *out (sorted by name). */
 static int zip_read(const char *what, const uint8_t *b, size_t size, zent **out, int64_t *nout, bone_err *e) {
@@ -71,100 +111,183 @@ static int zip_read(const char *what, const uint8_t *b, size_t size, zent **out,
         if (rd32(b + k) == 0x06054b50u && k + 22 + rd16(b + k + 20) == size) { eo = (int64_t)k; break; }
     if (eo < 0) return bone_fail(e, "%s: truncated or not a zip: no end-of-central-directory record at its end", what);
     const uint8_t *E = b + eo;
-    uint32_t nent = rd16(E + 10), cdsize = rd32(E + 12), cdoff = rd32(E + 16);
-    if (rd16(E + 8) == 0xffff || rd16(E + 10) == 0xffff || cdsize == 0xffffffffu || cdoff == 0xffffffffu)
-        return bone_fail(e, "%s: " ZIP64_MSG, what);
-    if (rd16(E + 4) || rd16(E + 6) || rd16(E + 8) != nent)
+    unsigned n16 = rd16(E + 10);
+    uint32_t cds32 = rd32(E + 12), cdo32 = rd32(E + 16);
+    if (rd16(E + 4) || rd16(E + 6) || rd16(E + 8) != n16)
         return bone_fail(e, "%s: a multi-disk (split) zip archive", what);
-    uint64_t cd_limit = (uint64_t)eo;
-    /* torch writes a zip64 end record + locator before the end record even for small files; it is
-     * accepted only when it repeats the 32-bit values exactly */
-    if (eo >= 20 && rd32(E - 20) == 0x07064b50u) {
-        uint64_t z = rd64(E - 20 + 8);
-        if (rd32(E - 20 + 4) || rd32(E - 20 + 16) != 1 || z > (uint64_t)eo - 20 || (uint64_t)eo - 20 - z < 56 ||
-            rd32(b + z) != 0x06064b50u)
-            return bone_fail(e, "%s: a damaged zip64 end-of-central-directory locator", what);
-        const uint8_t *Z = b + z;
-        if (rd64(Z + 24) != nent || rd64(Z + 32) != nent || rd64(Z + 40) != cdsize || rd64(Z + 48) != cdoff ||
-            rd32(Z + 16) || rd32(Z + 20))
-            return bone_fail(e, "%s: " ZIP64_MSG " (its zip64 end record differs from the 32-bit one)", what);
-        cd_limit = z;
-    }
-    if ((uint64_t)cdoff > cd_limit || (uint64_t)cdsize > cd_limit - cdoff)
-        return bone_fail(e, "%s: truncated or damaged: the central directory (offset %u, %u bytes) runs past its end "
-                            "record", what, cdoff, cdsize);
+    uint64_t nent = n16, cdsize = cds32, cdoff = cdo32, cd_limit = (uint64_t)eo;
+    if (eo >= 20 && rd32(E - 20) == 0x07064b50u) { /* zip64 locator: disk of the zip64 record, its offset, disks */
+        const uint8_t *Lc = E - 20;
+        uint64_t zo = rd64(Lc + 8);
+        if (rd32(Lc + 4) || rd32(Lc + 16) != 1)
+            return bone_fail(e, "%s: a multi-disk (split) zip archive (its zip64 locator names disk %u of %u)", what,
+                             rd32(Lc + 4), rd32(Lc + 16));
+        if (eo < 76)
+            return bone_fail(e, "%s: its zip64 end-of-central-directory locator is at offset %lld, leaving no room for the "
+                                "56-byte zip64 end record before it", what, (long long)eo - 20);
+        if (zo != (uint64_t)eo - 76)
+            return bone_fail(e, "%s: its zip64 end-of-central-directory locator points at offset %llu, but the 56-byte zip64 "
+                                "end record must lie right before the locator, at offset %lld", what,
+                             (unsigned long long)zo, (long long)eo - 76);
+        const uint8_t *Z = b + zo;
+        if (rd32(Z) != 0x06064b50u)
+            return bone_fail(e, "%s: no zip64 end-of-central-directory record (\"PK\\6\\6\") at offset %llu, where its "
+                                "locator points", what, (unsigned long long)zo);
+        if (rd64(Z + 4) != 44)
+            return bone_fail(e, "%s: its zip64 end record gives its size as %llu bytes; expected 44 (bone reads no zip64 "
+                                "extensible data sector)", what, (unsigned long long)rd64(Z + 4));
+        if (rd32(Z + 16) || rd32(Z + 20) || rd64(Z + 24) != rd64(Z + 32))
+            return bone_fail(e, "%s: a multi-disk (split) zip archive (its zip64 end record names other disks)", what);
+        uint64_t n64 = rd64(Z + 32), cds64 = rd64(Z + 40), cdo64 = rd64(Z + 48);
+        if ((n16 != 0xffff && n16 != n64) || (cds32 != Z64_PH && cds32 != cds64) || (cdo32 != Z64_PH && cdo32 != cdo64))
+            return bone_fail(e, "%s: its zip64 end record (%llu entries, a %llu-byte central directory at offset %llu) "
+                                "disagrees with its 32-bit end record (%u entries, %u bytes at offset %u); each 32-bit "
+                                "field must repeat the 64-bit value or be the placeholder 0xFFFF/0xFFFFFFFF", what,
+                             (unsigned long long)n64, (unsigned long long)cds64, (unsigned long long)cdo64, n16, cds32, cdo32);
+        nent = n64;
+        cdsize = cds64;
+        cdoff = cdo64;
+        cd_limit = zo;
+    } else if (cds32 == Z64_PH || cdo32 == Z64_PH)
+        return bone_fail(e, "%s: its end record holds the zip64 placeholder 0xFFFFFFFF (central directory size or offset), "
+                            "but no zip64 end record and locator precede it", what);
+    if (cdoff > cd_limit || cdsize > cd_limit - cdoff)
+        return bone_fail(e, "%s: truncated or damaged: the central directory (offset %llu, %llu bytes) runs past its end "
+                            "record", what, (unsigned long long)cdoff, (unsigned long long)cdsize);
     if (nent == 0) return bone_fail(e, "%s: an empty zip archive (no data.pkl)", what);
-    zent *z = xcalloc(nent, sizeof *z);
-    uint64_t p = cdoff, cdend = (uint64_t)cdoff + cdsize;
-    for (uint32_t i = 0; i < nent; i++) {
+    if (nent > cdsize / 46)
+        return bone_fail(e, "%s: damaged: %llu entries cannot fit in a %llu-byte central directory (46 bytes or more each)",
+                         what, (unsigned long long)nent, (unsigned long long)cdsize);
+    zent *z = xcalloc((size_t)nent, sizeof *z);
+    int rc = 0;
+    uint64_t p = cdoff, cdend = cdoff + cdsize;
+    for (uint64_t i = 0; i < nent; i++) {
         if (cdend - p < 46 || rd32(b + p) != 0x02014b50u) {
-            free(z);
-            return bone_fail(e, "%s: damaged central directory at entry %u (offset %llu)", what, i, (unsigned long long)p);
+            rc = bone_fail(e, "%s: damaged central directory at entry %llu (offset %llu)", what, (unsigned long long)i,
+                           (unsigned long long)p);
+            goto done;
         }
         const uint8_t *C = b + p;
         uint16_t flags = rd16(C + 8), method = rd16(C + 10), nlen = rd16(C + 28), xlen = rd16(C + 30), clen = rd16(C + 32);
-        uint32_t crc = rd32(C + 16), csize = rd32(C + 20), usize = rd32(C + 24), lho = rd32(C + 42);
+        uint32_t crc = rd32(C + 16), cs32 = rd32(C + 20), us32 = rd32(C + 24), lho32 = rd32(C + 42);
         if (cdend - p - 46 < (uint64_t)nlen + xlen + clen) {
-            free(z);
-            return bone_fail(e, "%s: central directory entry %u runs past the directory", what, i);
+            rc = bone_fail(e, "%s: central directory entry %llu runs past the directory", what, (unsigned long long)i);
+            goto done;
         }
         z[i].name = (const char *)C + 46;
         z[i].nlen = nlen;
         const char *nm = z[i].name;
         int nl = nlen > 200 ? 200 : nlen;
-        for (uint32_t k = 0; k + 4u <= xlen; k += 4u + rd16(C + 46 + nlen + k + 2))
-            if (rd16(C + 46 + nlen + k) == 0x0001) {
-                free(z);
-                return bone_fail(e, "%s: entry %.*s " ZIP64_MSG, what, nl, nm);
-            }
-        if (csize == 0xffffffffu || usize == 0xffffffffu || lho == 0xffffffffu) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s " ZIP64_MSG, what, nl, nm);
+        if (rd16(C + 34)) {
+            rc = bone_fail(e, "%s: entry %.*s starts on disk %u (a multi-disk archive)", what, nl, nm, rd16(C + 34));
+            goto done;
         }
+        /* the zip64 extra field holds 64-bit values for exactly the fields set to the placeholder, in
+         * the order uncompressed size, compressed size, local-header offset (APPNOTE 4.5.3) */
+        const uint8_t *x64;
+        size_t x64n, want = 8u * (size_t)((us32 == Z64_PH) + (cs32 == Z64_PH) + (lho32 == Z64_PH));
+        if (extra_z64(what, "central", nl, nm, C + 46 + nlen, xlen, &x64, &x64n, e)) { rc = -1; goto done; }
+        if (want && !x64) {
+            rc = bone_fail(e, "%s: entry %.*s: its central header sets %zu size/offset field%s to the zip64 placeholder "
+                              "0xFFFFFFFF but has no zip64 extra field", what, nl, nm, want / 8, want > 8 ? "s" : "");
+            goto done;
+        }
+        if (x64 && x64n != want) {
+            rc = bone_fail(e, "%s: entry %.*s: its central zip64 extra field holds %zu bytes, but the %zu field%s set to "
+                              "0xFFFFFFFF need exactly %zu", what, nl, nm, x64n, want / 8, want == 8 ? "" : "s", want);
+            goto done;
+        }
+        uint64_t usize = us32, csize = cs32, lho = lho32;
+        size_t q = 0;
+        if (us32 == Z64_PH) { usize = rd64(x64 + q); q += 8; }
+        if (cs32 == Z64_PH) { csize = rd64(x64 + q); q += 8; }
+        if (lho32 == Z64_PH) lho = rd64(x64 + q);
         if (flags & 0x41) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s is encrypted", what, nl, nm);
+            rc = bone_fail(e, "%s: entry %.*s is encrypted", what, nl, nm);
+            goto done;
         }
         if (method != 0) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s is compressed (zip method %u%s); torch writes stored entries and bone "
-                                "reads only those", what, nl, nm, method, method == 8 ? ", deflate" : "");
+            rc = bone_fail(e, "%s: entry %.*s is compressed (zip method %u%s); torch writes stored entries and bone reads "
+                              "only those", what, nl, nm, method, method == 8 ? ", deflate" : "");
+            goto done;
         }
         if (csize != usize) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s is stored but its sizes differ (%u vs %u)", what, nl, nm, csize, usize);
+            rc = bone_fail(e, "%s: entry %.*s is stored but its sizes differ (%llu vs %llu)", what, nl, nm,
+                           (unsigned long long)csize, (unsigned long long)usize);
+            goto done;
         }
         /* the local header: same name and method; data follows it; an optional descriptor after */
-        if ((uint64_t)lho + 30 > cdoff || rd32(b + lho) != 0x04034b50u) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s: no local header at offset %u (past the end of the entries?)", what, nl,
-                             nm, lho);
+        if (lho > cdoff || cdoff - lho < 30 || rd32(b + lho) != 0x04034b50u) {
+            rc = bone_fail(e, "%s: entry %.*s: no local header at offset %llu (past the end of the entries?)", what, nl,
+                           nm, (unsigned long long)lho);
+            goto done;
         }
         const uint8_t *L = b + lho;
-        uint64_t data = (uint64_t)lho + 30 + rd16(L + 26) + rd16(L + 28);
-        if (rd16(L + 26) != nlen || data > cdoff || memcmp(L + 30, nm, nlen) || rd16(L + 8) != method) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s: its local header does not match the central directory", what, nl, nm);
+        uint16_t lnl = rd16(L + 26), lxl = rd16(L + 28);
+        if (cdoff - lho - 30 < (uint64_t)lnl + lxl || lnl != nlen || memcmp(L + 30, nm, nlen) || rd16(L + 8) != method) {
+            rc = bone_fail(e, "%s: entry %.*s: its local header does not match the central directory", what, nl, nm);
+            goto done;
+        }
+        uint64_t data = lho + 30 + lnl + lxl;
+        const uint8_t *l64;
+        size_t l64n;
+        if (extra_z64(what, "local", nl, nm, L + 30 + lnl, lxl, &l64, &l64n, e)) { rc = -1; goto done; }
+        uint32_t lcs32 = rd32(L + 18), lus32 = rd32(L + 22);
+        int desc = rd16(L + 6) & 8;
+        if (l64) {
+            /* both sizes (APPNOTE 4.5.3), then the header's own offset where miniz (torch) writes it for a
+             * header past 4 GiB; or that offset alone (miniz: a small entry past 4 GiB) */
+            if (l64n != 8 && l64n != 16 && l64n != 24) {
+                rc = bone_fail(e, "%s: entry %.*s: its local zip64 extra field holds %zu bytes; expected 16 (both sizes), "
+                                  "24 (both sizes and the header offset) or 8 (the header offset)", what, nl, nm, l64n);
+                goto done;
+            }
+            if (l64n == 8 && (lus32 == Z64_PH || lcs32 == Z64_PH)) {
+                rc = bone_fail(e, "%s: entry %.*s: its local header sets a size to the zip64 placeholder 0xFFFFFFFF, but "
+                                  "its zip64 extra field holds no sizes", what, nl, nm);
+                goto done;
+            }
+            if (l64n != 16 && rd64(l64 + l64n - 8) != lho) {
+                rc = bone_fail(e, "%s: entry %.*s: its local zip64 extra field gives the header offset %llu, but the "
+                                  "header is at %llu", what, nl, nm, (unsigned long long)rd64(l64 + l64n - 8),
+                               (unsigned long long)lho);
+                goto done;
+            }
+            /* with a data descriptor the local values may be 0 (miniz leaves the compressed size 0) */
+            uint64_t lu = l64n >= 16 ? rd64(l64) : usize, lc = l64n >= 16 ? rd64(l64 + 8) : csize;
+            if ((lu != usize && !(desc && !lu)) || (lc != csize && !(desc && !lc))) {
+                rc = bone_fail(e, "%s: entry %.*s: its local zip64 extra field gives the sizes %llu/%llu, the central "
+                                  "directory %llu/%llu", what, nl, nm, (unsigned long long)lu, (unsigned long long)lc,
+                               (unsigned long long)usize, (unsigned long long)csize);
+                goto done;
+            }
+        } else if (!desc && (lus32 == Z64_PH || lcs32 == Z64_PH)) {
+            rc = bone_fail(e, "%s: entry %.*s: its local header sets a size to the zip64 placeholder 0xFFFFFFFF but has "
+                              "no zip64 extra field", what, nl, nm);
+            goto done;
         }
         if (csize > cdoff - data) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s: its %u bytes of data run past the end of the entries (offset %llu)",
-                             what, nl, nm, csize, (unsigned long long)data);
+            rc = bone_fail(e, "%s: entry %.*s: its %llu bytes of data run past the end of the entries (offset %llu)", what,
+                           nl, nm, (unsigned long long)csize, (unsigned long long)data);
+            goto done;
         }
         uint64_t end = data + csize;
-        if (rd16(L + 6) & 8) { /* data descriptor: [PK\7\8] crc csize usize */
-            uint64_t d = end;
+        if (desc) { /* data descriptor: [PK\7\8] crc csize usize, the sizes 8 bytes each after a zip64 local header */
+            uint64_t d = end, w = l64 ? 8 : 4;
             if (cdoff - d >= 4 && rd32(b + d) == 0x08074b50u) d += 4;
-            if (cdoff - d < 12 || rd32(b + d) != crc || rd32(b + d + 4) != csize || rd32(b + d + 8) != usize) {
-                free(z);
-                return bone_fail(e, "%s: entry %.*s: its data descriptor is missing or disagrees with the central "
-                                    "directory", what, nl, nm);
+            if (cdoff - d < 4 + 2 * w || rd32(b + d) != crc ||
+                (w == 8 ? rd64(b + d + 4) : rd32(b + d + 4)) != csize ||
+                (w == 8 ? rd64(b + d + 12) : rd32(b + d + 8)) != usize) {
+                rc = bone_fail(e, "%s: entry %.*s: its %s data descriptor is missing or disagrees with the central "
+                                  "directory", what, nl, nm, w == 8 ? "zip64 (24-byte)" : "16-byte");
+                goto done;
             }
-            end = d + 12;
-        } else if (rd32(L + 14) != crc || rd32(L + 18) != csize || rd32(L + 22) != usize) {
-            free(z);
-            return bone_fail(e, "%s: entry %.*s: its local header sizes/CRC disagree with the central directory", what, nl,
-                             nm);
+            end = d + 4 + 2 * w;
+        } else if (rd32(L + 14) != crc || (lcs32 == Z64_PH ? rd64(l64 + 8) : lcs32) != csize ||
+                   (lus32 == Z64_PH ? rd64(l64) : lus32) != usize) {
+            rc = bone_fail(e, "%s: entry %.*s: its local header sizes/CRC disagree with the central directory", what, nl,
+                           nm);
+            goto done;
         }
         z[i].lho = lho;
         z[i].data = data;
@@ -174,24 +297,27 @@ static int zip_read(const char *what, const uint8_t *b, size_t size, zent **out,
         p += 46 + (uint64_t)nlen + xlen + clen;
     }
     /* entries must not overlap (an overlapping-entry zip bomb reuses one block many times) */
-    qsort(z, nent, sizeof *z, cmp_zoff);
-    for (uint32_t i = 0; i + 1 < nent; i++)
+    qsort(z, (size_t)nent, sizeof *z, cmp_zoff);
+    for (uint64_t i = 0; i + 1 < nent; i++)
         if (z[i].end > z[i + 1].lho) {
-            int rc = bone_fail(e, "%s: entries %.*s and %.*s overlap", what, (int)(z[i].nlen > 200 ? 200 : z[i].nlen),
-                               z[i].name, (int)(z[i + 1].nlen > 200 ? 200 : z[i + 1].nlen), z[i + 1].name);
-            free(z);
-            return rc;
+            rc = bone_fail(e, "%s: entries %.*s and %.*s overlap", what, (int)(z[i].nlen > 200 ? 200 : z[i].nlen),
+                           z[i].name, (int)(z[i + 1].nlen > 200 ? 200 : z[i + 1].nlen), z[i + 1].name);
+            goto done;
         }
-    qsort(z, nent, sizeof *z, cmp_zname);
-    for (uint32_t i = 0; i + 1 < nent; i++)
+    qsort(z, (size_t)nent, sizeof *z, cmp_zname);
+    for (uint64_t i = 0; i + 1 < nent; i++)
         if (!cmp_zname(&z[i], &z[i + 1])) {
-            int rc = bone_fail(e, "%s: the zip holds two entries named %.*s", what, (int)(z[i].nlen > 200 ? 200 : z[i].nlen),
-                               z[i].name);
-            free(z);
-            return rc;
+            rc = bone_fail(e, "%s: the zip holds two entries named %.*s", what, (int)(z[i].nlen > 200 ? 200 : z[i].nlen),
+                           z[i].name);
+            goto done;
         }
+done:
+    if (rc) {
+        free(z);
+        return rc;
+    }
     *out = z;
-    *nout = nent;
+    *nout = (int64_t)nent;
     return 0;
 }
 
@@ -789,57 +915,83 @@ static void pk_tuple(wbuf *b, const int64_t *v, int n) {
     wb_u8(b, 't');
 }
 
+static void wb_u64(wbuf *b, uint64_t v) { wb_u32(b, (uint32_t)v); wb_u32(b, (uint32_t)(v >> 32)); }
+
 /* One zip entry: local header with a 'FB' padding extra field so the data starts on a 64-byte
- * boundary (torch does the same, so storages can be mapped in place), then the data. */
-static int put_entry(bone_afile *a, wbuf *cd, uint64_t *off, const char *name, const void *data, uint64_t n, bone_err *e) {
-    if (*off > 0xfffffff0u || n > 0xfffffff0u - *off)
-        return bone_fail(e, "%s: the file would pass 4 GiB, which needs zip64; bone does not write zip64 yet", a->path);
+ * boundary (torch does the same, so storages can be mapped in place), then the data. An entry of
+ * 4 GiB or more carries its sizes in a zip64 extra field before the padding (as torch's does), and
+ * one that starts at 4 GiB or later its offset in the central one; z64 forces both (tests). *used64
+ * is set when the entry needed zip64. */
+static int put_entry(bone_afile *a, wbuf *cd, uint64_t *off, const char *name, const void *data, uint64_t n, int z64,
+                     int *used64, bone_err *e) {
+    int zs = z64 || n >= Z64_PH, zo = z64 || *off >= Z64_PH;
+    *used64 |= zs || zo;
     uint32_t crc = crc32_update(0, data, (size_t)n);
     size_t nl = strlen(name);
-    uint64_t hdr = 30 + nl + 4, pad = (64 - (*off + hdr) % 64) % 64;
+    uint64_t hdr = 30 + nl + (zs ? 20 : 0) + 4, pad = (64 - (*off + hdr) % 64) % 64;
     wbuf h = {0};
     wb_u32(&h, 0x04034b50u);
-    wb_u16(&h, 20);     /* version needed */
-    wb_u16(&h, 0x0800); /* UTF-8 names */
-    wb_u16(&h, 0);      /* stored */
+    wb_u16(&h, zs ? 45 : 20); /* version needed: 4.5 for zip64 */
+    wb_u16(&h, 0x0800);       /* UTF-8 names */
+    wb_u16(&h, 0);            /* stored */
     wb_u16(&h, 0);
-    wb_u16(&h, 0x21);   /* 1980-01-01: no timestamps, reproducible */
+    wb_u16(&h, 0x21);         /* 1980-01-01: no timestamps, reproducible */
     wb_u32(&h, crc);
-    wb_u32(&h, (uint32_t)n);
-    wb_u32(&h, (uint32_t)n);
+    wb_u32(&h, zs ? Z64_PH : (uint32_t)n);
+    wb_u32(&h, zs ? Z64_PH : (uint32_t)n);
     wb_u16(&h, (unsigned)nl);
-    wb_u16(&h, (unsigned)(4 + pad));
+    wb_u16(&h, (unsigned)((zs ? 20 : 0) + 4 + pad));
     wb_add(&h, name, nl);
+    if (zs) { /* zip64 extended information: uncompressed, compressed size */
+        wb_u16(&h, 0x0001);
+        wb_u16(&h, 16);
+        wb_u64(&h, n);
+        wb_u64(&h, n);
+    }
     wb_u16(&h, 0x4246); /* "FB": padding */
     wb_u16(&h, (unsigned)pad);
     for (uint64_t k = 0; k < pad; k++) wb_u8(&h, 'Z');
     int rc = bone_afile_write(a, h.p, h.n, e);
     free(h.p);
     if (rc || (n && bone_afile_write(a, data, (size_t)n, e))) return -1;
+    unsigned x64 = 8u * (2u * (unsigned)zs + (unsigned)zo);
     wb_u32(cd, 0x02014b50u);
-    wb_u16(cd, 20);
-    wb_u16(cd, 20);
+    wb_u16(cd, zs || zo ? 45 : 20);
+    wb_u16(cd, zs || zo ? 45 : 20);
     wb_u16(cd, 0x0800);
     wb_u16(cd, 0);
     wb_u16(cd, 0);
     wb_u16(cd, 0x21);
     wb_u32(cd, crc);
-    wb_u32(cd, (uint32_t)n);
-    wb_u32(cd, (uint32_t)n);
+    wb_u32(cd, zs ? Z64_PH : (uint32_t)n);
+    wb_u32(cd, zs ? Z64_PH : (uint32_t)n);
     wb_u16(cd, (unsigned)nl);
-    wb_u16(cd, 0);
+    wb_u16(cd, x64 ? 4 + x64 : 0);
     wb_u16(cd, 0);
     wb_u16(cd, 0);
     wb_u16(cd, 0);
     wb_u32(cd, 0);
-    wb_u32(cd, (uint32_t)*off);
+    wb_u32(cd, zo ? Z64_PH : (uint32_t)*off);
     wb_add(cd, name, nl);
+    if (x64) { /* the 64-bit values of exactly the fields set to 0xFFFFFFFF, in APPNOTE order */
+        wb_u16(cd, 0x0001);
+        wb_u16(cd, x64);
+        if (zs) {
+            wb_u64(cd, n);
+            wb_u64(cd, n);
+        }
+        if (zo) wb_u64(cd, *off);
+    }
     *off += hdr + pad + n;
     return 0;
 }
 
 int bone_pth_write(const char *path, const bone_pth_wtensor *t, int64_t n, bone_err *e) {
-    if (n + 3 > 65535) return bone_fail(e, "%s: %lld tensors need zip64, which bone does not write", path, (long long)n);
+    return bone_pth_write_ex(path, t, n, NULL, e);
+}
+
+int bone_pth_write_ex(const char *path, const bone_pth_wtensor *t, int64_t n, const bone_pth_wopts *o, bone_err *e) {
+    int force64 = o && o->force_zip64;
     /* data.pkl: {name: _rebuild_tensor_v2(storage N, 0, size, stride, False, OrderedDict())} */
     wbuf pk = {0};
     wb_u8(&pk, 0x80);
@@ -886,27 +1038,47 @@ int bone_pth_write(const char *path, const bone_pth_wtensor *t, int64_t n, bone_
     if (bone_afile_open(&a, path, e)) { free(pk.p); return -1; }
     wbuf cd = {0};
     uint64_t off = 0;
-    int rc = put_entry(&a, &cd, &off, "archive/data.pkl", pk.p, pk.n, e);
+    int used64 = 0;
+    int rc = put_entry(&a, &cd, &off, "archive/data.pkl", pk.p, pk.n, force64, &used64, e);
     free(pk.p);
-    if (!rc) rc = put_entry(&a, &cd, &off, "archive/byteorder", "little", 6, e);
+    if (!rc) rc = put_entry(&a, &cd, &off, "archive/byteorder", "little", 6, force64, &used64, e);
     for (int64_t i = 0; i < n && !rc; i++) {
         char name[64];
         snprintf(name, sizeof name, "archive/data/%lld", (long long)i);
         int64_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
-        rc = put_entry(&a, &cd, &off, name, t[i].data, (uint64_t)numel * bone_dtype_size(t[i].dtype), e);
+        rc = put_entry(&a, &cd, &off, name, t[i].data, (uint64_t)numel * bone_dtype_size(t[i].dtype), force64, &used64, e);
     }
-    if (!rc) rc = put_entry(&a, &cd, &off, "archive/version", "3\n", 2, e);
-    if (!rc && off + cd.n > 0xfffffff0u) rc = bone_fail(e, "%s: the file would pass 4 GiB, which needs zip64", path);
+    if (!rc) rc = put_entry(&a, &cd, &off, "archive/version", "3\n", 2, force64, &used64, e);
     if (!rc) {
+        /* the end records: a zip64 end record and its locator when anything needed zip64 (as miniz
+         * does), then the 32-bit end record with 0xFFFF/0xFFFFFFFF placeholders for what overflows */
+        uint64_t nent = (uint64_t)n + 3, cdsize = cd.n, cdoff = off;
+        int z16 = force64 || nent >= 0xffff, zsz = force64 || cdsize >= Z64_PH, zof = force64 || cdoff >= Z64_PH;
         wbuf end = {0};
+        if (used64 || z16 || zsz || zof) {
+            wb_u32(&end, 0x06064b50u);
+            wb_u64(&end, 44);  /* the record's size after these 12 bytes */
+            wb_u16(&end, 45);  /* version made by */
+            wb_u16(&end, 45);  /* version needed */
+            wb_u32(&end, 0);   /* this disk */
+            wb_u32(&end, 0);   /* the disk with the central directory */
+            wb_u64(&end, nent);
+            wb_u64(&end, nent);
+            wb_u64(&end, cdsize);
+            wb_u64(&end, cdoff);
+            wb_u32(&end, 0x07064b50u); /* locator: disk, offset of the zip64 end record, disks */
+            wb_u32(&end, 0);
+            wb_u64(&end, cdoff + cdsize);
+            wb_u32(&end, 1);
+        }
         wb_u32(&end, 0x06054b50u);
         wb_u16(&end, 0);
         wb_u16(&end, 0);
-        wb_u16(&end, (unsigned)(n + 3));
-        wb_u16(&end, (unsigned)(n + 3));
-        wb_u32(&end, (uint32_t)cd.n);
-        wb_u32(&end, (uint32_t)off);
+        wb_u16(&end, z16 ? 0xffff : (unsigned)nent);
+        wb_u16(&end, z16 ? 0xffff : (unsigned)nent);
+        wb_u32(&end, zsz ? Z64_PH : (uint32_t)cdsize);
+        wb_u32(&end, zof ? Z64_PH : (uint32_t)cdoff);
         wb_u16(&end, 0);
         rc = bone_afile_write(&a, cd.p, cd.n, e);
         if (!rc) rc = bone_afile_write(&a, end.p, end.n, e);

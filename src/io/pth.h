@@ -5,10 +5,11 @@
  * the protocol-2 opcodes and the globals a tensor dict uses (torch._utils._rebuild_tensor_v2,
  * torch.{BFloat16,Half,Float}Storage, collections.OrderedDict); any other global, opcode or shape
  * of data is refused with the file and what was wrong. The zip must hold stored (uncompressed)
- * entries with unique names inside the file, without zip64 extensions (a zip64 end record that only
- * repeats the 32-bit values, which torch always writes, is accepted); every CRC, offset, shape and
- * stride is checked, and tensors must be contiguous. The legacy non-zip torch.save form is refused
- * by name. See FORMATS.md §6.6 and docs/bad-inputs.md. */
+ * entries with unique names inside the file; zip64 is read as a size extension only (the zip64 end
+ * record and locator, and 64-bit sizes/offsets in zip64 extra fields where the 32-bit field is the
+ * 0xFFFFFFFF placeholder), so files over 4 GiB (the official 3B/7B/14B) load; every CRC, offset,
+ * shape and stride is checked, and tensors must be contiguous. The legacy non-zip torch.save form
+ * is refused by name. See FORMATS.md §6.6 and docs/bad-inputs.md. */
 #ifndef BONE_IO_PTH_H
 #define BONE_IO_PTH_H
 #include <stddef.h>
@@ -57,8 +58,16 @@ typedef struct bone_pth_wtensor {
 
 /* Writes a state dict (a plain dict, in the given order) that torch.load(path, weights_only=True)
  * reads: stored entries with 64-byte aligned data as torch writes them, pickle protocol 2,
- * `archive/data.pkl`, `archive/data/N`, `archive/version`. Atomic (temporary + rename). Files
- * over 4 GiB would need zip64, which is refused. */
+ * `archive/data.pkl`, `archive/data/N`, `archive/version`. Atomic (temporary + rename). zip64
+ * records are written where a size, an offset or the entry count needs them (files over 4 GiB:
+ * 3B and larger in bf16). */
 int bone_pth_write(const char *path, const bone_pth_wtensor *t, int64_t n, bone_err *e);
+
+typedef struct bone_pth_wopts {
+    int force_zip64; /* tests only: zip64 records and 0xFFFFFFFF placeholders everywhere, as if every
+                      * size and offset were past 4 GiB, so small files exercise the zip64 paths */
+} bone_pth_wopts;
+/* bone_pth_write with options (o may be NULL: the defaults). */
+int bone_pth_write_ex(const char *path, const bone_pth_wtensor *t, int64_t n, const bone_pth_wopts *o, bone_err *e);
 
 #endif

@@ -338,15 +338,18 @@ int bone_rwkv_export_pth(const char *model_dir, const char *out_pth, bone_dtype 
         translate(t[i].name, 1, off, sizeof off);
         names[i] = xstrdup(off);
         int64_t numel = t[i].numel;
-        buf[i] = xmalloc((size_t)(numel ? numel : 1) * bone_dtype_size(dt));
-        if (t[i].dt == dt) memcpy(buf[i], t[i].data, (size_t)numel * bone_dtype_size(dt)); /* bit-exact */
-        else {
+        /* the same dtype is written from the mapped file itself (bit-exact, and a 7B export does not
+         * hold a second 15 GB copy in memory); another dtype is converted through f32 */
+        const void *src = t[i].data;
+        if (t[i].dt != dt) {
+            buf[i] = xmalloc((size_t)(numel ? numel : 1) * bone_dtype_size(dt));
             float *f = xmalloc((size_t)(numel ? numel : 1) * 4);
             bone_to_f32(f, t[i].data, t[i].dt, (size_t)numel);
             bone_from_f32(buf[i], f, dt, (size_t)numel);
             free(f);
+            src = buf[i];
         }
-        w[i] = (bone_pth_wtensor){.name = names[i], .dtype = dt, .ndim = t[i].ndim, .data = buf[i]};
+        w[i] = (bone_pth_wtensor){.name = names[i], .dtype = dt, .ndim = t[i].ndim, .data = src};
         memcpy(w[i].shape, t[i].shape, (size_t)t[i].ndim * sizeof *t[i].shape);
     }
     /* the official files list the tensors in model order: emb, ln0, the blocks, ln_out, head */

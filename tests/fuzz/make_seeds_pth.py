@@ -2,7 +2,10 @@
 """make_seeds_pth.py — writes the seed corpora of fuzz_pth and fuzz_rwkv_vocab into
 tests/fuzz/corpus/{pth,rwkv_vocab}/ (committed; rerun only to regenerate). Needs torch
 (/usr/bin/python3) for the .pth seeds: real torch.save output, so the fuzzer starts from the exact
-layout torch writes (zip64 end record, data descriptors, 'FB' padding, memo opcodes)."""
+layout torch writes (zip64 end record, data descriptors, 'FB' padding, memo opcodes); and the
+state_dict seed re-laid with zip64 records by Python's zipfile (local zip64 extra fields; 0xFFFFFFFF
+placeholders with zip64 extra fields everywhere and the zip64 end record; streamed, with 24-byte
+data descriptors), so the fuzzer explores the zip64 paths."""
 import collections, io, os, zipfile
 import torch
 
@@ -38,6 +41,44 @@ for name, obj in [("state_dict", sd), ("plain_dict", {"a": torch.ones(2, 3).bflo
     pk = [n for n in z.namelist() if n.endswith("data.pkl")][0]
     # mode 1: the pickle alone; storage keys 0..3 exist in the wrapper (64 bytes each)
     put("pth", name + "_pickle", b"\x01" + z.read(pk))
+
+
+
+class Stream:  # write-only: zipfile writes data descriptors
+    def __init__(self):
+        self.b = io.BytesIO()
+
+    def write(self, x):
+        return self.b.write(x)
+
+    def flush(self):
+        pass
+
+
+def zip64_of(raw, limit, stream=False, placeholders=False):
+    """raw's entries stored again by zipfile with zip64: force_zip64 local extra fields, and with
+    zipfile's limit lowered to `limit` the central placeholders and the zip64 end record."""
+    src = zipfile.ZipFile(io.BytesIO(raw))
+    old = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = limit, (0 if limit < 0 else old[1])
+    try:
+        f = Stream() if stream else io.BytesIO()
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+            for info in src.infolist():
+                with z.open(zipfile.ZipInfo(info.filename), "w", force_zip64=True) as w:
+                    w.write(src.read(info.filename))
+        out = bytearray((f.b if stream else f).getvalue())
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = old
+    if placeholders:  # the 32-bit end record as bone's forced zip64 writes it
+        out[-14:-2] = b"\xff" * 12
+    return bytes(out)
+
+
+raw = saved(sd)
+put("pth", "state_dict_zip64_local", b"\x00" + zip64_of(raw, zipfile.ZIP64_LIMIT))
+put("pth", "state_dict_zip64_all", b"\x00" + zip64_of(raw, -1, placeholders=True))
+put("pth", "state_dict_zip64_stream", b"\x00" + zip64_of(raw, zipfile.ZIP64_LIMIT, stream=True))
 
 lines = open(os.path.join(ROOT, "..", "..", "data", "rwkv-world", "rwkv_vocab_v20230424.txt"), "rb").read().split(b"\n")
 put("rwkv_vocab", "real_257_400", b"\n".join(lines[256:400]) + b"\n\x00Hello world, the city of \xe4\xb8\xad\xe6\x96\x87")

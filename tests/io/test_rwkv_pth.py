@@ -11,13 +11,18 @@
    value equals the original rounded to bf16.
 3. `export rwkv-peft` of a bone-row and a bone-free adapter: RWKV-PEFT keys, shapes, bf16 values;
    bone-col is refused.
-4. Hostile .pth files, each refused (exit 1) with a stable message.
-usage: test_rwkv_pth.py BONE EXPORT_TOOL DATA_DIR WORK_DIR
+4. Hostile .pth files, each refused (exit 1) with a stable message, the zip64 ones among them.
+5. zip64: the model laid out by Python's zipfile (an independent writer) with zip64 records (forced
+   local extra fields; and with zipfile's limits lowered so every size, offset and the end record
+   use them, as torch does past 4 GiB): bone reads every tensor equal to torch's, and converts each
+   to the same model.safetensors. bone's writer forced to zip64 (pth_tool copy --zip64): the
+   placeholders are where they should be, torch.load(weights_only=True) reads every tensor equal.
+usage: test_rwkv_pth.py BONE EXPORT_TOOL DATA_DIR WORK_DIR PTH_TOOL
 """
 import collections, io, json, os, pickle, shutil, struct, subprocess, sys, zipfile
 import torch
 
-BONE, TOOL, DATA, WORK = sys.argv[1:5]
+BONE, TOOL, DATA, WORK, PTHTOOL = sys.argv[1:6]
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 FAIL = []
@@ -312,6 +317,80 @@ while pos < len(zz) - 22:
 z64 = bytearray(sz)
 z64[-6:-2] = b"\xff\xff\xff\xff"
 dup = zip_of(sents + [("small/data/0", b"\x00" * 8)])
+
+
+# zip64 hostiles: byte surgery on bone's forced-zip64 copy of the small file, whose central entries
+# all carry [usize, csize, header offset] in a zip64 extra field (placeholders in every 32-bit field)
+def zparse(raw):
+    eo = raw.rfind(b"PK\x05\x06")
+    loc, z = eo - 20, eo - 76
+    assert raw[loc:loc + 4] == b"PK\x06\x07" and raw[z:z + 4] == b"PK\x06\x06"
+    cdsize, cdoff = struct.unpack("<QQ", raw[z + 40:z + 56])
+    ents, pos = {}, cdoff
+    while pos < cdoff + cdsize:
+        nl, xl, cl = struct.unpack("<HHH", raw[pos + 28:pos + 34])
+        name = raw[pos + 46:pos + 46 + nl].decode()
+        ents[name] = dict(hdr=bytearray(raw[pos:pos + 46]), name=raw[pos + 46:pos + 46 + nl],
+                          extra=bytearray(raw[pos + 46 + nl:pos + 46 + nl + xl]), comment=raw[pos + 46 + nl + xl:pos + 46 + nl + xl + cl])
+        pos += 46 + nl + xl + cl
+    return bytearray(raw[:cdoff]), ents, bytearray(raw[z:z + 56]), bytearray(raw[loc:loc + 20]), bytearray(raw[eo:])
+
+
+def zbuild(body, ents, z64, loc, eocd):  # re-emits the central directory, the zip64 record and locator follow it
+    cd = b"".join(bytes(e["hdr"][:30]) + struct.pack("<H", len(e["extra"])) + bytes(e["hdr"][32:]) + e["name"] +
+                  bytes(e["extra"]) + e["comment"] for e in ents.values())
+    z64, loc = bytearray(z64), bytearray(loc)
+    z64[40:56] = struct.pack("<QQ", len(cd), len(body))
+    loc[8:16] = struct.pack("<Q", len(body) + len(cd))
+    return bytearray(bytes(body) + cd + bytes(z64) + bytes(loc) + bytes(eocd))
+
+
+s64p = os.path.join(WORK, "small_z64.pth")
+p = run([PTHTOOL, "copy", sp, s64p, "--zip64"])
+check(p.returncode == 0, f"pth_tool copy --zip64 of the small file: {p.stderr}")
+s64 = open(s64p, "rb").read() if p.returncode == 0 else b""
+
+
+def z64_variant(fn):
+    body, ents, z64r, loc, eocd = zparse(s64)
+    e0 = ents["archive/data/0"]
+    lho = struct.unpack("<Q", e0["extra"][20:28])[0]
+    lx = lho + 30 + len(e0["name"]) + 4  # the local zip64 extra field's data: usize, csize
+    fn(body, ents, e0, lx, z64r, loc, eocd)
+    return bytes(zbuild(body, ents, z64r, loc, eocd))
+
+
+def set_sizes(v, local=True):
+    def fn(body, ents, e0, lx, z64r, loc, eocd):
+        e0["extra"][4:20] = struct.pack("<QQ", v, v)
+        if local:
+            body[lx:lx + 16] = struct.pack("<QQ", v, v)
+    return fn
+
+
+def fn_offset(body, ents, e0, lx, z64r, loc, eocd): e0["extra"][20:28] = struct.pack("<Q", 1 << 40)
+def fn_short(body, ents, e0, lx, z64r, loc, eocd): e0["extra"][:] = e0["extra"][:20]; e0["extra"][2:4] = b"\x10\x00"
+def fn_overrun(body, ents, e0, lx, z64r, loc, eocd): e0["extra"][2:4] = struct.pack("<H", 40)
+def fn_no_extra(body, ents, e0, lx, z64r, loc, eocd): e0["extra"][:] = b""
+def fn_local(body, ents, e0, lx, z64r, loc, eocd): body[lx:lx + 16] = struct.pack("<QQ", 10, 10)
+def fn_count(body, ents, e0, lx, z64r, loc, eocd): eocd[8:12] = struct.pack("<HH", 3, 3)  # 32-bit: 3, zip64: 4
+def fn_huge_count(body, ents, e0, lx, z64r, loc, eocd): z64r[24:40] = struct.pack("<QQ", 1 << 40, 1 << 40)
+
+
+z64_loc = bytearray(s64)
+z64_loc[-22 - 20 + 8:-22 - 20 + 16] = struct.pack("<Q", 1 << 62)  # the locator points far outside the file
+z64_hostile = [
+    ("z64_size_past_eof", z64_variant(set_sizes(len(s64) * 2)), f"its {len(s64) * 2} bytes of data run past the end of the entries"),
+    ("z64_offset_past_eof", z64_variant(fn_offset), "no local header at offset 1099511627776"),
+    ("z64_extra_short", z64_variant(fn_short), "its central zip64 extra field holds 16 bytes, but the 3 fields set to 0xFFFFFFFF need exactly 24"),
+    ("z64_extra_overrun", z64_variant(fn_overrun), "its central extra field 0x0001 claims 40 bytes, but only 24 remain"),
+    ("z64_record_disagrees", z64_variant(fn_count), "its zip64 end record (4 entries"),
+    ("z64_locator_outside", bytes(z64_loc), "locator points at offset 4611686018427387904, but the 56-byte zip64 end record must lie right before the locator"),
+    ("z64_size_2p63", z64_variant(set_sizes(1 << 63)), "its 9223372036854775808 bytes of data run past the end of the entries"),
+    ("z64_local_vs_central", z64_variant(fn_local), "its local zip64 extra field gives the sizes 10/10, the central directory 8/8"),
+    ("z64_no_extra", z64_variant(fn_no_extra), "its central header sets 3 size/offset fields to the zip64 placeholder 0xFFFFFFFF but has no zip64 extra field"),
+    ("z64_huge_count", z64_variant(fn_huge_count), "1099511627776 entries cannot fit in a"),
+] if s64 else []
 hostile = [
     ("os_system", with_pickle(evil_os), "names the global os.system, which a tensor state dict does not use"),
     ("builtins_eval", with_pickle(evil_eval), "names the global builtins.eval"),
@@ -319,7 +398,7 @@ hostile = [
     ("tensor_past_storage", with_pickle(past), "runs past its storage"),
     ("huge_shape", with_pickle(huge), "is not a count below 2^60"),
     ("deflate", zip_of(sents, zipfile.ZIP_DEFLATED), "is compressed (zip method 8, deflate)"),
-    ("zip64", bytes(z64), "needs zip64"),
+    ("zip64", bytes(z64), "holds the zip64 placeholder 0xFFFFFFFF (central directory size or offset), but no zip64 end record"),
     ("duplicate_names", dup, "the zip holds two entries named small/data/0"),
     ("legacy", legacy.getvalue(), "a legacy (non-zip) torch.save file"),
     ("protocol4", proto4.getvalue(), "pickle protocol 4"),
@@ -334,6 +413,7 @@ bad = bytearray(zip_of(sents))
 off = bytes(bad).find(b"\x80\x3f\x80\x3f")  # bf16 1.0 1.0 in small/data/0
 bad[off] ^= 1
 hostile[12] = ("crc", bytes(bad), "CRC mismatch")
+hostile += z64_hostile
 for name, data, msg in hostile:
     f = os.path.join(WORK, f"hostile_{name}.pth")
     open(f, "wb").write(data)
@@ -346,7 +426,141 @@ print(f"{len(hostile)} hostile files refused" if not FAIL else "")
 p = run([BONE, "convert", "rwkv-pth", sp, "--out", os.path.join(WORK, "h_small"), "--vocab", DATA], ok=False)
 check("no tensor emb.weight" in p.stderr, f"the small valid file: {p.stderr}")
 
+# ---- 5. zip64 ------------------------------------------------------------------------------------------
+def bone_dump(path):  # {name: (dtype, shape, hex bytes)} as bone's reader sees it, or None and the error
+    p = run([PTHTOOL, "dump", path], ok=False)
+    if p.returncode != 0:
+        return None, p.stderr.strip()
+    out = {}
+    for line in p.stdout.splitlines():
+        name, dt, shape, data = line.split("\t")
+        out[name] = (dt, [int(x) for x in shape.split(",")] if shape else [], data)
+    return out, ""
+
+
+def check_dump(label, path, ref):
+    got, err = bone_dump(path)
+    check(got is not None, f"{label}: bone refused it: {err}")
+    if got is None:
+        return
+    check(list(got) == list(ref), f"{label}: names or their order differ from torch's")
+    for k, t in ref.items():
+        check(got.get(k) == (STD[t.dtype], list(t.shape), tbytes(t).hex()), f"{label}: {k} differs from torch's tensor")
+
+
+class Stream:  # a write-only file: zipfile then writes data descriptors (24-byte ones after zip64 headers)
+    def __init__(self):
+        self.b = io.BytesIO()
+
+    def write(self, x):
+        return self.b.write(x)
+
+    def flush(self):
+        pass
+
+
+def pyzip(entries, force=False, limit=None, count_limit=None, stream=False):
+    """The entries stored by Python's zipfile: force_zip64 puts a zip64 extra field (both sizes) in every
+    local header; lowered ZIP64_LIMIT/ZIP_FILECOUNT_LIMIT make it write 0xFFFFFFFF placeholders with
+    zip64 extra fields for every size/offset above the limit, and the zip64 end record and locator."""
+    old = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    try:
+        zipfile.ZIP64_LIMIT = old[0] if limit is None else limit
+        zipfile.ZIP_FILECOUNT_LIMIT = old[1] if count_limit is None else count_limit
+        f = Stream() if stream else io.BytesIO()
+        b = f.b if stream else f
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+            for n, data in entries:
+                if force:
+                    with z.open(zipfile.ZipInfo(n), "w", force_zip64=True) as f:
+                        f.write(data)
+                else:
+                    z.writestr(zipfile.ZipInfo(n), data)
+        return b.getvalue()
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = old
+
+
+def z64_layout(raw):  # what zip64 a file uses: (zip64 end record, central placeholders, local zip64 extras)
+    eo = raw.rfind(b"PK\x05\x06")
+    rec = raw[eo - 20:eo - 16] == b"PK\x06\x07"
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    cph = lph = 0
+    pos = z.start_dir
+    for info in z.infolist():
+        cs, us = struct.unpack("<II", raw[pos + 20:pos + 28])
+        off = struct.unpack("<I", raw[pos + 42:pos + 46])[0]
+        cph += (cs == 0xFFFFFFFF) + (us == 0xFFFFFFFF) + (off == 0xFFFFFFFF)
+        nl, xl, cl = struct.unpack("<HHH", raw[pos + 28:pos + 34])
+        pos += 46 + nl + xl + cl
+        h = info.header_offset
+        lnl, lxl = struct.unpack("<HH", raw[h + 26:h + 30])
+        x = raw[h + 30 + lnl:h + 30 + lnl + lxl]
+        k = 0
+        while k + 4 <= len(x):
+            fid, fl = struct.unpack("<HH", x[k:k + 4])
+            lph += fid == 1
+            k += 4 + fl
+    return rec, cph, lph
+
+
+st_ref = open(os.path.join(out, "model.safetensors"), "rb").read() if os.path.exists(os.path.join(out, "model.safetensors")) else None
+tents = torch_entries(pth)
+for label, raw, want in [("zipfile force_zip64", pyzip(tents, force=True), (False, 0, len(tents))),
+                         ("zipfile zip64 everywhere", pyzip(tents, limit=-1, count_limit=0), (True, 3 * len(tents), len(tents))),
+                         ("zipfile zip64 past 512 bytes", pyzip(tents, limit=512), (True, None, None)),
+                         ("zipfile streamed force_zip64", pyzip(tents, force=True, stream=True), (False, 0, len(tents)))]:
+    f = os.path.join(WORK, "z64_" + label.replace(" ", "_") + ".pth")
+    open(f, "wb").write(raw)
+    lay = z64_layout(raw)
+    check(all(w is None or w == g for w, g in zip(want, lay)), f"{label}: zip64 layout {lay}, meant {want}")
+    check_dump(label, f, sd)
+    o = os.path.join(WORK, "z64_hf_" + label.replace(" ", "_"))
+    p = run([BONE, "convert", "rwkv-pth", f, "--out", o, "--vocab", DATA])
+    check(p.returncode == 0 and st_ref is not None and open(os.path.join(o, "model.safetensors"), "rb").read() == st_ref,
+          f"{label}: convert differs from the plain file's: {p.stderr}")
+check(all(i.flag_bits & 8 for i in zipfile.ZipFile(io.BytesIO(pyzip(tents, force=True, stream=True))).infolist()),
+      "zipfile streamed: no data descriptors")
+# the mixed case really mixes: small entries without zip64 sizes, later ones with zip64 offsets
+lay = z64_layout(pyzip(tents, limit=512))
+check(0 < lay[1] < 3 * len(tents), f"zipfile zip64 past 512 bytes: {lay[1]} placeholders, expected some but not all")
+
+# bone's writer, zip64 forced: every 32-bit size/offset is the placeholder, the data stays 64-byte aligned,
+# Python's zipfile checks every CRC, and torch reads it back tensor for tensor
+f64 = os.path.join(WORK, "tiny_z64.pth")
+p = run([PTHTOOL, "copy", pth, f64, "--zip64"])
+check(p.returncode == 0, f"pth_tool copy --zip64: {p.stderr}")
+if p.returncode == 0:
+    raw = open(f64, "rb").read()
+    n = len(sd) + 3
+    check(z64_layout(raw) == (True, 3 * n, n), f"bone --zip64 layout {z64_layout(raw)}, expected {(True, 3 * n, n)}")
+    check(raw[-22:] == b"PK\x05\x06" + bytes(4) + b"\xff" * 12 + bytes(2), f"bone --zip64 end record {raw[-22:].hex()}")
+    z = zipfile.ZipFile(f64)
+    check(z.testzip() is None, "bone --zip64: zipfile finds a bad CRC")
+    for info in z.infolist():
+        h = info.header_offset
+        lnl, lxl = struct.unpack("<HH", raw[h + 26:h + 30])
+        check(info.compress_type == 0 and (h + 30 + lnl + lxl) % 64 == 0, f"bone --zip64: {info.filename} not stored and aligned")
+    got = torch.load(f64, weights_only=True)
+    check(list(got) == list(sd), "bone --zip64: torch.load names differ")
+    for k, t in sd.items():
+        check(k in got and got[k].dtype == t.dtype and got[k].shape == t.shape and torch.equal(got[k], t),
+              f"bone --zip64: torch.load {k} differs")
+    check_dump("bone --zip64", f64, sd)
+    o = os.path.join(WORK, "z64_hf_bone")
+    p = run([BONE, "convert", "rwkv-pth", f64, "--out", o, "--vocab", DATA])
+    check(p.returncode == 0 and st_ref is not None and open(os.path.join(o, "model.safetensors"), "rb").read() == st_ref,
+          f"bone --zip64: convert differs from the plain file's: {p.stderr}")
+# without the knob a small file has no zip64 at all (as before)
+fpl = os.path.join(WORK, "tiny_plain.pth")
+p = run([PTHTOOL, "copy", pth, fpl])
+check(p.returncode == 0 and z64_layout(open(fpl, "rb").read()) == (False, 0, 0), f"plain copy uses zip64: {p.stderr}")
+check_dump("bone plain copy", fpl, sd)
+# torch's own file: the zip64 end record repeating the 32-bit values, data descriptors
+check(z64_layout(good)[0], "torch's file has no zip64 end record (torch.save changed?)")
+check_dump("torch.save", pth, sd)
+
 if FAIL:
     print(f"{len(FAIL)} FAILED")
     sys.exit(1)
-print("ok: convert, export rwkv-pth, export rwkv-peft, hostile files")
+print("ok: convert, export rwkv-pth, export rwkv-peft, hostile files, zip64")
