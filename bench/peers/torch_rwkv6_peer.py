@@ -176,13 +176,17 @@ class Model(torch.nn.Module):
         self.blocks = torch.nn.ModuleList(
             Block(W, f"rwkv.blocks.{i}.", cfg, method, k, extra) for i in range(cfg["num_hidden_layers"]))
 
-    def forward(self, ids, targets, chunk=32):
+    def logits(self, ids, chunk=32):
+        """(B, T, V) for ids (B, T)"""
         C = self.emb.shape[1]
         self.chunks_used = []
         x = F.layer_norm(F.embedding(ids, self.emb), (C,), self.ln0_w, self.ln0_b, self.eps)
         for blk in self.blocks:
             x = blk(x, chunk, self.chunks_used)
-        logits = F.linear(F.layer_norm(x, (C,), self.lno_w, self.lno_b, 1e-5), self.head)
+        return F.linear(F.layer_norm(x, (C,), self.lno_w, self.lno_b, 1e-5), self.head)
+
+    def forward(self, ids, targets, chunk=32):
+        logits = self.logits(ids, chunk)
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=-100)
 
     def named_trainables(self):
