@@ -95,13 +95,14 @@ def wkv6_chunked(r, k, v, logw, u, L, used=None):
     y = P @ v + bonus * v
     kd = k * torch.exp(A - a_in)                               # key weights into the chunk's end state
     eA = torch.exp(A).transpose(-1, -2)                        # (B, H, nc, n, 1) per key channel
+    # the state at each chunk's start (unbind, not y[:, :, c]: indexing in a loop makes autograd
+    # build a zero-filled full-size gradient per slice), then every chunk's y += q·S at once
     S = r.new_zeros(B, H, n, n)
-    ys = []
-    for c in range(nc):
-        ys.append(y[:, :, c] + q[:, :, c] @ S)
-        if c + 1 < nc:
-            S = eA[:, :, c] * S + kd[:, :, c].transpose(-1, -2) @ v[:, :, c]
-    y = torch.stack(ys, dim=2)                                 # (B, H, nc, L, n)
+    states = [S]
+    for eAc, kdc, vc in list(zip(eA.unbind(2), kd.unbind(2), v.unbind(2)))[:-1]:
+        S = eAc * S + kdc.transpose(-1, -2) @ vc
+        states.append(S)
+    y = y + q @ torch.stack(states, dim=2)                     # (B, H, nc, L, n)
     y = y.permute(0, 2, 3, 1, 4).reshape(B, nc * L, H, n)
     return y[:, :T]
 
@@ -143,7 +144,7 @@ class Block(torch.nn.Module):
         w2 = g("attention.time_maa_w2")                                           # (5, D, C)
         m = torch.einsum("btjd,jdc->jbtc", z.view(B, T, 5, -1), w2)              # w, k, v, r, g
         maa = [g(f"attention.time_maa_{s}").view(C) for s in "wkvrg"]
-        xw, xk, xv, xr, xg = (a + d * (maa[j] + m[j]) for j in range(5))
+        xw, xk, xv, xr, xg = (a + d * (mj_ + mj) for mj_, mj in zip(maa, m.unbind(0)))
         r = self.att["receptance"](xr)
         kk = self.att["key"](xk)
         v = self.att["value"](xv)
