@@ -323,76 +323,38 @@ void rwkv6_state_init(bone_kv *kv, const bone_model *m, int64_t cap) {
     kv->state = xcalloc((size_t)(m->cfg.n_layers * state_per_layer(&m->cfg)), sizeof(float));
 }
 
-int rwkv6_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n, float *logits, bone_err *e) {
-    const bone_config *c = &m->cfg;
-    rw_model *r = m->arch_data;
-    const int64_t C = c->hidden, V = c->vocab, L = c->n_layers, P = state_per_layer(c);
-    if (n < 1) return bone_fail(e, "decode: no tokens");
-    for (int64_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= V)
-            return bone_fail(e, "token id %d is outside the vocabulary [0, %lld)", ids[i], (long long)V);
-    rw_acts *A = acts_ensure(NULL, c, 1, n, 0, 0);
-    m->lin.training = 0;
-    embedding_forward(A->e0, m->embed, ids, n, C);
-    float *x = A->la[0].x;
-    layernorm_forward(x, A->mu0, A->rs0, A->e0, r->g[RW_LN0_W], r->g[RW_LN0_B], n, C, (float)c->eps);
-    for (int64_t l = 0; l < L; l++) {
-        rw_lacts *s = &A->la[l];
-        if (s->x != x) memcpy(s->x, x, (size_t)(n * C) * sizeof(float));
-        float *sl = kv->state + l * P;
-        rw_state st = {sl, sl + C, sl + 2 * C};
-        layer_forward(m, A, s, &r->ly[l], 1, n, A->xf, &st);
-        x = A->xf;
-    }
-    /* only the last token's logits: ln_out of one row, then the head a tile of rows at a time
-     * (a bf16 head is never converted whole) */
-    const float *xl = A->xf + (n - 1) * C;
-    float mu, rs, *xn = A->xnf;
-    layernorm_forward(xn, &mu, &rs, xl, r->g[RW_LNO_W], r->g[RW_LNO_B], 1, C, LN_OUT_EPS);
-    const int64_t tile = 1024;
-    float *buf = m->lm_head.dtype == BONE_F32 ? NULL : xmalloc((size_t)(tile * C) * sizeof(float));
-    for (int64_t v0 = 0; v0 < V; v0 += tile) {
-        const int64_t nv = V - v0 < tile ? V - v0 : tile;
-        bone_wref w = {m->lm_head.dtype, (const char *)m->lm_head.data + (size_t)(v0 * C) * bone_dtype_size(m->lm_head.dtype)};
-        const float *W = wref_f32(w, buf, nv * C);
-        gemm_nt(1, nv, C, 1.0f, xn, C, W, C, 0.0f, logits + v0, nv);
-    }
-    free(buf);
-    acts_free(A);
-    kv->n += n;
-    return 0;
-}
-
-/* One new token for each of B sequences, each with its own state (kv[b]): the states of a
- * layer are gathered into (B, ·) rows, the block runs once on B rows (the linears see a (B, C)
- * matrix, so each weight is read once per step instead of once per sequence), and the
- * states go back. Per row the operations are those of rwkv6_decode with n = 1, so the logits
- * equal decoding each sequence alone (tests/model/test_decode_batch.c). */
-int rwkv6_decode_many(bone_model *m, bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits, bone_err *e) {
+/* B sequences of T new tokens each (ids (B,T)), sequence b on its own state kv[b]: the states
+ * of a layer are gathered into (B, ·) rows, the block runs once on the B·T rows (the linears
+ * see a (B·T, C) matrix, so each weight is read once per step instead of once per sequence),
+ * and the states go back. Logits (B, V) of each sequence's last token. Rows never mix, so a
+ * sequence's logits do not depend on which others run beside it (test_decode_batch). */
+static int decode_seqs(bone_model *m, bone_kv *const *kv, const int32_t *ids, int64_t B, int64_t T, float *logits,
+                       bone_err *e) {
     const bone_config *c = &m->cfg;
     rw_model *r = m->arch_data;
     const int64_t C = c->hidden, V = c->vocab, L = c->n_layers, P = state_per_layer(c), W = C * c->head_dim;
-    if (B < 1) return bone_fail(e, "decode: no sequences");
-    for (int64_t b = 0; b < B; b++)
-        if (ids[b] < 0 || ids[b] >= V)
-            return bone_fail(e, "token id %d is outside the vocabulary [0, %lld)", ids[b], (long long)V);
-    rw_acts *A = acts_ensure(NULL, c, B, 1, 0, 0);
+    const int64_t N = B * T;
+    if (B < 1 || T < 1) return bone_fail(e, "decode: no tokens");
+    for (int64_t i = 0; i < N; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return bone_fail(e, "token id %d is outside the vocabulary [0, %lld)", ids[i], (long long)V);
+    rw_acts *A = acts_ensure(NULL, c, B, T, 0, 0);
     float *sb = xmalloc((size_t)(B * P) * sizeof(float)); // (B,C) att shift, (B,C) ffn shift, (B,H,n,n) WKV
     rw_state st = {sb, sb + B * C, sb + 2 * B * C};
     m->lin.training = 0;
-    embedding_forward(A->e0, m->embed, ids, B, C);
+    embedding_forward(A->e0, m->embed, ids, N, C);
     float *x = A->la[0].x;
-    layernorm_forward(x, A->mu0, A->rs0, A->e0, r->g[RW_LN0_W], r->g[RW_LN0_B], B, C, (float)c->eps);
+    layernorm_forward(x, A->mu0, A->rs0, A->e0, r->g[RW_LN0_W], r->g[RW_LN0_B], N, C, (float)c->eps);
     for (int64_t l = 0; l < L; l++) {
         rw_lacts *s = &A->la[l];
-        if (s->x != x) memcpy(s->x, x, (size_t)(B * C) * sizeof(float));
+        if (s->x != x) memcpy(s->x, x, (size_t)(N * C) * sizeof(float));
         for (int64_t b = 0; b < B; b++) {
             const float *sl = kv[b]->state + l * P;
             memcpy(st.att + b * C, sl, (size_t)C * sizeof(float));
             memcpy(st.ffn + b * C, sl + C, (size_t)C * sizeof(float));
             memcpy(st.wkv + b * W, sl + 2 * C, (size_t)W * sizeof(float));
         }
-        layer_forward(m, A, s, &r->ly[l], B, 1, A->xf, &st);
+        layer_forward(m, A, s, &r->ly[l], B, T, A->xf, &st);
         for (int64_t b = 0; b < B; b++) {
             float *sl = kv[b]->state + l * P;
             memcpy(sl, st.att + b * C, (size_t)C * sizeof(float));
@@ -401,12 +363,14 @@ int rwkv6_decode_many(bone_model *m, bone_kv *const *kv, const int32_t *ids, int
         }
         x = A->xf;
     }
+    /* only each sequence's last token: ln_out of B rows, then the head a tile of vocabulary
+     * rows at a time (a bf16 head is never converted whole) */
     float *xn = A->xnf; // (B, C)
     for (int64_t b = 0; b < B; b++) {
         float mu, rs;
-        layernorm_forward(xn + b * C, &mu, &rs, A->xf + b * C, r->g[RW_LNO_W], r->g[RW_LNO_B], 1, C, LN_OUT_EPS);
+        layernorm_forward(xn + b * C, &mu, &rs, A->xf + (b * T + T - 1) * C, r->g[RW_LNO_W], r->g[RW_LNO_B], 1, C,
+                          LN_OUT_EPS);
     }
-    /* the head a tile of vocabulary rows at a time, as rwkv6_decode; logits (B, V) */
     const int64_t tile = 1024;
     float *buf = m->lm_head.dtype == BONE_F32 ? NULL : xmalloc((size_t)(tile * C) * sizeof(float));
     for (int64_t v0 = 0; v0 < V; v0 += tile) {
@@ -418,6 +382,16 @@ int rwkv6_decode_many(bone_model *m, bone_kv *const *kv, const int32_t *ids, int
     free(buf);
     free(sb);
     acts_free(A);
-    for (int64_t b = 0; b < B; b++) kv[b]->n += 1;
+    for (int64_t b = 0; b < B; b++) kv[b]->n += T;
     return 0;
+}
+
+/* n new tokens of one sequence; logits (V) of the last */
+int rwkv6_decode(bone_model *m, bone_kv *kv, const int32_t *ids, int64_t n, float *logits, bone_err *e) {
+    return decode_seqs(m, &kv, ids, 1, n, logits, e);
+}
+
+/* one new token for each of B sequences; logits (B, V) */
+int rwkv6_decode_many(bone_model *m, bone_kv *const *kv, const int32_t *ids, int64_t B, float *logits, bone_err *e) {
+    return decode_seqs(m, kv, ids, B, 1, logits, e);
 }
