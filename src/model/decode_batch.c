@@ -14,6 +14,7 @@
  * each prompt through bone_model_decode and steps all running sequences together through its
  * `decode_many` (decode_each), with the same sampling and stop rules. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model/arch.h"
@@ -56,7 +57,10 @@ static int bseq_add(bseq *s, const char *p, size_t n, const char *const *stop) {
 
 /* Scratch for one batched step of B rows. */
 typedef struct {
-    float *x, *xn, *rs, *q, *kn, *vn, *att, *tmp, *g, *u, *sc;
+    float *x, *xn, *rs, *q, *kn, *vn, *att, *tmp, *g, *u;
+    float *sc;       // (threads, sccap) attention scores, one row per OpenMP thread
+    int64_t sccap;   // the longest sequence's positions
+    int64_t *rowseq; // (B) first row of each sequence in a pass
 } bscratch;
 
 /* cnt[b] new tokens (cnt NULL: one each) for each of the B sequences S[idx[0..B)], their ids
@@ -91,13 +95,37 @@ static void decode_rows(bone_model *m, bseq *S, const int64_t *idx, const int64_
                 memcpy(Kc + p0 * kd, w->kn + b * kd, (size_t)kd * sizeof(float));
                 memcpy(Vc + p0 * kd, w->vn + b * kd, (size_t)kd * sizeof(float));
             }
-            for (int64_t i = 0; i < n; i++) { /* causal attention over positions 0..p0, as decode.c does */
-                int64_t b = row0 + i, P = p00 + i + 1;
-                for (int64_t h = 0; h < nh; h++) {
-                    int64_t kh = h / group;
-                    attention_cached_head(w->att + b * qd + h * d, w->q + b * qd + h * d, Kc + kh * d, Vc + kh * d, P,
-                                          kd, d, scale, w->sc);
-                }
+            w->rowseq[bs] = row0;
+        }
+        /* causal attention of every row over its sequence's positions 0..p, as decode.c does; the
+         * (row, head) pairs are independent (each writes its own slice of att, with its thread's
+         * scores), so they run in parallel and the result does not depend on the thread count */
+        const int64_t nrows = cnt ? R : B;
+#pragma omp parallel
+        {
+            float *sc = w->sc + (size_t)omp_get_thread_num() * (size_t)w->sccap;
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t rh = 0; rh < nrows * nh; rh++) {
+                const int64_t b = rh / nh, h = rh % nh;
+                int64_t bs = 0; /* the sequence of row b: rows are grouped by sequence, in order */
+                if (cnt) {
+                    int64_t lo = 0, hi = B - 1;
+                    while (lo < hi) {
+                        int64_t mid = (lo + hi + 1) / 2;
+                        if (w->rowseq[mid] <= b) lo = mid;
+                        else hi = mid - 1;
+                    }
+                    bs = lo;
+                } else
+                    bs = b;
+                /* kv->n is still the position of the sequence's first new row (it moves after
+                 * the last layer) */
+                bone_kv *kv = &S[idx[bs]].kv;
+                const int64_t P = kv->n + (b - w->rowseq[bs]) + 1;
+                const float *Kc = kv->k + l * kv->cap * kd, *Vc = kv->v + l * kv->cap * kd;
+                const int64_t kh = h / group;
+                attention_cached_head(w->att + b * qd + h * d, w->q + b * qd + h * d, Kc + kh * d, Vc + kh * d, P, kd,
+                                      d, scale, sc);
             }
         }
         linear_forward(lc, &ly->proj[BONE_O], w->att, w->tmp, R);
@@ -160,7 +188,7 @@ static int decode_each(bone_model *m, bseq *S, const int64_t *idx, const int64_t
     return 0;
 }
 
-static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64_t maxcap) {
+static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64_t maxcap, int64_t nseq) {
     const int64_t H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
     size_t R = (size_t)rows;
     w->x = xmalloc(R * (size_t)H * sizeof(float));
@@ -173,11 +201,13 @@ static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64
     w->tmp = xmalloc(R * (size_t)(H > F ? H : F) * sizeof(float));
     w->g = xmalloc(R * (size_t)F * sizeof(float));
     w->u = xmalloc(R * (size_t)F * sizeof(float));
-    w->sc = xmalloc((size_t)(maxcap > 0 ? maxcap : 1) * sizeof(float));
+    w->sccap = maxcap > 0 ? maxcap : 1;
+    w->sc = xmalloc((size_t)omp_get_max_threads() * (size_t)w->sccap * sizeof(float));
+    w->rowseq = xmalloc((size_t)(nseq > 0 ? nseq : 1) * sizeof(int64_t));
 }
 static void scratch_free(bscratch *w) {
     free(w->x); free(w->xn); free(w->rs); free(w->q); free(w->kn); free(w->vn); free(w->att); free(w->tmp);
-    free(w->g); free(w->u); free(w->sc);
+    free(w->g); free(w->u); free(w->sc); free(w->rowseq);
 }
 
 int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *prompts, int64_t n,
@@ -238,7 +268,7 @@ int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *p
     if (!rc && n > 0 && !own) {
         W = m->lm_head.dtype == BONE_F32 ? (const float *)m->lm_head.data
                                          : wref_f32(m->lm_head, Wbuf = xmalloc((size_t)(V * H) * sizeof(float)), V * H);
-        scratch_alloc(&w, c, rows, maxcap);
+        scratch_alloc(&w, c, rows, maxcap, n);
     }
     /* prefill: groups of whole prompts, up to `rows` tokens a pass */
     for (int64_t i = 0; i < n && !rc;) {
