@@ -60,7 +60,8 @@ typedef struct {
     float *x, *xn, *rs, *q, *kn, *vn, *att, *tmp, *g, *u;
     float *sc;       // (threads, sccap) attention scores, one row per OpenMP thread
     int64_t sccap;   // the longest sequence's positions
-    int64_t *rowseq; // (B) first row of each sequence in a pass
+    const bone_kv **rowkv; // (rows) the cache of each row's sequence
+    int64_t *rowP;         // (rows) positions each row attends
 } bscratch;
 
 /* cnt[b] new tokens (cnt NULL: one each) for each of the B sequences S[idx[0..B)], their ids
@@ -75,6 +76,13 @@ static void decode_rows(bone_model *m, bseq *S, const int64_t *idx, const int64_
     bone_lin_ctx *lc = &m->lin;
     lc->training = 0;
     embedding_forward(w->x, m->embed, ids, R, H);
+    /* each row's cache and how many positions it attends (its sequence's filled ones up to and
+     * including itself; kv->n moves only after the last layer) */
+    for (int64_t bs = 0, b = 0; bs < B; bs++)
+        for (int64_t i = 0; i < (cnt ? cnt[bs] : 1); i++, b++) {
+            w->rowkv[b] = &S[idx[bs]].kv;
+            w->rowP[b] = S[idx[bs]].kv.n + i + 1;
+        }
     for (int64_t l = 0; l < L; l++) {
         bone_layer *ly = &m->layers[l];
         rmsnorm_forward(w->xn, w->rs, w->x, ly->ln1, R, H, (float)c->eps);
@@ -95,33 +103,17 @@ static void decode_rows(bone_model *m, bseq *S, const int64_t *idx, const int64_
                 memcpy(Kc + p0 * kd, w->kn + b * kd, (size_t)kd * sizeof(float));
                 memcpy(Vc + p0 * kd, w->vn + b * kd, (size_t)kd * sizeof(float));
             }
-            w->rowseq[bs] = row0;
         }
         /* causal attention of every row over its sequence's positions 0..p, as decode.c does; the
          * (row, head) pairs are independent (each writes its own slice of att, with its thread's
          * scores), so they run in parallel and the result does not depend on the thread count */
-        const int64_t nrows = cnt ? R : B;
 #pragma omp parallel
         {
             float *sc = w->sc + (size_t)omp_get_thread_num() * (size_t)w->sccap;
 #pragma omp for schedule(dynamic, 4)
-            for (int64_t rh = 0; rh < nrows * nh; rh++) {
-                const int64_t b = rh / nh, h = rh % nh;
-                int64_t bs = 0; /* the sequence of row b: rows are grouped by sequence, in order */
-                if (cnt) {
-                    int64_t lo = 0, hi = B - 1;
-                    while (lo < hi) {
-                        int64_t mid = (lo + hi + 1) / 2;
-                        if (w->rowseq[mid] <= b) lo = mid;
-                        else hi = mid - 1;
-                    }
-                    bs = lo;
-                } else
-                    bs = b;
-                /* kv->n is still the position of the sequence's first new row (it moves after
-                 * the last layer) */
-                bone_kv *kv = &S[idx[bs]].kv;
-                const int64_t P = kv->n + (b - w->rowseq[bs]) + 1;
+            for (int64_t rh = 0; rh < R * nh; rh++) {
+                const int64_t b = rh / nh, h = rh % nh, P = w->rowP[b];
+                const bone_kv *kv = w->rowkv[b];
                 const float *Kc = kv->k + l * kv->cap * kd, *Vc = kv->v + l * kv->cap * kd;
                 const int64_t kh = h / group;
                 attention_cached_head(w->att + b * qd + h * d, w->q + b * qd + h * d, Kc + kh * d, Vc + kh * d, P, kd,
@@ -188,7 +180,7 @@ static int decode_each(bone_model *m, bseq *S, const int64_t *idx, const int64_t
     return 0;
 }
 
-static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64_t maxcap, int64_t nseq) {
+static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64_t maxcap) {
     const int64_t H = c->hidden, F = c->inter, qd = c->n_heads * c->head_dim, kd = c->n_kv * c->head_dim;
     size_t R = (size_t)rows;
     w->x = xmalloc(R * (size_t)H * sizeof(float));
@@ -203,11 +195,12 @@ static void scratch_alloc(bscratch *w, const bone_config *c, int64_t rows, int64
     w->u = xmalloc(R * (size_t)F * sizeof(float));
     w->sccap = maxcap > 0 ? maxcap : 1;
     w->sc = xmalloc((size_t)omp_get_max_threads() * (size_t)w->sccap * sizeof(float));
-    w->rowseq = xmalloc((size_t)(nseq > 0 ? nseq : 1) * sizeof(int64_t));
+    w->rowkv = xmalloc(R * sizeof *w->rowkv);
+    w->rowP = xmalloc(R * sizeof *w->rowP);
 }
 static void scratch_free(bscratch *w) {
     free(w->x); free(w->xn); free(w->rs); free(w->q); free(w->kn); free(w->vn); free(w->att); free(w->tmp);
-    free(w->g); free(w->u); free(w->sc); free(w->rowseq);
+    free(w->g); free(w->u); free(w->sc); free((void *)w->rowkv); free(w->rowP);
 }
 
 int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *prompts, int64_t n,
@@ -268,7 +261,7 @@ int bone_generate_batch(bone_model *m, bone_tokenizer *tok, const char *const *p
     if (!rc && n > 0 && !own) {
         W = m->lm_head.dtype == BONE_F32 ? (const float *)m->lm_head.data
                                          : wref_f32(m->lm_head, Wbuf = xmalloc((size_t)(V * H) * sizeof(float)), V * H);
-        scratch_alloc(&w, c, rows, maxcap, n);
+        scratch_alloc(&w, c, rows, maxcap);
     }
     /* prefill: groups of whole prompts, up to `rows` tokens a pass */
     for (int64_t i = 0; i < n && !rc;) {
